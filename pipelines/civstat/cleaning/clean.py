@@ -1,0 +1,307 @@
+"""Clean one roster table: raw string cells in, typed clean rows and quarantine rows out.
+
+Rows in = rows clean + rows quarantined, always: every row below the header ends up in exactly
+one of the two, blank, footer and duplicate rows included (quarantined with their reason).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from civstat.cleaning import identity, values
+from civstat.cleaning.headers import HeaderMatch
+from civstat.cleaning.readers import RawGrid
+from civstat.cleaning.regions import AMBIGUOUS_REGION, UNKNOWN_REGION, RegionResolver
+from civstat.registry import Field
+
+BLANK_ROW = "blank_row"
+FOOTER_ROW = "footer_row"
+DUPLICATE_ROW = "duplicate_row"
+MISSING_REQUIRED = "missing_required"
+BAD_VALUE = "bad_value"
+OUT_OF_RANGE = "out_of_range"
+ID_SEVERAL_IN_CELL = "id_several_in_cell"
+
+REASONS_ZH = {
+    **identity.ID_REASONS_ZH,
+    BLANK_ROW: "空行",
+    FOOTER_ROW: "表尾行（合计、制表人、说明等），不是数据",
+    DUPLICATE_ROW: "与前面某行完全相同的重复行",
+    MISSING_REQUIRED: "必填项为空",
+    BAD_VALUE: "无法识别的值",
+    OUT_OF_RANGE: "数值或日期超出合理范围",
+    ID_SEVERAL_IN_CELL: "一个单元格里有多个身份证号（多名家庭成员写在一格），请每人一行",
+    identity.CERT_BAD_FORMAT: "残疾证号格式错误（应为18位身份证号+残疾类别1位+等级1位）",
+    identity.CERT_OTHER_PERSON: "残疾证号中的身份证号与本人身份证号不一致",
+    UNKNOWN_REGION: "区划名称在区划代码表中找不到",
+    AMBIGUOUS_REGION: "区划名称对应多个区划，无法确定",
+}
+
+FOOTER_PATTERN = r"^(合计|小计|总计|共计|制表人|制表时间|制表日期|制表单位|填表人|填报人|审核人|负责人|单位负责人|说明|备注|注)"
+ID_LIKE = r"(\d{6})\d{5,8}(\d{3}[\dXx])"
+
+
+@dataclass
+class CleanResult:
+    clean: pl.DataFrame
+    quarantine: pl.DataFrame
+    rows_in: int
+    rows_blank: int
+    rows_footer: int
+    rows_duplicate: int
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantine["source_row"].n_unique() if self.quarantine.height else 0
+
+
+QUARANTINE_SCHEMA = {
+    "source_file": pl.String, "source_row": pl.Int64, "column": pl.String, "field": pl.String,
+    "raw_value": pl.String, "reason_code": pl.String, "reason": pl.String,
+}
+
+
+def _error(condition: pl.Expr, code: str | pl.Expr) -> pl.Expr:
+    return pl.when(condition).then(code if isinstance(code, pl.Expr) else pl.lit(code))
+
+
+def _parse_field(f: Field, text: pl.Expr, period: dt.date) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, error code or null) for one non-identity field."""
+    if f.type == "text":
+        value = text
+        error = _error(text.is_not_null() & pl.lit(f.pattern is not None) & ~text.str.contains(f.pattern or ""), BAD_VALUE)
+    elif f.type == "enum":
+        value = values.parse_enum(text, f.values)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+        if f.default:
+            value = value.fill_null(pl.when(text.is_null()).then(pl.lit(f.default)))
+    elif f.type == "int":
+        value = values.parse_int(text)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+    elif f.type == "amount":
+        value = values.parse_amount(text)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+    elif f.type in ("date", "month"):
+        value = values.parse_month(text) if f.type == "month" else values.parse_date(text)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+        if f.default_from == "period":
+            value = value.fill_null(pl.when(text.is_null()).then(pl.lit(period)))
+    elif f.type == "bool":
+        value = values.parse_bool(text)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+    elif f.type == "division_code":
+        value = pl.when(text.str.contains(r"^\d{12}$")).then(text)
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+    elif f.type == "credit_code":
+        value = text.str.to_uppercase()
+        error = _error(text.is_not_null() & ~values.valid_credit_code(text), BAD_VALUE)
+    else:
+        raise ValueError(f"field type {f.type} is not parsed here")
+    if f.min is not None or f.max is not None:
+        low = pl.lit(f.min) if f.min is not None else None
+        high = pl.lit(f.max) if f.max is not None else None
+        outside = pl.lit(False)
+        if low is not None:
+            outside = outside | (value < low)
+        if high is not None:
+            outside = outside | (value > high)
+        error = pl.coalesce(error, _error(value.is_not_null() & outside, OUT_OF_RANGE))
+    if f.required:
+        error = pl.coalesce(error, _error(value.is_null(), MISSING_REQUIRED))
+    return value, error
+
+
+def _mask_raw(f: Field, raw: pl.Expr) -> pl.Expr:
+    if f.type == "person_name":
+        return pl.when(raw.is_not_null()).then(pl.lit("***"))
+    if f.type in ("id_card", "disability_cert"):
+        return identity.mask_id(identity.normalise_id_text(raw))
+    return raw.str.replace_all(ID_LIKE, "${1}********${2}")
+
+
+def clean_roster(
+    grid: RawGrid,
+    match: HeaderMatch,
+    *,
+    source_file: str,
+    period: dt.date,
+    programme: str | None,
+    urban_rural: str | None,
+    resolver: RegionResolver | None,
+    secret: bytes,
+) -> CleanResult:
+    roster = match.roster
+    cells = grid.cells.slice(match.data_start)
+    all_cols = cells.columns
+    rows_in = cells.height
+    first_row_number = grid.first_row + match.data_start
+    by_field = {f.name: col for col, f in match.columns.items()}
+
+    df = cells.with_columns(
+        pl.int_range(first_row_number, first_row_number + rows_in, dtype=pl.Int64).alias("_row"),
+        *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in match.columns.items()],
+    )
+    stripped = [pl.col(c).str.strip_chars().replace("", None) for c in all_cols]
+    first_cell = pl.coalesce(*stripped).str.normalize("NFKC")
+    df = df.with_columns(
+        _blank=pl.all_horizontal(s.is_null() for s in stripped),
+        _footer=first_cell.str.contains(FOOTER_PATTERN).fill_null(False),
+        _footer_word=first_cell.str.extract(FOOTER_PATTERN, 1),
+    )
+    df = df.with_columns(
+        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer"))
+        .then(pl.col("_row").first().over(all_cols))
+        .otherwise(pl.col("_row"))
+    )
+    df = df.with_columns(_dup=pl.col("_dup_of") != pl.col("_row"))
+
+    # ---- parse every mapped field: typed value v_<field>, error code e_<field>
+    exprs: list[pl.Expr] = []
+    id_fields: list[Field] = []
+    for f in roster.fields:
+        if f.type == "region_name":
+            continue
+        text = pl.col(f"t_{f.name}") if f.name in by_field else pl.lit(None, dtype=pl.String)
+        if f.type == "id_card":
+            checked = identity.validate_id(text)
+            several = text.str.count_matches(r"\d{15,17}[\dXx]") >= 2
+            reason = checked.struct.field("reason")
+            error = (
+                pl.when(several).then(pl.lit(ID_SEVERAL_IN_CELL))
+                .when(reason == identity.ID_EMPTY).then(pl.lit(MISSING_REQUIRED) if f.required else None)
+                .otherwise(reason)
+            )
+            exprs += [checked.struct.field("id").alias(f"v_{f.name}"), error.alias(f"e_{f.name}")]
+            id_fields.append(f)
+        elif f.type == "person_name":
+            exprs.append(_error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}") if f.required else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}"))
+        elif f.type == "disability_cert":
+            checked = identity.validate_disability_cert(text)
+            exprs += [checked.alias(f"v_{f.name}"), checked.struct.field("reason").alias(f"e_{f.name}")]
+        else:
+            value, error = _parse_field(f, text, period)
+            exprs += [value.alias(f"v_{f.name}"), error.alias(f"e_{f.name}")]
+    df = df.with_columns(exprs)
+
+    # ---- cross-field rules
+    cert = next((f for f in roster.fields if f.type == "disability_cert"), None)
+    if cert is not None:
+        certs = pl.col(f"v_{cert.name}")
+        updates = [
+            pl.coalesce(f"e_{cert.name}", _error(
+                certs.struct.field("id").is_not_null() & pl.col("v_person_id").is_not_null()
+                & (certs.struct.field("id") != pl.col("v_person_id")), identity.CERT_OTHER_PERSON,
+            )).alias(f"e_{cert.name}")
+        ]
+        if "disability_category" in roster.clean_schema():
+            updates.append(pl.coalesce("v_disability_category", certs.struct.field("category")).alias("v_disability_category"))
+            updates.append(pl.coalesce("v_disability_grade", certs.struct.field("grade")).alias("v_disability_grade"))
+        df = df.with_columns(updates)
+    if "urban_rural" in {f.name for f in roster.fields} and urban_rural is not None:
+        df = df.with_columns(pl.col("v_urban_rural").fill_null(pl.lit(urban_rural)))
+
+    # ---- regions
+    region_fields = [f for f in roster.fields if f.type == "region_name"]
+    region_error_cols: list[str] = []
+    if region_fields:
+        given = {f.level: f"t_{f.name}" for f in region_fields if f.name in by_field}
+        if "division_code" in by_field:
+            df = df.with_columns(division_code=pl.col("v_division_code"))
+        elif given and resolver is not None:
+            df = resolver.resolve(df, given)
+            names = {f"t_{f.name}": f.name for f in region_fields}
+            df = df.with_columns(
+                e_region=pl.col("region_error"),
+                c_region=pl.col("region_error_column").replace_strict(names, default=None, return_dtype=pl.String),
+            ).drop("region_error", "region_error_column")
+            region_error_cols.append("e_region")
+        else:
+            df = df.with_columns(division_code=pl.lit(None, dtype=pl.String))
+
+    # ---- quarantine: structural rows first, then every cell error of the remaining rows
+    structural = (
+        pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
+        .when(pl.col("_footer")).then(pl.lit(FOOTER_ROW))
+        .when(pl.col("_dup")).then(pl.lit(DUPLICATE_ROW))
+    )
+    df = df.with_columns(_structural=structural)
+    error_cols = [c for c in df.columns if c.startswith("e_")]
+    quarantine_parts = [
+        df.filter(pl.col("_structural").is_not_null()).select(
+            source_row=pl.col("_row"),
+            column=pl.lit(None, dtype=pl.String),
+            field=pl.lit(None, dtype=pl.String),
+            raw_value=pl.when(pl.col("_footer")).then(pl.col("_footer_word")),
+            reason_code=pl.col("_structural"),
+            detail=pl.when(pl.col("_dup")).then(pl.format("与第{}行相同", pl.col("_dup_of"))),
+        )
+    ]
+    live = df.filter(pl.col("_structural").is_null())
+    labels = {f.name: match.labels.get(col, f.zh) for col, f in match.columns.items()}
+    for col in error_cols:
+        name = col[2:]
+        failing = live.filter(pl.col(col).is_not_null())
+        if not failing.height:
+            continue
+        if name == "region":
+            field_name = pl.col("c_region")
+            raw = pl.coalesce(*[
+                pl.when(pl.col("c_region") == f.name).then(pl.col(f"t_{f.name}")) for f in region_fields if f.name in by_field
+            ])
+            column = field_name.replace_strict(labels, default=None, return_dtype=pl.String)
+        else:
+            f = roster.field(name)
+            field_name = pl.lit(name)
+            raw = _mask_raw(f, pl.col(by_field[name])) if name in by_field else pl.lit(None, dtype=pl.String)
+            column = pl.lit(labels.get(name, f.zh))
+        quarantine_parts.append(failing.select(
+            source_row=pl.col("_row"), column=column, field=field_name, raw_value=raw.cast(pl.String),
+            reason_code=pl.col(col), detail=pl.lit(None, dtype=pl.String),
+        ))
+    quarantine = pl.concat(quarantine_parts, how="vertical_relaxed").with_columns(
+        source_file=pl.lit(source_file),
+        reason=pl.col("reason_code").replace_strict(REASONS_ZH, default=pl.col("reason_code"), return_dtype=pl.String)
+        + pl.when(pl.col("detail").is_not_null()).then(pl.lit("：") + pl.col("detail")).otherwise(pl.lit("")),
+    ).select(list(QUARANTINE_SCHEMA)).sort("source_row", "field", nulls_last=False)
+
+    # ---- clean rows: no structural reason, no cell error
+    good = live.filter(pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True))
+    secret_columns = []
+    for f in id_fields:
+        ids = good[f"v_{f.name}"]
+        secret_columns += [
+            identity.pseudonymise(ids, secret).alias(f.key_column),
+            good.select(identity.mask_id(pl.col(f"v_{f.name}")))[f"v_{f.name}"].alias(f.masked_column),
+        ]
+    good = good.with_columns(secret_columns)
+    schema = roster.clean_schema()
+    out_cols = []
+    for name, dtype in schema.items():
+        if name == "period":
+            expr = pl.lit(period)
+        elif name == "programme":
+            expr = pl.lit(programme)
+        elif name == "source_file":
+            expr = pl.lit(source_file)
+        elif name == "source_row":
+            expr = pl.col("_row")
+        elif name in good.columns and not name.startswith(("v_", "t_", "e_")):
+            expr = pl.col(name)
+        elif f"v_{name}" in good.columns:
+            expr = pl.col(f"v_{name}")
+        else:
+            expr = pl.lit(None)
+        out_cols.append(expr.cast(dtype).alias(name))
+    clean = good.select(out_cols)
+    # a duplicate key field (the same household twice in one family file, say) keeps both rows:
+    # it is a finding for the warnings (W03), not a cleaning error.
+    counts = df.select(
+        blank=pl.col("_blank").sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(), dup=(pl.col("_structural") == DUPLICATE_ROW).sum()
+    ).row(0)
+    result = CleanResult(clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]))
+    if clean.height + result.rows_quarantined != rows_in:
+        raise RuntimeError(f"{source_file}: rows in ({rows_in}) != clean ({clean.height}) + quarantined ({result.rows_quarantined})")
+    return result

@@ -1,0 +1,146 @@
+"""Find the header row of a roster, recognise which roster it is, and map its columns to fields.
+
+Handles title rows above the header, two-row headers (a group row with merged cells over the
+field names, or field names over sub-fields), header variants from the registry and from
+config/civstat.yaml, and fails clearly on an unmapped or missing required column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from civstat.registry import Field, Registry, Roster
+
+SCAN_ROWS = 30
+
+
+def normalise_header(label: str | None) -> str:
+    """NFKC, no whitespace, no required-marker asterisks: '户主身份证号 *' == '户主身份证号'."""
+    if label is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(label))
+    return re.sub(r"[\s*＊:：]", "", text)
+
+
+def alias_index(roster: Roster) -> dict[str, Field]:
+    index: dict[str, Field] = {}
+    for f in roster.fields:
+        for alias in (*f.aliases, f.zh):
+            index.setdefault(normalise_header(alias), f)
+    return index
+
+
+class HeaderError(Exception):
+    """A header problem, with a message a statistician can act on."""
+
+
+@dataclass
+class HeaderMatch:
+    roster: Roster
+    header_rows: list[int]  # grid row indices making up the header
+    columns: dict[str, Field]  # grid column -> field
+    labels: dict[str, str]  # grid column -> header text as written
+    unmapped: list[str] = field(default_factory=list)  # header texts nobody knows
+
+    @property
+    def data_start(self) -> int:
+        return self.header_rows[-1] + 1
+
+
+def _row_labels(grid: pl.DataFrame, row: int) -> list[str | None]:
+    return list(grid.row(row)) if row < grid.height else [None] * grid.width
+
+
+def _forward_fill(labels: list[str | None]) -> list[str | None]:
+    out, last = [], None
+    for label in labels:
+        last = label if label not in (None, "") else last
+        out.append(last)
+    return out
+
+
+def _combine(parent: list[str | None], child: list[str | None], index: dict[str, Field]) -> list[str | None]:
+    """One label per column from a two-row header: the sub-field when it is known, else
+    parent+child, else the parent over an empty child."""
+    filled = _forward_fill(parent)
+    out: list[str | None] = []
+    for own_parent, spread_parent, sub in zip(parent, filled, child, strict=True):
+        candidates = [sub, (spread_parent or "") + (sub or ""), own_parent if not sub else None]
+        out.append(next((c for c in candidates if c and normalise_header(c) in index), sub or own_parent))
+    return out
+
+
+def _map(labels: list[str | None], index: dict[str, Field], columns: list[str]) -> dict[str, Field]:
+    mapped: dict[str, Field] = {}
+    for col, label in zip(columns, labels, strict=True):
+        f = index.get(normalise_header(label))
+        if f is not None:
+            mapped[col] = f
+    return mapped
+
+
+def _score(mapped: dict[str, Field], roster: Roster) -> tuple[int, int]:
+    names = {f.name for f in mapped.values()}
+    required = [f.name for f in roster.fields if f.required]
+    return (sum(r in names for r in required) == len(required), len(names))
+
+
+def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
+    """The best (roster, header rows) among the first rows of ``grid``."""
+    best: tuple[tuple[int, int, int], HeaderMatch] | None = None
+    columns = grid.columns
+    scan = min(SCAN_ROWS, grid.height)
+    for roster in candidates:
+        index = alias_index(roster)
+        for row in range(scan):
+            own = _row_labels(grid, row)
+            options = [([row], own)]
+            if row + 1 < grid.height:
+                options.append(([row, row + 1], _combine(own, _row_labels(grid, row + 1), index)))
+            for rows, labels in options:
+                mapped = _map(labels, index, columns)
+                if len({f.name for f in mapped.values()}) < 2:
+                    continue
+                complete, count = _score(mapped, roster)
+                # a complete set of required fields wins; then more fields; then fewer header rows
+                key = (complete, count, -len(rows))
+                if best is None or key > best[0]:
+                    text = {c: str(l) for c, l in zip(columns, labels, strict=True) if l not in (None, "")}
+                    best = (key, HeaderMatch(roster, rows, mapped, text))
+    if best is None:
+        names = ", ".join(r.name for r in candidates)
+        raise HeaderError(f"no header row found in the first {SCAN_ROWS} rows (looked for the headers of: {names})")
+    match = best[1]
+    match.unmapped = [label for col, label in match.labels.items() if col not in match.columns]
+    return match
+
+
+def check_mapping(match: HeaderMatch, source: str, config_file: str) -> None:
+    """Fail on a missing required column or on two columns claiming one field."""
+    roster = match.roster
+    seen: dict[str, str] = {}
+    for col, f in match.columns.items():
+        if f.name in seen:
+            raise HeaderError(
+                f"{source}: columns '{match.labels[seen[f.name]]}' and '{match.labels[col]}' both mean "
+                f"{f.zh} ({roster.name}.{f.name}); delete or rename one of them"
+            )
+        seen[f.name] = col
+    missing = [f for f in roster.fields if f.required and f.name not in seen]
+    if not missing:
+        return
+    lines = []
+    for f in missing:
+        lines.append(f"required column {f.zh} ({roster.name}.{f.name}) not found; known headers: {', '.join(f.aliases)}")
+    if match.unmapped:
+        example = match.unmapped[0]
+        lines.append(
+            f"headers nobody knows: {', '.join(repr(u) for u in match.unmapped)}. If '{example}' means "
+            f"{missing[0].zh}, add this line to {config_file}:\n"
+            f"header_aliases:\n  {roster.name}:\n    {missing[0].name}: [{example}]"
+        )
+    raise HeaderError(f"{source}: " + "; ".join(lines))

@@ -1,0 +1,158 @@
+"""Read any roster file into a grid of strings, whatever its format or encoding.
+
+Formats: .xlsx, legacy .xls (BIFF), .xls files that are really HTML tables, and CSV in UTF-8,
+UTF-8 with BOM, GBK or GB18030. The grid has columns c0..cN (all String, nothing inferred: an ID
+must never become a number) and keeps the file's physical rows, so a row number in an error
+message is the row a person sees when they open the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+XLSX, XLS, HTML, CSV = "xlsx", "xls", "html", "csv"
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read at all (the message names the file and why)."""
+
+
+@dataclass
+class RawGrid:
+    cells: pl.DataFrame  # columns c0..cN, String
+    first_row: int  # spreadsheet row number of cells' first row (1-based)
+    format: str
+    encoding: str | None = None
+
+
+def sniff_format(head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        return XLSX
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return XLS
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<?xml", b"<head")):
+        return HTML
+    return CSV
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not UTF-8, GBK or GB18030 text (byte {exc.start} cannot be decoded)") from exc
+
+
+def _named(df: pl.DataFrame) -> pl.DataFrame:
+    return df.rename({old: f"c{i}" for i, old in enumerate(df.columns)})
+
+
+def _csv_width(text: str, lines: int | None) -> int:
+    sample = text if lines is None else "\n".join(text.split("\n", lines)[:lines])
+    return max((len(row) for row in csv.reader(io.StringIO(sample))), default=1)
+
+
+def read_csv_grid(data: bytes) -> RawGrid:
+    text, encoding = decode_text(data)
+    payload = data[3:] if encoding == "utf-8-sig" else data if encoding == "utf-8" else text.encode("utf-8")
+    del data
+    for width in (_csv_width(text, 2000), None):
+        width = width or _csv_width(text, None)
+        try:
+            cells = pl.read_csv(
+                payload,
+                has_header=False,
+                infer_schema=False,
+                schema={f"c{i}": pl.String for i in range(width)},
+                missing_columns="insert",
+                quote_char='"',
+            )
+            return RawGrid(cells, 1, CSV, encoding)
+        except pl.exceptions.ComputeError as exc:
+            if "more fields" not in str(exc):
+                raise UnreadableFile(f"CSV cannot be parsed: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def _xlsx_first_row(path: Path) -> int:
+    """calamine starts a sheet at its first non-empty row; find that row's number in the XML."""
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
+        if not names:
+            return 1
+        with archive.open(names[0]) as sheet:
+            head = sheet.read(1 << 20).decode("utf-8", "replace")
+    for match in re.finditer(r'<row [^>]*?r="(\d+)"[^>]*?(?:/>|>(.*?)</row>)', head, re.S):
+        if match.group(2) and re.search(r"<v>|<is>", match.group(2)):
+            return int(match.group(1))
+    return 1
+
+
+def read_excel_grid(path: Path, fmt: str) -> RawGrid:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as exc:  # fastexcel raises its own error types for broken workbooks
+        raise UnreadableFile(f"not a readable {fmt} workbook: {exc}") from exc
+    with_data = []
+    for name in reader.sheet_names:
+        sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+        if sheet.height:
+            with_data.append((name, sheet))
+    if not with_data:
+        return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
+    if len(with_data) > 1:
+        names = ", ".join(n for n, _ in with_data)
+        raise UnreadableFile(f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file")
+    cells = _named(with_data[0][1].to_polars())
+    first_row = _xlsx_first_row(path) if fmt == XLSX else 1
+    return RawGrid(cells, first_row, fmt)
+
+
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr\s*>", re.S | re.I)
+_CELL = re.compile(r"<t([dh])\b([^>]*)>(.*?)</t[dh]\s*>", re.S | re.I)
+_COLSPAN = re.compile(r"colspan\s*=\s*['\"]?(\d+)", re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def read_html_grid(data: bytes) -> RawGrid:
+    """An .xls that is really an HTML table (what many web systems export)."""
+    text, encoding = decode_text(data)
+    rows: list[list[str | None]] = []
+    for row_html in _ROW.findall(text):
+        row: list[str | None] = []
+        for _, attrs, inner in _CELL.findall(row_html):
+            value = html.unescape(_TAG.sub("", inner)).strip() or None
+            span = int(m.group(1)) if (m := _COLSPAN.search(attrs)) else 1
+            row.extend([value] + [None] * (span - 1))
+        rows.append(row)
+    width = max((len(r) for r in rows), default=1)
+    columns = {f"c{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
+    return RawGrid(pl.DataFrame(columns, schema={c: pl.String for c in columns}), 1, HTML, encoding)
+
+
+def read_grid(path: Path) -> RawGrid:
+    """Read ``path`` whatever its real format (the extension is not trusted)."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    fmt = sniff_format(head)
+    if fmt in (XLSX, XLS):
+        return read_excel_grid(path, fmt)
+    data = path.read_bytes()
+    return read_html_grid(data) if fmt == HTML else read_csv_grid(data)

@@ -1,0 +1,229 @@
+"""The roster registry: one description of every input, loaded from ``rosters.yaml``.
+
+Nothing in here knows about cleaning, dbt or Dagster; they all read from it. Statisticians extend
+it through ``config/civstat.yaml`` (header aliases and local options) without touching code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+REGISTRY_FILE = Path(__file__).with_name("rosters.yaml")
+
+#: The Polars dtype each field type produces in a clean table.
+FIELD_DTYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "enum": pl.String(),
+    "int": pl.Int64(),
+    "amount": pl.Float64(),
+    "date": pl.Date(),
+    "month": pl.Date(),
+    "bool": pl.Boolean(),
+    "division_code": pl.String(),
+    "credit_code": pl.String(),
+}
+#: Field types that never reach a clean table as themselves.
+DROPPED_TYPES = {"person_name", "disability_cert", "region_name"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    zh: str
+    en: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    personal: str = "none"  # identity | sensitive | none
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min: float | dt.date | None = None
+    max: float | dt.date | None = None
+    pattern: str | None = None
+    out: str | None = None  # id_card: the pseudonym's prefix (person -> person_key)
+    level: str | None = None  # region_name: county | township | village
+    default: str | None = None
+    default_from: str | None = None  # "period": filled from the file's period when absent
+
+    @property
+    def key_column(self) -> str:
+        return f"{self.out}_key"
+
+    @property
+    def masked_column(self) -> str:
+        return f"{self.name}_masked"
+
+    def output_columns(self) -> dict[str, pl.DataType]:
+        """The clean-table columns this field becomes (name -> dtype)."""
+        if self.type == "id_card":
+            return {self.key_column: pl.String(), self.masked_column: pl.String()}
+        if self.type in DROPPED_TYPES:
+            return {}
+        return {self.name: FIELD_DTYPES[self.type]}
+
+
+@dataclass(frozen=True)
+class Roster:
+    name: str
+    zh: str
+    en: str
+    grain: str
+    period: str  # month | year
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    files: tuple[str, ...] = ()
+    programmes: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"roster {self.name} has no field {name}")
+
+    @property
+    def has_region(self) -> bool:
+        return any(f.type == "region_name" for f in self.fields)
+
+    @property
+    def multi_programme(self) -> bool:
+        return len(self.programmes) > 1
+
+    def clean_schema(self) -> dict[str, pl.DataType]:
+        """Every column of the clean Parquet, in order, with its dtype."""
+        schema: dict[str, pl.DataType] = {"period": pl.Date()}
+        if self.programmes:
+            schema["programme"] = pl.String()
+        for f in self.fields:
+            schema.update(f.output_columns())
+        if self.has_region:
+            schema["division_code"] = pl.String()
+        schema["source_file"] = pl.String()
+        schema["source_row"] = pl.Int64()
+        return schema
+
+    def column_descriptions(self) -> dict[str, tuple[str, str]]:
+        """Column -> (Chinese, English) description, for dbt sources and docs."""
+        out: dict[str, tuple[str, str]] = {
+            "period": ("统计期", "period of the extract (first day of its month or year)"),
+            "programme": ("项目", "programme code"),
+            "division_code": ("区划代码", "12-digit division code resolved from the region columns"),
+            "urban_rural": ("城乡", "urban or rural"),
+            "source_file": ("来源文件", "raw file the row came from (path under data/raw)"),
+            "source_row": ("来源行号", "row number in the raw file (1-based, as a spreadsheet shows it)"),
+        }
+        for f in self.fields:
+            if f.type == "id_card":
+                out[f.key_column] = (f"{f.zh}（假名）", f"keyed pseudonym of {f.en}")
+                out[f.masked_column] = (f"{f.zh}（脱敏）", f"masked {f.en}: first 6 + ******** + last 4")
+            elif f.type not in DROPPED_TYPES:
+                out[f.name] = (f.zh, f.en)
+        return {c: out[c] for c in self.clean_schema()}
+
+
+@dataclass(frozen=True)
+class Registry:
+    rosters: dict[str, Roster]
+    programmes: dict[str, dict[str, str]]
+    programme_file_words: dict[str, tuple[str, ...]]
+    urban_rural_file_words: dict[str, tuple[str, ...]]
+    local: dict[str, Any]
+    region_aliases: dict[str, str]
+
+    def __getitem__(self, roster: str) -> Roster:
+        return self.rosters[roster]
+
+
+def _parse_bound(value: Any) -> float | dt.date | None:
+    if value is None or isinstance(value, (int, float, dt.date)):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _build_field(spec: dict[str, Any], extra_aliases: list[str]) -> Field:
+    values = {code: tuple(str(v) for v in spellings) for code, spellings in (spec.get("values") or {}).items()}
+    return Field(
+        name=spec["name"],
+        type=spec["type"],
+        zh=spec["zh"],
+        en=spec["en"],
+        aliases=tuple(dict.fromkeys([*map(str, spec.get("aliases", [])), *extra_aliases])),
+        required=bool(spec.get("required", False)),
+        personal=spec.get("personal", "none"),
+        values=values,
+        min=_parse_bound(spec.get("min")),
+        max=_parse_bound(spec.get("max")),
+        pattern=spec.get("pattern"),
+        out=spec.get("out"),
+        level=spec.get("level"),
+        default=spec.get("default"),
+        default_from=spec.get("default_from"),
+    )
+
+
+def _expand(specs: list[dict[str, Any]], groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        if "include" in spec:
+            out.extend(groups[spec["include"]])
+        else:
+            out.append(spec)
+    return out
+
+
+def default_config_path() -> Path:
+    from civstat.settings import config_path
+
+    return config_path()
+
+
+def load_registry(config_file: Path | None = None) -> Registry:
+    """Read the registry and merge the local configuration into it."""
+    raw = yaml.safe_load(REGISTRY_FILE.read_text(encoding="utf-8"))
+    config_file = config_file or default_config_path()
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
+    config = config or {}
+    extra = config.get("header_aliases") or {}
+    unknown = set(extra) - set(raw["rosters"])
+    if unknown:
+        raise ValueError(f"{config_file}: header_aliases names unknown rosters {sorted(unknown)}; known: {sorted(raw['rosters'])}")
+
+    rosters: dict[str, Roster] = {}
+    for name, spec in raw["rosters"].items():
+        field_specs = _expand(spec["fields"], raw["field_groups"])
+        extra_for_roster = extra.get(name) or {}
+        known = {f["name"] for f in field_specs}
+        bad = set(extra_for_roster) - known
+        if bad:
+            raise ValueError(f"{config_file}: header_aliases.{name} names unknown fields {sorted(bad)}; known: {sorted(known)}")
+        fields = tuple(_build_field(f, [str(a) for a in extra_for_roster.get(f["name"], [])]) for f in field_specs)
+        rosters[name] = Roster(
+            name=name,
+            zh=spec["zh"],
+            en=spec["en"],
+            grain=spec["grain"],
+            period=spec["period"],
+            fields=fields,
+            key=tuple(spec["key"]),
+            files=tuple(spec.get("files", [])),
+            programmes=tuple(spec.get("programmes", [])),
+        )
+    return Registry(
+        rosters=rosters,
+        programmes=raw["programmes"],
+        programme_file_words={k: tuple(v) for k, v in raw["programme_file_words"].items()},
+        urban_rural_file_words={k: tuple(v) for k, v in raw["urban_rural_file_words"].items()},
+        local=dict(config.get("local") or {}),
+        region_aliases={str(k): str(v) for k, v in (config.get("region_aliases") or {}).items()},
+    )
+
+
+@cache
+def registry() -> Registry:
+    """The registry with the repository's configuration (cached)."""
+    return load_registry()
