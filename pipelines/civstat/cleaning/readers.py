@@ -103,6 +103,33 @@ def _xlsx_first_row(path: Path) -> int:
     return 1
 
 
+_NUMERIC_CELL = re.compile(rb'<c r="[A-Z]+\d+"(?: s="\d+")?(?: t="n")?><v>([-+0-9.Ee]+)</v>')
+
+
+def _xlsx_big_numbers(path: Path) -> list[str]:
+    """Numeric cells of 15 digits or more, as calamine prints them (the double's exact integer).
+
+    Such a cell is an ID that went through Excel as a number: Excel kept 15 significant digits and
+    the rest is gone. The grid shows it the way Excel does (4.30621E+17) so that validation
+    rejects it as lost precision instead of mistaking it for a typo.
+    """
+    found = []
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
+        for name in names[:1]:
+            for match in _NUMERIC_CELL.finditer(archive.read(name)):
+                value = float(match.group(1))
+                if abs(value) >= 1e14:
+                    found.append(str(int(value)))
+    return found
+
+
+def _excel_display(big: pl.Expr) -> pl.Expr:
+    """How Excel shows a big number in a General cell: 4.30621E+17."""
+    digits = big.str.strip_chars_start("-")
+    return digits.str.slice(0, 1) + "." + digits.str.slice(1, 5).str.strip_chars_end("0") + "E+" + (digits.str.len_chars() - 1).cast(pl.String)
+
+
 def read_excel_grid(path: Path, fmt: str) -> RawGrid:
     import fastexcel
 
@@ -121,7 +148,12 @@ def read_excel_grid(path: Path, fmt: str) -> RawGrid:
         names = ", ".join(n for n, _ in with_data)
         raise UnreadableFile(f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file")
     cells = _named(with_data[0][1].to_polars())
-    first_row = _xlsx_first_row(path) if fmt == XLSX else 1
+    first_row = 1
+    if fmt == XLSX:
+        first_row = _xlsx_first_row(path)
+        big = _xlsx_big_numbers(path)
+        if big:
+            cells = cells.with_columns(pl.when(pl.col(c).is_in(big)).then(_excel_display(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cells.columns)
     return RawGrid(cells, first_row, fmt)
 
 

@@ -1,0 +1,84 @@
+"""The ``civstat`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from civstat.settings import Paths
+
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False, disable=not console.is_terminal)
+
+
+def cmd_generate(args: argparse.Namespace, paths: Paths) -> int:
+    from civstat.generate import generate
+
+    out = Path(args.out).resolve() if args.out else paths.raw
+    started = time.perf_counter()
+    manifest = generate(args.scale, args.months, args.seed, out, start=args.start,
+                        progress=lambda msg: console.log(f"generated {msg}"))
+    console.print(f"[green]wrote[/] {args.months} month(s) of {args.scale} rosters to {out} in {time.perf_counter() - started:.1f}s; manifest: {manifest}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, paths: Paths) -> int:
+    from civstat.ingest import ingest
+
+    with _progress() as progress:
+        task = progress.add_task("ingesting", total=None)
+
+        def on_file(outcome, n, total):
+            progress.update(task, total=total, completed=n, description=f"ingesting {outcome.source_file[-40:]}")
+            if outcome.status == "failed":
+                console.print(f"[red]failed[/] {outcome.error}")
+
+        report = ingest(paths, args.period or None, on_file=on_file)
+    t = report.totals()
+    console.print(
+        f"files: {t['files']} ({t['ingested']} ingested, {t['skipped']} already in the ledger, {t['failed']} failed); "
+        f"rows in {t['rows_in']:,} = clean {t['rows_clean']:,} + quarantined {t['rows_quarantined']:,}"
+    )
+    console.print(f"clean tables: {paths.clean}   quarantine: {paths.quarantine}   ledger: {paths.ledger}")
+    return 1 if report.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
+    parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write invented roster extracts (no real person) into data/raw")
+    g.add_argument("--scale", default="county", choices=["tiny", "county", "city", "province"])
+    g.add_argument("--months", type=int, default=12)
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--start", default="2025-01", help="first month, YYYY-MM")
+    g.add_argument("--out", help="output directory (default: <data-dir>/raw)")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("ingest", help="clean raw rosters into data/clean (Parquet), quarantine and ledger")
+    i.add_argument("--period", action="append", help="YYYY-MM or YYYY (repeatable; default: every period)")
+    i.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    paths = Paths.from_env(args.data_dir)
+    return args.func(args, paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

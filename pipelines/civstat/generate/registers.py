@@ -1,0 +1,79 @@
+"""Registers without personal data: population, elderly-care institutions, community facilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from civstat.cleaning.values import CREDIT_ALPHABET, credit_code_check_char
+from civstat.generate.names import place_names
+from civstat.generate.world import County
+
+BAND_SHARES = {"aged_0_17": 0.18, "aged_60_plus": 0.21, "aged_65_plus": 0.15, "aged_75_plus": 0.065,
+               "aged_80_plus": 0.04, "aged_90_plus": 0.007, "aged_100_plus": 0.0002}
+
+
+def _places(county: County) -> pl.DataFrame:
+    return county.villages.select(
+        "division_code", "hukou", "urban", county=pl.lit(county.name), township="township_name", village="name",
+        county_code=pl.lit(county.code6),
+    )
+
+
+def population(rng: np.random.Generator, counties: list[County], year: int) -> pl.DataFrame:
+    """Per village, 户籍 and 常住, by age band. 80+ is sized above the 高龄津贴 pool (coverage < 100%)."""
+    frames = []
+    for county in counties:
+        v = _places(county)
+        growth = 1 + 0.004 * (year - 2025)
+        base = v.with_columns(total=(pl.col("hukou") * growth).round(0).cast(pl.Int64))
+        for basis, factor in (("hukou", None), ("resident", None)):
+            f = base.with_columns(basis=pl.lit(basis))
+            if basis == "resident":
+                f = f.with_columns(total=(pl.col("total") * pl.when(pl.col("urban")).then(1.15).otherwise(0.85)).round(0).cast(pl.Int64))
+            f = f.with_columns([(pl.col("total") * share).round(0).cast(pl.Int64).alias(band) for band, share in BAND_SHARES.items()])
+            frames.append(f)
+    return pl.concat(frames).drop("hukou", "urban")
+
+
+def _credit_codes(rng: np.random.Generator, n: int, county6: str) -> list[str]:
+    codes = []
+    for _ in range(n):
+        body = "52" + county6 + "".join(rng.choice(list(CREDIT_ALPHABET[:10]), 1)) + "".join(rng.choice(list(CREDIT_ALPHABET), 8))
+        codes.append(body + credit_code_check_char(body))
+    return codes
+
+
+def institutions(rng: np.random.Generator, counties: list[County], year: int) -> pl.DataFrame:
+    frames = []
+    for county in counties:
+        crng = np.random.default_rng([int(county.code6), 1])  # the same institutions every year
+        towns = county.villages.select("township_name").unique(maintain_order=True)["township_name"].to_list()
+        n = int(crng.integers(10, 41))
+        names = place_names(crng, n, ["敬老院", "养老院", "颐养中心", "福利院", "老年公寓"])
+        beds = crng.integers(30, 400, n)
+        frames.append(pl.DataFrame({
+            "institution_name": [county.name + x for x in names],
+            "credit_code": _credit_codes(crng, n, county.code6),
+            "county": county.name,
+            "township": crng.choice(towns, n),
+            "ownership": crng.choice(["public", "private", "public_private"], n, p=[0.4, 0.45, 0.15]),
+            "beds": beds,
+            "nursing_beds": (beds * crng.uniform(0.3, 0.7, n)).astype(np.int64),
+            "residents": (beds * crng.uniform(0.4, 0.9, n) * (1 + 0.02 * (year - 2025))).astype(np.int64).clip(0, beds),
+            "status": crng.choice(["operating", "suspended", "closed"], n, p=[0.9, 0.07, 0.03]),
+            "county_code": county.code6,
+        }))
+    return pl.concat(frames)
+
+
+def community_facilities(rng: np.random.Generator, counties: list[County], year: int) -> pl.DataFrame:
+    frames = []
+    for county in counties:
+        crng = np.random.default_rng([int(county.code6), 2])
+        v = county.villages.sample(fraction=0.3, seed=int(county.code6))
+        frames.append(v.select(
+            facility_name=pl.col("name") + "日间照料中心", county=pl.lit(county.name), township="township_name", village="name",
+            beds=pl.Series(crng.integers(0, 30, v.height)),
+        ))
+    return pl.concat(frames)
