@@ -15,7 +15,7 @@ from civstat.cleaning import identity, values
 from civstat.cleaning.headers import HeaderMatch
 from civstat.cleaning.readers import RawGrid
 from civstat.cleaning.regions import AMBIGUOUS_REGION, UNKNOWN_REGION, RegionResolver
-from civstat.registry import Field
+from civstat.registry import FIELD_DTYPES, Field
 
 BLANK_ROW = "blank_row"
 FOOTER_ROW = "footer_row"
@@ -68,50 +68,52 @@ def _error(condition: pl.Expr, code: str | pl.Expr) -> pl.Expr:
     return pl.when(condition).then(code if isinstance(code, pl.Expr) else pl.lit(code))
 
 
-def _parse_field(f: Field, text: pl.Expr, period: dt.date) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, error code or null) for one non-identity field."""
+def _parse_value(f: Field, text: pl.Expr | None, period: dt.date) -> pl.Expr:
+    """The typed value of one non-identity field (null when empty or unparseable); ``text`` is
+    None when the file has no column for the field."""
+    dtype = FIELD_DTYPES[f.type]
+    if text is None:
+        fill = f.default if f.default else period if f.default_from == "period" else None
+        return pl.lit(fill).cast(dtype)
     if f.type == "text":
-        value = text
-        error = _error(text.is_not_null() & pl.lit(f.pattern is not None) & ~text.str.contains(f.pattern or ""), BAD_VALUE)
-    elif f.type == "enum":
+        return text
+    if f.type == "enum":
         value = values.parse_enum(text, f.values)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
-        if f.default:
-            value = value.fill_null(pl.when(text.is_null()).then(pl.lit(f.default)))
-    elif f.type == "int":
-        value = values.parse_int(text)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
-    elif f.type == "amount":
-        value = values.parse_amount(text)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
-    elif f.type in ("date", "month"):
+        return value.fill_null(pl.when(text.is_null()).then(pl.lit(f.default))) if f.default else value
+    if f.type == "int":
+        return values.parse_int(text)
+    if f.type == "amount":
+        return values.parse_amount(text)
+    if f.type in ("date", "month"):
         value = values.parse_month(text) if f.type == "month" else values.parse_date(text)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
-        if f.default_from == "period":
-            value = value.fill_null(pl.when(text.is_null()).then(pl.lit(period)))
-    elif f.type == "bool":
-        value = values.parse_bool(text)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
-    elif f.type == "division_code":
-        value = pl.when(text.str.contains(r"^\d{12}$")).then(text)
-        error = _error(values.is_unparsed(text, value), BAD_VALUE)
+        return value.fill_null(pl.when(text.is_null()).then(pl.lit(period))) if f.default_from == "period" else value
+    if f.type == "bool":
+        return values.parse_bool(text)
+    if f.type == "division_code":
+        return pl.when(text.str.contains(r"^\d{12}$")).then(text)
+    if f.type == "credit_code":
+        return text.str.to_uppercase()
+    raise ValueError(f"field type {f.type} is not parsed here")
+
+
+def _value_error(f: Field, text: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """Why the value of one field cannot be kept (null when it can); ``value`` is a column."""
+    if f.type == "text":
+        error = _error(text.is_not_null() & ~text.str.contains(f.pattern), BAD_VALUE) if f.pattern else pl.lit(None, dtype=pl.String)
     elif f.type == "credit_code":
-        value = text.str.to_uppercase()
         error = _error(text.is_not_null() & ~values.valid_credit_code(text), BAD_VALUE)
     else:
-        raise ValueError(f"field type {f.type} is not parsed here")
+        error = _error(values.is_unparsed(text, value), BAD_VALUE)
     if f.min is not None or f.max is not None:
-        low = pl.lit(f.min) if f.min is not None else None
-        high = pl.lit(f.max) if f.max is not None else None
         outside = pl.lit(False)
-        if low is not None:
-            outside = outside | (value < low)
-        if high is not None:
-            outside = outside | (value > high)
+        if f.min is not None:
+            outside = outside | (value < pl.lit(f.min))
+        if f.max is not None:
+            outside = outside | (value > pl.lit(f.max))
         error = pl.coalesce(error, _error(value.is_not_null() & outside, OUT_OF_RANGE))
     if f.required:
         error = pl.coalesce(error, _error(value.is_null(), MISSING_REQUIRED))
-    return value, error
+    return error
 
 
 def _mask_raw(f: Field, raw: pl.Expr) -> pl.Expr:
@@ -159,6 +161,7 @@ def clean_roster(
     df = df.with_columns(_dup=pl.col("_dup_of") != pl.col("_row"))
 
     # ---- parse every mapped field: typed value v_<field>, error code e_<field>
+    values_first: list[pl.Expr] = []
     exprs: list[pl.Expr] = []
     id_fields: list[Field] = []
     for f in roster.fields:
@@ -166,39 +169,39 @@ def clean_roster(
             continue
         text = pl.col(f"t_{f.name}") if f.name in by_field else pl.lit(None, dtype=pl.String)
         if f.type == "id_card":
-            checked = identity.validate_id(text)
+            df = identity.validate_ids(df.with_columns(text.alias("_id_text")), "_id_text", f"v_{f.name}").drop("_id_text")
             several = text.str.count_matches(r"\d{15,17}[\dXx]") >= 2
-            reason = checked.struct.field("reason")
+            reason = pl.col(f"v_{f.name}_reason")
             error = (
                 pl.when(several).then(pl.lit(ID_SEVERAL_IN_CELL))
                 .when(reason == identity.ID_EMPTY).then(pl.lit(MISSING_REQUIRED) if f.required else None)
                 .otherwise(reason)
             )
-            exprs += [checked.struct.field("id").alias(f"v_{f.name}"), error.alias(f"e_{f.name}")]
+            exprs.append(error.alias(f"e_{f.name}"))
             id_fields.append(f)
         elif f.type == "person_name":
             exprs.append(_error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}") if f.required else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}"))
         elif f.type == "disability_cert":
-            checked = identity.validate_disability_cert(text)
-            exprs += [checked.alias(f"v_{f.name}"), checked.struct.field("reason").alias(f"e_{f.name}")]
+            df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop("_cert_text")
+            exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
-            value, error = _parse_field(f, text, period)
-            exprs += [value.alias(f"v_{f.name}"), error.alias(f"e_{f.name}")]
-    df = df.with_columns(exprs)
+            values_first.append(_parse_value(f, text if f.name in by_field else None, period).alias(f"v_{f.name}"))
+            exprs.append(_value_error(f, text, pl.col(f"v_{f.name}")).alias(f"e_{f.name}"))
+    df = df.with_columns(values_first).with_columns(exprs)
 
     # ---- cross-field rules
     cert = next((f for f in roster.fields if f.type == "disability_cert"), None)
     if cert is not None:
-        certs = pl.col(f"v_{cert.name}")
+        cert_id = pl.col(f"v_{cert.name}_id")
         updates = [
             pl.coalesce(f"e_{cert.name}", _error(
-                certs.struct.field("id").is_not_null() & pl.col("v_person_id").is_not_null()
-                & (certs.struct.field("id") != pl.col("v_person_id")), identity.CERT_OTHER_PERSON,
+                cert_id.is_not_null() & pl.col("v_person_id").is_not_null() & (cert_id != pl.col("v_person_id")),
+                identity.CERT_OTHER_PERSON,
             )).alias(f"e_{cert.name}")
         ]
         if "disability_category" in roster.clean_schema():
-            updates.append(pl.coalesce("v_disability_category", certs.struct.field("category")).alias("v_disability_category"))
-            updates.append(pl.coalesce("v_disability_grade", certs.struct.field("grade")).alias("v_disability_grade"))
+            updates.append(pl.coalesce("v_disability_category", f"v_{cert.name}_category").alias("v_disability_category"))
+            updates.append(pl.coalesce("v_disability_grade", f"v_{cert.name}_grade").alias("v_disability_grade"))
         df = df.with_columns(updates)
     if "urban_rural" in {f.name for f in roster.fields} and urban_rural is not None:
         df = df.with_columns(pl.col("v_urban_rural").fill_null(pl.lit(urban_rural)))

@@ -34,47 +34,80 @@ def check_char(first17: str) -> str:
     return CHECK_CHARS[total % 11]
 
 
-def _check_char_expr(first17: pl.Expr) -> pl.Expr:
-    total = pl.sum_horizontal(
-        first17.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(ID_WEIGHTS)
-    )
-    return pl.lit(CHECK_CHARS).str.slice(total % 11, 1)
+def check_value(first17: pl.Expr) -> pl.Expr:
+    """S = (sum of digit x weight) mod 11 for 17 ASCII digits, as integer arithmetic on the
+    17-digit number (no per-digit string slicing); null where the input is not 17 digits."""
+    number = pl.when(first17.str.contains(r"^\d{17}$")).then(first17.str.to_integer(strict=False))
+    return number.map_batches(_weighted_mod11, return_dtype=pl.Int64)
+
+
+def _weighted_mod11(number: pl.Series) -> pl.Series:
+    return number.to_frame("n").select(
+        pl.sum_horizontal((pl.col("n") // 10 ** (16 - i)) % 10 * w for i, w in enumerate(ID_WEIGHTS)) % 11
+    ).to_series()
+
+
+def check_value_of_char(char: pl.Expr) -> pl.Expr:
+    """The S a check character stands for: '1' is 0, '0' is 1, 'X' is 2, '9' is 3 ... '2' is 10."""
+    v = pl.when(char == "X").then(10).otherwise(char.cast(pl.Int64, strict=False))
+    return (12 - v) % 11
+
+
+def check_char_of_value(s_value: pl.Expr) -> pl.Expr:
+    v = (12 - s_value) % 11
+    return pl.when(v == 10).then(pl.lit("X")).otherwise(v.cast(pl.String))
 
 
 def normalise_id_text(raw: pl.Expr) -> pl.Expr:
     """Full-width to half-width, no spaces or apostrophes, upper-case X."""
-    return (
-        raw.str.normalize("NFKC")
-        .str.replace_all(r"[\s'‘’`\"]", "")
-        .str.to_uppercase()
-    )
+    from civstat.cleaning.values import nfkc_where_needed
+
+    return raw.map_batches(nfkc_where_needed, return_dtype=pl.String).str.replace_all(r"[\s'‘’`\"]", "").str.to_uppercase()
 
 
-def validate_id(raw: pl.Expr) -> pl.Expr:
-    """A struct of (id, reason): the 18-character ID, or null with the reason code.
+def validate_ids(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
+    """Add ``<out>`` (the 18-character ID, or null) and ``<out>_reason`` (null, or why not).
 
     15-digit legacy IDs become 18 digits (``19`` inserted after the 6th digit, check appended).
     IDs that went through Excel as numbers are rejected as unrecoverable, never repaired.
+    The work is staged in columns so that each step runs once per row.
     """
-    text = normalise_id_text(raw)
+    t, up = f"{out}__text", f"{out}__17"
+    staged = frame.with_columns(normalise_id_text(pl.col(raw)).alias(t))
+    text = pl.col(t)
     is15 = text.str.contains(r"^\d{15}$")
-    upgraded = pl.when(is15).then(text.str.slice(0, 6) + pl.lit("19") + text.str.slice(6, 9)).otherwise(text.str.slice(0, 17))
-    birth = pl.when(text.str.contains(r"^\d{17}[\dX]$") | is15).then(upgraded.str.slice(6, 8).str.to_date("%Y%m%d", strict=False))
-    expected = _check_char_expr(upgraded)
-    id18 = pl.when(is15).then(upgraded + expected).otherwise(text)
+    staged = staged.with_columns(
+        pl.when(is15).then(text.str.slice(0, 6) + pl.lit("19") + text.str.slice(6, 9)).otherwise(text.str.slice(0, 17)).alias(up)
+    )
+    upgraded = pl.col(up)
+    well_formed = text.str.contains(r"^\d{17}[\dX]$") | is15
+    birth = upgraded.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+    staged = staged.with_columns(check_value(upgraded).alias(f"{out}__s"))
+    expected_s = pl.col(f"{out}__s")
     reason = (
         pl.when(text.is_null() | (text == ""))
         .then(pl.lit(ID_EMPTY))
         .when(text.str.contains(r"[Ee][+-]?\d+$|\.") | text.str.contains(r"^\d{15}000$"))
         .then(pl.lit(ID_LOST_PRECISION))
-        .when(~(text.str.contains(r"^\d{17}[\dX]$") | is15))
+        .when(~well_formed)
         .then(pl.lit(ID_BAD_FORMAT))
         .when(birth.is_null() | (birth < pl.date(1880, 1, 1)))
         .then(pl.lit(ID_BAD_BIRTH_DATE))
-        .when(~is15 & (text.str.slice(17, 1) != expected))
+        .when(~is15 & (check_value_of_char(text.str.slice(17, 1)) != expected_s))
         .then(pl.lit(ID_BAD_CHECK))
     )
-    return pl.struct(id=pl.when(reason.is_null()).then(id18), reason=reason)
+    staged = staged.with_columns(reason.alias(f"{out}_reason"))
+    ok = pl.col(f"{out}_reason").is_null()
+    id18 = pl.when(ok & is15).then(upgraded + check_char_of_value(expected_s)).when(ok).then(text)
+    return staged.with_columns(id18.alias(out)).drop(t, up, f"{out}__s")
+
+
+def validate_id(raw: pl.Expr) -> pl.Expr:
+    """Expression form of :func:`validate_ids` for small inputs: a struct (id, reason)."""
+    return raw.map_batches(
+        lambda s: validate_ids(pl.DataFrame({"raw": s}), "raw", "id").select(pl.struct("id", reason="id_reason")).to_series(),
+        return_dtype=pl.Struct({"id": pl.String, "reason": pl.String}),
+    )
 
 
 def mask_id(id_expr: pl.Expr) -> pl.Expr:
@@ -131,26 +164,23 @@ CERT_BAD_FORMAT = "disability_cert_bad_format"
 CERT_OTHER_PERSON = "disability_cert_other_person"
 
 
-def validate_disability_cert(raw: pl.Expr) -> pl.Expr:
-    """A struct (id, category, grade, reason) for 残疾证号 = 18-char ID + category digit + grade digit.
-
-    A trailing reissue mark such as ``B1`` is accepted. The embedded ID must itself be valid.
-    """
-    text = normalise_id_text(raw)
+def validate_disability_certs(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
+    """Add ``<out>_id``, ``<out>_category``, ``<out>_grade`` and ``<out>_reason`` for 残疾证号 =
+    18-char ID + category digit + grade digit. A trailing reissue mark such as ``B1`` is accepted.
+    The embedded ID must itself be valid. An empty cell is not an error."""
+    t = f"{out}__text"
+    staged = frame.with_columns(normalise_id_text(pl.col(raw)).alias(t))
+    staged = validate_ids(staged.with_columns(pl.col(t).str.slice(0, 18).alias(f"{out}__emb")), f"{out}__emb", f"{out}__id")
+    text = pl.col(t)
     well_formed = text.str.contains(r"^\d{17}[\dX][1-7][1-4](B\d)?$")
-    embedded = validate_id(text.str.slice(0, 18))
     reason = (
-        pl.when(text.is_null() | (text == ""))
-        .then(pl.lit(None, dtype=pl.String))
-        .when(~well_formed)
-        .then(pl.lit(CERT_BAD_FORMAT))
-        .when(embedded.struct.field("reason").is_not_null())
-        .then(pl.lit(CERT_BAD_FORMAT))
+        pl.when(text.is_null() | (text == "")).then(pl.lit(None, dtype=pl.String))
+        .when(~well_formed | pl.col(f"{out}__id_reason").is_not_null()).then(pl.lit(CERT_BAD_FORMAT))
     )
-    ok = well_formed & reason.is_null()
-    return pl.struct(
-        id=pl.when(ok).then(text.str.slice(0, 18)),
-        category=pl.when(ok).then(text.str.slice(18, 1).replace_strict(DISABILITY_CATEGORY_BY_DIGIT, default=None)),
-        grade=pl.when(ok).then(text.str.slice(19, 1).cast(pl.Int64, strict=False)),
-        reason=reason,
-    )
+    staged = staged.with_columns(reason.alias(f"{out}_reason"))
+    ok = pl.col(f"{out}_reason").is_null() & well_formed
+    return staged.with_columns(
+        pl.when(ok).then(pl.col(f"{out}__id")).alias(f"{out}_id"),
+        pl.when(ok).then(text.str.slice(18, 1).replace_strict(DISABILITY_CATEGORY_BY_DIGIT, default=None)).alias(f"{out}_category"),
+        pl.when(ok).then(text.str.slice(19, 1).cast(pl.Int64, strict=False)).alias(f"{out}_grade"),
+    ).drop(t, f"{out}__emb", f"{out}__id", f"{out}__id_reason")

@@ -69,10 +69,9 @@ class MonthView:
         alive = self.persons.filter(pl.col("hh") >= 0, self.alive())
         counts = alive.group_by("hh").agg(
             covered=pl.len(), members_text=pl.col("name").sort_by("position").str.join("、"),
-            head_name=pl.col("name").filter(pl.col("position") == 0).first(),
-            n_disabled=pl.col("disabled").sum(),
         )
-        hh = hh.join(counts, on="hh", how="inner")
+        heads = self.persons.filter(pl.col("position") == 0, pl.col("hh") >= 0).select("hh", head_name="name")
+        hh = hh.join(counts, on="hh", how="inner").join(heads, on="hh", how="left")
         std, std0 = self._std("dibao", self.std), self._std("dibao", self.std0)
         income_pc = (pl.col("income_share") * std0).round(0)
         review_m = pl.lit(m) - ((pl.lit(m) - pl.col("entry_m") + pl.col("review_phase")) % pl.col("review_every"))

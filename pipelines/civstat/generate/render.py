@@ -165,12 +165,12 @@ def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Gen
         options.append("bad_date")
     if amount_col:
         options.append("bad_amount")
-    if village_col:
+    if village_col and "division_code" not in truth.columns:
         options.append("unknown_region")
     if id_col and roster.name == "person":
         options.append("id_several_in_cell")
     candidates = np.flatnonzero(~protected_mask)
-    n_bad = min(int(round(n * corruption_rate)) + (1 if n >= 30 else 0), candidates.size) if options else 0
+    n_bad = min(int(round(n * corruption_rate)) + (1 if n >= 30 else 0), candidates.size) if options and corruption_rate > 0 else 0
     bad_rows = rng.choice(candidates, n_bad, replace=False) if n_bad else np.array([], dtype=np.int64)
     what = rng.integers(0, len(options), bad_rows.size) if options else np.array([], dtype=np.int64)
     by_kind = {o: bad_rows[what == k].tolist() for k, o in enumerate(options)}

@@ -76,12 +76,19 @@ def _write_xlsx(path: Path, r: Rendered, style: Style, titles: list[str], header
                 continue
             if value.startswith(NUMERIC_MARK):
                 sheet.write_number(row, col, float(value[len(NUMERIC_MARK):]))
-            elif col in as_dates and len(value) == 10 and value[4] == "-":
-                sheet.write_datetime(row, col, dt.datetime.fromisoformat(value), date_format)
+            elif col in as_dates and (when := _iso_date(value)) is not None:
+                sheet.write_datetime(row, col, when, date_format)
             else:
                 sheet.write_string(row, col, value)
         row += 1
     book.close()
+
+
+def _iso_date(value: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return None  # an impossible date (a planted error) stays text, as Excel would keep it
 
 
 def _write_xls(path: Path, r: Rendered, titles: list[str], headers: list[list[str | None]]) -> None:
