@@ -53,6 +53,18 @@ def cmd_ingest(args: argparse.Namespace, paths: Paths) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
+    """Generate county sample data (if absent), ingest it, and say where everything is."""
+    from civstat.generate import MANIFEST_DIR
+
+    if not (paths.raw / MANIFEST_DIR / "manifest.json").exists():
+        console.print(f"generating {args.months} months of county-scale sample data into {paths.raw} ...")
+        cmd_generate(argparse.Namespace(scale=args.scale, months=args.months, seed=args.seed, start=args.start, out=None), paths)
+    status = cmd_ingest(argparse.Namespace(period=None), paths)
+    console.print(f"[bold]demo done[/]: raw extracts {paths.raw}; clean Parquet {paths.clean}; quarantine {paths.quarantine}")
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -66,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", default="2025-01", help="first month, YYYY-MM")
     g.add_argument("--out", help="output directory (default: <data-dir>/raw)")
     g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("demo", help="generate county sample data and run everything on it")
+    d.add_argument("--scale", default="county", choices=["tiny", "county", "city", "province"])
+    d.add_argument("--months", type=int, default=12)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--start", default="2025-01")
+    d.set_defaults(func=cmd_demo)
 
     i = sub.add_parser("ingest", help="clean raw rosters into data/clean (Parquet), quarantine and ledger")
     i.add_argument("--period", action="append", help="YYYY-MM or YYYY (repeatable; default: every period)")

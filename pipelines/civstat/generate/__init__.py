@@ -51,6 +51,7 @@ class Manifest:
         target = out / MANIFEST_DIR
         target.mkdir(parents=True, exist_ok=True)
         totals = pl.concat(self.totals, how="diagonal_relaxed") if self.totals else pl.DataFrame()
+        totals = totals.sort(pl.all(), nulls_last=True) if totals.height else totals
         totals.write_parquet(target / "totals.parquet")
         doc = {"seed": self.seed, "scale": self.scale, "start": self.start, "months": self.months,
                "counties": self.counties, "files": self.files, "planted": self.planted}
@@ -80,7 +81,7 @@ class Writer:
         expect = rendered.expect.with_row_index("i").with_columns(source_row=pl.col("i").cast(pl.Int64) + first_row)
         quarantined = expect.filter(pl.col("kind") == "quarantine")
         clean_truth = truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).join(
-            expect.filter(pl.col("kind") == "clean").select("truth_row"), on="truth_row", how="semi")
+            expect.filter(pl.col("kind") == "clean").select("truth_row"), on="truth_row", how="semi", maintain_order="left")
         record = {
             "source_file": rel, "roster": roster, "programme": programme, "period": period,
             "county_code": county.code6 if county else None, "format": style.fmt, "encoding": style.encoding,

@@ -46,8 +46,8 @@ class MonthView:
             "village_idx", village_code="division_code", village="name", township="township_name", county=pl.lit(county.name),
             urban_rural=pl.when(pl.col("urban")).then(pl.lit("urban")).otherwise(pl.lit("rural")),
         )
-        self.households = households.join(self.places, on="village_idx", how="left")
-        self.persons = persons.join(self.places, on="village_idx", how="left").with_columns(age=age_at(pl.col("birth_date"), self.ref))
+        self.households = households.join(self.places, on="village_idx", how="left", maintain_order="left")
+        self.persons = persons.join(self.places, on="village_idx", how="left", maintain_order="left").with_columns(age=age_at(pl.col("birth_date"), self.ref))
         self.schedule = schedule
         self.std = {(p, ur): standard_for(schedule, p, ur, self.month) for p in ("dibao", "tekun") for ur in ("urban", "rural")}
         self.std0 = {(p, ur): standard_for(schedule, p, ur, start) for p in ("dibao", "tekun") for ur in ("urban", "rural")}
@@ -61,7 +61,7 @@ class MonthView:
     # ------------------------------------------------------------ family programmes
     def members(self, programme: str) -> pl.DataFrame:
         active = self.households.filter(pl.col("programme") == programme, pl.col("entry_m") <= self.m, pl.col("exit_m") > self.m)
-        return self.persons.filter(self.alive()).join(active.select("hh"), on="hh", how="inner")
+        return self.persons.filter(self.alive()).join(active.select("hh"), on="hh", how="semi", maintain_order="left")
 
     def family(self, programme: str) -> pl.DataFrame:
         m = self.m
@@ -71,7 +71,7 @@ class MonthView:
             covered=pl.len(), members_text=pl.col("name").sort_by("position").str.join("、"),
         )
         heads = self.persons.filter(pl.col("position") == 0, pl.col("hh") >= 0).select("hh", head_name="name")
-        hh = hh.join(counts, on="hh", how="inner").join(heads, on="hh", how="left")
+        hh = hh.join(counts, on="hh", how="inner", maintain_order="left").join(heads, on="hh", how="left", maintain_order="left")
         std, std0 = self._std("dibao", self.std), self._std("dibao", self.std0)
         income_pc = (pl.col("income_share") * std0).round(0)
         review_m = pl.lit(m) - ((pl.lit(m) - pl.col("entry_m") + pl.col("review_phase")) % pl.col("review_every"))
@@ -102,7 +102,7 @@ class MonthView:
         if programme == "tekun":
             care = self.persons.filter(pl.col("position") == 0).select(
                 "hh", care=pl.col("self_care").replace_strict(TEKUN_CARE, return_dtype=pl.Float64))
-            out = out.join(care, on="hh", how="left").with_columns(monthly_amount=pl.col("monthly_amount") + pl.col("care"))
+            out = out.join(care, on="hh", how="left", maintain_order="left").with_columns(monthly_amount=pl.col("monthly_amount") + pl.col("care"))
         out = out.with_columns(annual_income=(pl.col("monthly_income_per_capita") * pl.col("family_size") * 12).round(0))
         return out.with_columns(programme=pl.lit(programme))
 
@@ -190,7 +190,7 @@ class MonthView:
     def prevention(self) -> pl.DataFrame:
         rural_dibao = self.households.filter(pl.col("programme") == "dibao", pl.col("exit_m") == 10_000, pl.col("urban_rural") == "rural")
         poor = self.persons.filter(pl.col("death_m") == 10_000, pl.col("position") == 0).join(
-            rural_dibao.select("hh", "income_share"), on="hh", how="inner").head(max(2, rural_dibao.height // 10))
+            rural_dibao.select("hh", "income_share"), on="hh", how="inner", maintain_order="left").head(max(2, rural_dibao.height // 10))
         floor = max(self.std.values()) * 12 * 1.3
         others = self.persons.filter(pl.col("pool") == "prevention").with_columns(
             annual_income_per_capita=(pl.lit(floor) * (1 + (pl.col("death_u") * 2))).round(0))

@@ -257,7 +257,7 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
         support_mode=pl.Series(np.where(rng.random(n) < 0.3, "centralised", "dispersed")),
         care_mode=pl.Series(np.where(rng.random(n) < 0.25, "institutional", "scattered")),
         name=person_names(rng, n),
-    ).join(hh_village, on="hh", how="left").with_columns(
+    ).join(hh_village, on="hh", how="left", maintain_order="left").with_columns(
         village_idx=pl.coalesce("village_idx", "own_village"),
     ).drop("own_village")
     # death: a monthly hazard by age, drawn once; month index of death (or 10_000: alive)
@@ -276,11 +276,11 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     )
     # a household's head dies -> the household leaves the month after
     head_death = persons.filter(pl.col("position") == 0, pl.col("hh") >= 0).select("hh", head_death_m="death_m", head_id="person_id")
-    households = households.join(head_death, on="hh", how="left").with_columns(
+    households = households.join(head_death, on="hh", how="left", maintain_order="left").with_columns(
         exit_m=pl.min_horizontal("exit_m", pl.col("head_death_m") + 1),
     )
     able = persons.filter(pl.col("hh") >= 0).group_by("hh").agg(has_able=(pl.col("work_ability") == "able").any())
-    households = households.join(able, on="hh", how="left").with_columns(
+    households = households.join(able, on="hh", how="left", maintain_order="left").with_columns(
         review_every=pl.when(pl.col("has_able")).then(5).otherwise(10),
     )
     return households, persons

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Set up and run civstat with nothing but Python 3.11.
+
+    python3.11 dev.py demo     # install (first time), generate county sample data, run everything
+    python3.11 dev.py test     # install (first time), run the whole test suite
+
+Installs into ./.venv exactly what uv.lock pins (uv itself is pinned below and installed with pip).
+Any other arguments are passed on: ``python3.11 dev.py civstat sql "select 1"``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+UV_VERSION = "0.13.8"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def run(*cmd: str | Path, **kw) -> None:
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_environment() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"civstat needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 dev.py ...")
+    if not (BIN / "python").exists():
+        print("creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not (BIN / "uv").exists():
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
+    env = {**os.environ, "VIRTUAL_ENV": str(VENV), "UV_PROJECT_ENVIRONMENT": str(VENV)}
+    run(BIN / "uv", "sync", "--frozen", "--quiet", env=env)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    ensure_environment()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    command, rest = argv[0], argv[1:]
+    if command == "test":
+        return subprocess.call([str(BIN / "python"), "-m", "pytest", "-m", "slow or not slow", *rest], cwd=ROOT)
+    if command == "demo":
+        return subprocess.call([str(BIN / "civstat"), "demo", *rest], cwd=ROOT)
+    return subprocess.call([str(BIN / command), *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""Shared fixtures: a pseudonym key outside the repository, and small generated data sets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    key = tmp_path_factory.mktemp("secrets") / "pseudonym.key"
+    key.write_text("test-secret-not-for-production")
+    os.environ["CIVSTAT_KEY_FILE"] = str(key)
+    os.environ.pop("CIVSTAT_SECRET", None)
+    os.environ["DO_NOT_TRACK"] = "1"
+    return key
+
+
+@pytest.fixture(scope="session")
+def tiny_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three months of tiny-scale rosters (every file quirk appears), generated once."""
+    from civstat.generate import generate
+
+    root = tmp_path_factory.mktemp("tiny")
+    generate("tiny", 3, 20261122, root / "raw", start="2025-11")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_ingested(tiny_generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny data set, ingested into its own data directory."""
+    from civstat.ingest import ingest
+    from civstat.settings import Paths
+
+    root = tmp_path_factory.mktemp("tiny_ingested")
+    shutil.copytree(tiny_generated / "raw", root / "raw")
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    return root

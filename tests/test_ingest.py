@@ -1,0 +1,202 @@
+"""Ingestion: rows in = rows clean + rows quarantined, per file, always; nothing personal leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from civstat.ingest import ingest, read_ledger, read_quarantine
+from civstat.settings import Paths
+from rosters import FAMILY_HEADER, FAMILY_ROWS, TITLE, data_dir_with_divisions, write_csv, write_xlsx
+
+
+def manifest(root: Path) -> dict:
+    return json.loads((root / "raw" / "_manifest" / "manifest.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- hand-made files
+
+def test_a_messy_family_file_cleans_and_quarantines_every_row(tmp_path):
+    root = data_dir_with_divisions(tmp_path)
+    rows = [[TITLE], FAMILY_HEADER,
+            FAMILY_ROWS[0],
+            [],  # blank
+            FAMILY_ROWS[1],
+            FAMILY_ROWS[1],  # exact duplicate
+            ["测试丙", "4.30621E+17", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
+            ["测试丁", "110105194912310021", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
+            ["测试戊", "11010519491231002X", "1", "1", "500", "示范县", "城关镇", "无此村", "2025-02-30", "在保"],
+            ["合计", None, None, "6", "3,340"],
+            ["制表人：王某某", None, None, None, None]]
+    write_xlsx(root / "raw" / "2025-03" / "示范县城市低保家庭花名册_2025年3月.xlsx", rows, start_row=1)
+    report = ingest(Paths.from_env(root))
+    assert not report.failed
+    ledger = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "family").row(0, named=True)
+    assert (ledger["rows_in"], ledger["rows_clean"], ledger["rows_quarantined"]) == (9, 2, 7)
+    q = read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "family")
+    by_row = q.group_by("source_row").agg(pl.col("reason_code").sort()).sort("source_row").rows()
+    # one empty row above the title: title in spreadsheet row 2, header in 3, data from row 4
+    assert by_row == [
+        (5, ["blank_row"]), (7, ["duplicate_row"]), (8, ["id_lost_precision"]), (9, ["id_bad_check"]),
+        (10, ["bad_value", "unknown_region"]), (11, ["footer_row"]), (12, ["footer_row"]),
+    ]
+    clean = pl.read_parquet(root / "clean" / "family" / "period=2025-03" / "*.parquet")
+    assert clean["division_code"].to_list() == ["990101001001", "990101002201"]
+    assert clean["monthly_amount"].to_list() == [1200.0, 640.0]
+    assert clean["head_id_masked"].to_list() == ["110105********002X", "110105********002X"]
+    assert clean["urban_rural"].to_list() == ["urban", "urban"]
+    assert clean["source_row"].to_list() == [4, 6]
+    assert "测试" not in q.write_csv() and "王某某" not in q.write_csv()
+
+
+def test_reingesting_changes_nothing_and_a_changed_file_replaces_its_rows(tmp_path):
+    root = data_dir_with_divisions(tmp_path)
+    target = root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv"
+    write_csv(target, [FAMILY_HEADER, *FAMILY_ROWS])
+    paths = Paths.from_env(root)
+    ingest(paths)
+    ledger_before = read_ledger(paths)
+    outputs = sorted(p for p in (root / "clean").rglob("*.parquet"))
+    mtimes = [p.stat().st_mtime_ns for p in outputs]
+    again = ingest(paths)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    assert read_ledger(paths).equals(ledger_before)
+    assert [p.stat().st_mtime_ns for p in outputs] == mtimes
+
+    write_csv(target, [FAMILY_HEADER, FAMILY_ROWS[0]])
+    ingest(paths)
+    clean = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet")
+    assert clean.height == 1
+    assert read_ledger(paths).filter(pl.col("roster") == "family")["rows_in"].to_list() == [1]
+
+
+def test_an_unmapped_required_column_fails_that_file_clearly_and_the_others_go_on(tmp_path):
+    root = data_dir_with_divisions(tmp_path)
+    write_csv(root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", [["户主姓名", "证件号", "保障人口数"], ["甲", "11010519491231002X", "1"]])
+    write_csv(root / "raw" / "2025-03" / "示范县农村低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(root)}
+    result = subprocess.run([sys.executable, "-m", "civstat.cli", "ingest"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "示范县城市低保家庭花名册.csv" in output and "'证件号'" in output and "head_id: [证件号]" in output
+    ledger = read_ledger(Paths.from_env(root))
+    assert ledger.filter(pl.col("status") == "ok").height == 2  # divisions + the good file
+    assert ledger.filter(pl.col("status") == "failed")["source_file"].to_list() == ["2025-03/示范县城市低保家庭花名册.csv"]
+
+
+def test_a_file_outside_a_period_folder_is_a_clear_error(tmp_path):
+    root = data_dir_with_divisions(tmp_path)
+    write_csv(root / "raw" / "示范县城市低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
+    report = ingest(Paths.from_env(root))
+    assert "data/raw/<YYYY-MM>/" in report.failed[0].error
+
+
+def test_region_names_need_the_division_register(tmp_path):
+    write_csv(tmp_path / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
+    report = ingest(Paths.from_env(tmp_path))
+    assert "区划代码" in report.failed[0].error
+
+
+# ---------------------------------------------------------------- generated data
+
+def test_the_generated_data_has_every_quirk(tiny_generated):
+    files = manifest(tiny_generated)["files"]
+    assert {f["format"] for f in files} == {"xlsx", "xls", "html", "csv"}
+    assert {f["encoding"] for f in files} >= {"utf-8", "utf-8-sig", "gbk", "gb18030"}
+    assert {f["header_variant"] for f in files} == {"single", "group_above", "sub_fields"}
+    reasons = {reason for f in files for _, reason in f["quarantined"]}
+    assert reasons >= {"blank_row", "duplicate_row", "footer_row", "id_lost_precision", "id_bad_check", "bad_value",
+                       "unknown_region", "id_several_in_cell"}
+    rosters = {f["roster"] for f in files}
+    assert rosters == set(__import__("civstat.registry", fromlist=["registry"]).registry().rosters)
+
+
+def test_every_generated_file_reconciles_exactly(tiny_ingested):
+    files = manifest(tiny_ingested)["files"]
+    ledger = read_ledger(Paths.from_env(tiny_ingested))
+    quarantine = read_quarantine(Paths.from_env(tiny_ingested))
+    assert ledger.height == len(files)
+    for f in files:
+        row = ledger.filter(pl.col("source_file") == f["source_file"]).row(0, named=True)
+        assert row["status"] == "ok", row["error"]
+        assert row["rows_in"] == row["rows_clean"] + row["rows_quarantined"]
+        assert (row["rows_in"], row["rows_clean"], row["rows_quarantined"]) == (f["rows_in"], f["rows_clean"], f["rows_quarantined"]), f["source_file"]
+        got = quarantine.filter(pl.col("source_file") == f["source_file"]).group_by("source_row").agg(pl.col("reason_code").first())
+        assert sorted(got.rows()) == sorted((r, q) for r, q in f["quarantined"]), f["source_file"]
+
+
+def test_clean_totals_match_the_generators_manifest(tiny_ingested):
+    files = manifest(tiny_ingested)["files"]
+    clean = Paths.from_env(tiny_ingested).clean
+    for f in files:
+        if "clean_amount" not in f:
+            continue
+        roster = f["roster"]
+        column = "monthly_amount" if roster == "family" else "amount"
+        frame = pl.read_parquet(clean / roster / "**" / "*.parquet").filter(pl.col("source_file") == f["source_file"])
+        assert frame.height == f["rows_clean"]
+        assert round(frame[column].fill_null(0).sum(), 2) == pytest.approx(f["clean_amount"], abs=0.005), f["source_file"]
+    totals = pl.read_parquet(tiny_ingested / "raw" / "_manifest" / "totals.parquet")
+    persons = totals.filter(pl.col("roster") == "person").group_by("period", "programme").agg(pl.col("keys").sum()).sort("period", "programme")
+    cleaned = (pl.read_parquet(clean / "person" / "**" / "*.parquet", hive_partitioning=False)
+               .with_columns(period=pl.col("period").dt.strftime("%Y-%m"))
+               .group_by("period", "programme").agg(keys=pl.col("person_key").n_unique()).sort("period", "programme"))
+    assert cleaned.equals(persons.select(cleaned.columns).cast(cleaned.schema))
+
+
+def test_no_id_or_name_reaches_the_clean_tables_or_the_logs(tiny_generated, tmp_path):
+    from civstat.cleaning.clean import FOOTER_PATTERN
+    from civstat.cleaning.headers import find_header
+    from civstat.cleaning.readers import read_grid
+    from civstat.cleaning.identity import normalise_id_text
+    from civstat.ingest import candidate_rosters
+    from civstat.registry import registry
+
+    shutil.copytree(tiny_generated / "raw", tmp_path / "raw")
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "civstat.cli", "-v", "ingest"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    # every ID and name the raw files contain
+    ids, names = set(), set()
+    for path in (tmp_path / "raw").rglob("*"):
+        if not path.is_file() or "_manifest" in path.parts:
+            continue
+        grid = read_grid(path)
+        match = find_header(grid.cells, candidate_rosters(path.name, registry()))
+        data = grid.cells.slice(match.data_start)
+        for col, f in match.columns.items():
+            if f.type == "id_card":
+                ids.update(v for v in data.select(normalise_id_text(pl.col(col)))[:, 0].to_list() if v and len(v) >= 15)
+            elif f.type == "person_name":
+                names.update(v for v in data[col].to_list() if v and not re.match(FOOTER_PATTERN, v))
+    assert len(ids) > 500 and len(names) > 500
+    long_names = {n for n in names if len(n) >= 3 and "、" not in n}
+    text_out = run.stdout + run.stderr
+    for parquet in (tmp_path / "clean").rglob("*.parquet"):
+        frame = pl.read_parquet(parquet)
+        strings = frame.select(pl.col(pl.String))
+        cells = set()
+        for col in strings.columns:
+            cells.update(v for v in strings[col].unique().to_list() if v)
+        leaked = {c for c in cells if c in names or any(i in c for i in ids if len(c) >= 15)}
+        assert not leaked, f"{parquet}: {sorted(leaked)[:3]}"
+    assert not [i for i in ids if i in text_out]
+    assert not [n for n in long_names if n in text_out]
+
+
+def test_the_generator_is_deterministic_for_a_seed(tmp_path):
+    from civstat.generate import generate
+
+    a = generate("tiny", 1, 5, tmp_path / "a")
+    b = generate("tiny", 1, 5, tmp_path / "b")
+    assert a.read_text(encoding="utf-8") == b.read_text(encoding="utf-8")
+    for path in (tmp_path / "a").rglob("*.csv"):
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()

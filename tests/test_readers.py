@@ -1,0 +1,97 @@
+"""Every file format a bureau exports reads to the same cells, with spreadsheet row numbers."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from civstat.cleaning.readers import UnreadableFile, read_grid
+from rosters import FAMILY_HEADER, FAMILY_ROWS, TITLE, write_csv, write_html_xls, write_xls, write_xlsx
+
+ROWS = [[TITLE], FAMILY_HEADER, *FAMILY_ROWS]
+
+
+def cells(path) -> list[list[str | None]]:
+    grid = read_grid(path)
+    return [[v for v in row if v is not None] for row in grid.cells.iter_rows()]
+
+
+EXPECTED = [[TITLE], FAMILY_HEADER, *FAMILY_ROWS]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_in_every_encoding_reads_the_same(tmp_path, encoding):
+    path = write_csv(tmp_path / "f.csv", ROWS, encoding)
+    grid = read_grid(path)
+    assert cells(path) == EXPECTED
+    assert grid.encoding == encoding if encoding != "gbk" else grid.encoding == "gb18030"
+
+
+def test_xlsx_with_a_merged_title_row(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", ROWS, merge_title=True)
+    assert cells(path) == EXPECTED
+    assert read_grid(path).format == "xlsx"
+
+
+def test_xlsx_row_numbers_count_leading_empty_rows(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", ROWS, start_row=3)
+    grid = read_grid(path)
+    assert grid.first_row == 4  # the title sits in spreadsheet row 4
+    assert grid.cells.row(0)[0] == TITLE
+
+
+def test_an_id_typed_into_excel_as_a_number_reads_as_excel_shows_it(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", ROWS, numeric={(2, 1): 430621198001010000.0})
+    assert read_grid(path).cells.row(2)[1] == "4.30621E+17"
+
+
+def test_legacy_xls(tmp_path):
+    path = write_xls(tmp_path / "f.xls", ROWS)
+    assert cells(path) == EXPECTED
+    assert read_grid(path).format == "xls"
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_an_xls_that_is_really_an_html_table(tmp_path, encoding):
+    path = write_html_xls(tmp_path / "f.xls", ROWS, encoding)
+    assert cells(path) == EXPECTED
+    assert read_grid(path).format == "html"
+
+
+def test_blank_lines_are_kept_so_row_numbers_match_the_file(tmp_path):
+    path = write_csv(tmp_path / "f.csv", [[TITLE], [], FAMILY_HEADER, FAMILY_ROWS[0], [], FAMILY_ROWS[1]])
+    grid = read_grid(path)
+    assert grid.cells.height == 6
+    assert grid.cells.row(4) == (None,) * grid.cells.width
+
+
+def test_rows_longer_than_the_first_lines_are_not_cut(tmp_path):
+    rows = [[TITLE]] * 2500 + [FAMILY_HEADER, FAMILY_ROWS[0] + ["extra"]]
+    grid = read_grid(write_csv(tmp_path / "f.csv", rows))
+    assert grid.cells.row(-1)[-1] == "extra"
+
+
+def test_undecodable_bytes_are_a_clear_error(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"\x81\x30\xff\xfe\x00bad")
+    with pytest.raises(UnreadableFile, match="cannot be decoded|not UTF-8"):
+        read_grid(path)
+
+
+def test_a_workbook_with_two_filled_sheets_is_refused_not_half_read(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "f.xlsx"
+    book = xlsxwriter.Workbook(path)
+    book.add_worksheet("一月").write_row(0, 0, FAMILY_HEADER)
+    book.add_worksheet("二月").write_row(0, 0, FAMILY_HEADER)
+    book.close()
+    with pytest.raises(UnreadableFile, match="2 sheets with data"):
+        read_grid(path)
+
+
+def test_cells_are_never_typed(tmp_path):
+    path = write_csv(tmp_path / "f.csv", [FAMILY_HEADER, ["a", "012345", "1", "1", "1", "x", "y", "z", "20250305", "在保"]])
+    grid = read_grid(path)
+    assert all(dtype == pl.String for dtype in grid.cells.dtypes)
+    assert grid.cells.row(1)[1] == "012345"

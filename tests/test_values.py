@@ -1,0 +1,102 @@
+"""Every date, amount and number format of DOMAIN.md section 7."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from civstat.cleaning import values
+
+
+def parse(fn, raw: list[str | None]) -> list:
+    frame = pl.DataFrame({"raw": raw}, schema={"raw": pl.String})
+    return frame.select(fn(values.normalise_text(pl.col("raw"))).alias("v"))["v"].to_list()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["2021-03-05", "2021/3/5", "2021年3月5日", "20210305", "44260", "44260.0", "2021-03-05 00:00:00", "2021.3.5",
+     "２０２１－０３－０５", "'2021-03-05", " 2021-3-5 "],
+)
+def test_every_date_format_means_the_same_day(raw):
+    assert parse(values.parse_date, [raw]) == [dt.date(2021, 3, 5)]
+
+
+@pytest.mark.parametrize("raw", ["202103", "2021-03", "2021年3月", "2021/3"])
+def test_a_month_is_its_first_day(raw):
+    assert parse(values.parse_date, [raw]) == [dt.date(2021, 3, 1)]
+
+
+@pytest.mark.parametrize("raw", ["2021-02-30", "abc", "2021", "13/45/2021", "待核实"])
+def test_impossible_dates_are_unparsed_not_guessed(raw):
+    assert parse(values.parse_date, [raw]) == [None]
+
+
+@pytest.mark.parametrize(
+    "raw, amount",
+    [("1234.5", 1234.5), ("1,234.50", 1234.5), ("1234元", 1234.0), ("1,234.50元", 1234.5), ("￥12", 12.0),
+     ("１２３元", 123.0), ("'880", 880.0), ("0", 0.0), ("12.346", 12.35)],
+)
+def test_amounts_with_yuan_and_thousands_separators(raw, amount):
+    assert parse(values.parse_amount, [raw]) == [amount]
+
+
+@pytest.mark.parametrize("raw", ["待核实", "1.2.3", "元", "12,3a"])
+def test_unreadable_amounts_are_unparsed(raw):
+    assert parse(values.parse_amount, [raw]) == [None]
+
+
+@pytest.mark.parametrize("raw, number", [("3", 3), ("3.0", 3), ("3人", 3), ("1,200张", 1200), ("３", 3)])
+def test_integers_as_excel_and_people_write_them(raw, number):
+    assert parse(values.parse_int, [raw]) == [number]
+
+
+def test_a_fraction_is_not_an_integer():
+    assert parse(values.parse_int, ["3.5"]) == [None]
+
+
+def test_empty_and_blank_cells_are_null_not_errors():
+    assert parse(values.parse_date, ["", "   ", None]) == [None, None, None]
+    frame = pl.DataFrame({"raw": ["", " "]})
+    text = frame.select(values.normalise_text(pl.col("raw")).alias("t"))["t"]
+    assert values.is_unparsed is not None and text.to_list() == [None, None]
+
+
+DATE_WRITERS = [
+    lambda d: d.isoformat(),
+    lambda d: f"{d.year}/{d.month}/{d.day}",
+    lambda d: f"{d.year}年{d.month}月{d.day}日",
+    lambda d: d.strftime("%Y%m%d"),
+    lambda d: str((d - dt.date(1899, 12, 30)).days),
+    lambda d: f"{d.year}.{d.month}.{d.day}",
+    lambda d: d.isoformat() + " 00:00:00",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2099, 12, 31)), st.sampled_from(DATE_WRITERS))
+def test_any_date_written_any_way_parses_back(day, writer):
+    assert parse(values.parse_date, [writer(day)]) == [day]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=0, max_value=10_000_000, places=2, allow_nan=False, allow_infinity=False),
+       st.sampled_from(["{:.2f}", "{:,.2f}", "{:.2f}元", "{:,.2f}元", "￥{:.2f}"]))
+def test_any_amount_written_any_way_parses_back(amount, pattern):
+    assert parse(values.parse_amount, [pattern.format(amount)]) == [float(amount)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_parsers_never_raise_on_arbitrary_text(raw):
+    for fn in (values.parse_date, values.parse_amount, values.parse_int, values.parse_bool):
+        parse(fn, [raw])
+
+
+def test_credit_code_check_character():
+    ok = pl.DataFrame({"c": ["91350100M000100Y43", "91350100M000100Y4X", "91350100M000100Y4"]})
+    assert ok.select(values.valid_credit_code(pl.col("c")))[:, 0].to_list() == [True, False, False]
