@@ -18,6 +18,7 @@ import polars as pl
 
 from civstat.generate import writers
 from civstat.generate.months import MonthView
+from civstat.generate.plant import plant
 from civstat.generate.render import choose_style, render
 from civstat.generate.world import SCALES, County, build_divisions, build_people, month_add, standards_schedule
 from civstat.registry import Registry, registry as default_registry
@@ -64,11 +65,15 @@ class Writer:
 
     def __init__(self, out: Path, reg: Registry, manifest: Manifest, rng: np.random.Generator, force_fmt: str | None):
         self.out, self.reg, self.manifest, self.rng, self.force_fmt = out, reg, manifest, rng, force_fmt
+        self.protected: set[str] = set()
 
     def file(self, period: str, name: str, roster: str, truth: pl.DataFrame, *, title: str, programme: str | None = None,
              county: County | None = None, protected: pl.Series | None = None, corruption_rate: float = 0.004) -> None:
         if truth.height == 0:
             return
+        if protected is None and self.protected:
+            keys = [c for c in ("person_id", "head_id") if c in truth.columns]
+            protected = truth.select(pl.any_horizontal(pl.col(c).is_in(list(self.protected)) for c in keys)).to_series() if keys else None
         style = choose_style(self.rng, truth.height, self.force_fmt)
         # each file picks its own header spelling for every field
         for f in self.reg[roster].fields:
@@ -147,12 +152,17 @@ def generate(scale: str, months: int, seed: int, out: Path, start: str = "2025-0
         households, persons = build_people(crng, county, first, months)
         schedule = standards_schedule(county, month_dates)
         schedules[county.code6] = schedule
+        plan = None
+        if c_index == 0:  # the planted warning cases live in the first county
+            households, persons, plan = plant(county, households, persons, schedule, first, months)
+            manifest.planted.extend(plan.cases)
+        writer.protected = plan.protected if plan else set()
         manifest.counties.append({"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()),
                                   "persons_generated": persons.height})
         for m, month in enumerate(month_dates):
             period = month.strftime("%Y-%m")
             label = f"{month.year}年{month.month}月"
-            view = MonthView(county, households, persons, schedule, first, m, crng)
+            view = MonthView(county, households, persons, schedule, first, m, crng, plan)
             for programme in ("dibao", "tekun", "marginal", "rigid"):
                 family, people = view.family(programme), _person_truth(view.person(programme))
                 splits = ("urban", "rural") if programme in ("dibao", "tekun") else (None,)

@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from civstat.generate.plan import Plan
 from civstat.generate.world import (
     DISAB_CARE_RATE, DISAB_LIVING_RATE, LONGEVITY_DEFAULT, ORPHAN_RATE, TEKUN_CARE, UNSUPPORTED_CHILD_RATE,
     County, month_add, month_end, standard_for,
@@ -36,8 +37,9 @@ class MonthView:
     """One county in one month."""
 
     def __init__(self, county: County, households: pl.DataFrame, persons: pl.DataFrame, schedule: pl.DataFrame,
-                 start: dt.date, m: int, rng: np.random.Generator):
+                 start: dt.date, m: int, rng: np.random.Generator, plan: Plan | None = None):
         self.county, self.m, self.rng = county, m, rng
+        self.plan = plan or Plan()
         self.month = month_add(start, m)
         self.ref = month_end(self.month)
         self.start = start
@@ -52,11 +54,22 @@ class MonthView:
         self.std = {(p, ur): standard_for(schedule, p, ur, self.month) for p in ("dibao", "tekun") for ur in ("urban", "rural")}
         self.std0 = {(p, ur): standard_for(schedule, p, ur, start) for p in ("dibao", "tekun") for ur in ("urban", "rural")}
 
+    def _override(self, expr: pl.Expr, table: dict, key: str) -> pl.Expr:
+        """``expr``, except for the rows a planted case sets for this month."""
+        values = self.plan.at(table, self.m)
+        if not values:
+            return expr
+        return pl.col(key).replace_strict(values, default=None).fill_null(expr) if values else expr
+
     def _std(self, programme: str, table: dict) -> pl.Expr:
         return pl.when(pl.col("urban_rural") == "urban").then(pl.lit(table[(programme, "urban")])).otherwise(pl.lit(table[(programme, "rural")]))
 
     def alive(self) -> pl.Expr:
-        return pl.col("death_m") >= self.m
+        """On the rolls this month: alive (or kept on after death: W01) and within any membership window."""
+        ghosts = list(self.plan.at(self.plan.ghosts, self.m))
+        window = pl.col("member_from").fill_null(-10**6) <= self.m
+        window = window & (pl.col("member_to").fill_null(10**6) >= self.m)
+        return ((pl.col("death_m") >= self.m) | pl.col("person_id").is_in(ghosts)) & window
 
     # ------------------------------------------------------------ family programmes
     def members(self, programme: str) -> pl.DataFrame:
@@ -84,6 +97,12 @@ class MonthView:
             amount = self._std("tekun", self.std) + pl.lit(0.0)
         else:
             amount = pl.lit(None, dtype=pl.Float64)
+        amount = self._override(amount.round(0), self.plan.amount_override, "hh")
+        income_pc = self._override(income_pc, self.plan.income_override, "hh")
+        if programme == "dibao":
+            amount = pl.when(pl.col("hh").is_in(list(self.plan.at(self.plan.income_override, m)))).then(
+                self._override(pl.lit(None, dtype=pl.Float64), self.plan.amount_override, "hh")
+                .fill_null(pl.col("covered") * (std * 0.1).round(0))).otherwise(amount)
         stopped = pl.col("exit_m") == m
         out = hh.with_columns(
             family_size=pl.col("covered") + pl.col("extra_members"),
@@ -92,8 +111,9 @@ class MonthView:
             monthly_amount=amount.round(0),
             classified_amount=classified if programme == "dibao" else pl.lit(None, dtype=pl.Float64),
             first_month=month_expr(pl.col("entry_m")),
-            last_review_date=month_expr(review_m).dt.offset_by("9d"),
-            recognition_date=pl.when(pl.lit(programme == "rigid")).then(month_expr(recog_m).dt.offset_by("4d")),
+            last_review_date=self._override(month_expr(review_m).dt.offset_by("9d"), self.plan.review_override, "hh"),
+            recognition_date=pl.when(pl.lit(programme == "rigid")).then(
+                self._override(month_expr(recog_m).dt.offset_by("4d"), self.plan.recognition_override, "hh")),
             status=pl.when(stopped).then(pl.lit("stopped")).otherwise(pl.lit("active")),
             stop_date=pl.when(stopped).then(pl.lit(self.month).dt.offset_by("14d")),
             stop_reason=pl.when(stopped).then(pl.when(pl.col("head_death_m") == m - 1).then(pl.lit("死亡"))
@@ -133,23 +153,34 @@ class MonthView:
         )
 
     def longevity(self) -> pl.DataFrame:
-        old = self.persons.filter(pl.col("pool") == "longevity", self.alive(), pl.col("age") >= min(LONGEVITY_DEFAULT))
-        amount, label = longevity_amount(pl.col("age"))
-        return self._payee(old, "longevity").with_columns(amount=amount, tier=label)
+        extra = list(self.plan.at(self.plan.longevity_extra, self.m))
+        stale = list(self.plan.at(self.plan.longevity_stale_tier, self.m))
+        old = self.persons.filter(
+            (pl.col("pool") == "longevity") & self.alive() & (pl.col("age") >= min(LONGEVITY_DEFAULT)) | pl.col("person_id").is_in(extra))
+        paid_age = pl.when(pl.col("person_id").is_in(stale)).then(pl.col("age") - 1).otherwise(pl.col("age"))
+        paid_age = pl.when(pl.col("person_id").is_in(extra)).then(pl.lit(min(LONGEVITY_DEFAULT))).otherwise(paid_age)
+        amount, label = longevity_amount(paid_age)
+        return self._payee(old, "longevity").with_columns(amount=amount, tier=label).sort("person_id")
+
+    def _extra(self, table: dict) -> pl.DataFrame:
+        return self.persons.filter(pl.col("person_id").is_in(list(self.plan.at(table, self.m))))
 
     def disab_living(self) -> pl.DataFrame:
-        people = pl.concat([self.members("dibao"), self.members("tekun")]).filter(pl.col("disabled"))
+        people = pl.concat([self.members("dibao"), self.members("tekun"), self._extra(self.plan.disab_living_extra)]).filter(pl.col("disabled"))
         return self._payee(people, "disab_living").with_columns(
-            amount=pl.lit(DISAB_LIVING_RATE), household_type=pl.col("pool"), **self._disability())
+            amount=pl.lit(DISAB_LIVING_RATE),
+            household_type=pl.when(pl.col("pool").is_in(["dibao", "tekun"])).then(pl.col("pool")).otherwise(pl.lit("other")),
+            **self._disability()).unique("person_id", keep="first", maintain_order=True).sort("person_id")
 
     def disab_care(self) -> pl.DataFrame:
         low_income = pl.concat([self.members(p) for p in ("dibao", "tekun", "marginal", "rigid")])
         extra = self.persons.filter(pl.col("pool") == "disab_extra", self.alive())
         people = pl.concat([low_income, extra]).filter(pl.col("disabled"), pl.col("dis_grade") <= 2)
+        people = pl.concat([people, self._extra(self.plan.disab_care_extra)])
         return self._payee(people, "disab_care").with_columns(
             amount=pl.lit(DISAB_CARE_RATE),
             household_type=pl.when(pl.col("pool").is_in(["dibao", "tekun", "marginal"])).then(pl.col("pool")).otherwise(pl.lit("other")),
-            **self._disability())
+            **self._disability()).unique("person_id", keep="first", maintain_order=True).sort("person_id")
 
     @staticmethod
     def _disability() -> dict[str, pl.Expr]:
@@ -159,16 +190,17 @@ class MonthView:
         )
 
     def orphan(self) -> pl.DataFrame:
-        kids = self.persons.filter(pl.col("pool") == "orphan", self.alive(), pl.col("age") < 18)
+        kept = list(self.plan.at(self.plan.orphan_kept, self.m))
+        kids = self.persons.filter(pl.col("pool") == "orphan", self.alive(), (pl.col("age") < 18) | pl.col("person_id").is_in(kept))
         return self._payee(kids, "orphan").with_columns(
-            amount=pl.col("care_mode").replace_strict(ORPHAN_RATE, return_dtype=pl.Float64))
+            amount=pl.col("care_mode").replace_strict(ORPHAN_RATE, return_dtype=pl.Float64)).sort("person_id")
 
     def unsupported_child(self) -> pl.DataFrame:
         kids = self.persons.filter(pl.col("pool") == "unsupported_child", self.alive(), pl.col("age") < 18)
-        return self._payee(kids, "unsupported_child").with_columns(amount=pl.lit(UNSUPPORTED_CHILD_RATE))
+        return self._payee(kids, "unsupported_child").with_columns(amount=pl.lit(UNSUPPORTED_CHILD_RATE)).sort("person_id")
 
     def temporary(self) -> pl.DataFrame:
-        pool = pl.concat([self.members(p) for p in ("dibao", "marginal", "rigid")])
+        pool = pl.concat([self.members(p) for p in ("dibao", "marginal", "rigid")]).unique("person_id", keep="first", maintain_order=True).sort("person_id")
         n = min(pool.height, max(2, int(self.county.villages["hukou"].sum() * 0.0004)))
         idx = self.rng.choice(pool.height, n, replace=False)
         cases = pool[idx.tolist()]
@@ -181,7 +213,7 @@ class MonthView:
 
     # ------------------------------------------------------------ cross-check lists
     def deaths(self) -> pl.DataFrame:
-        dead = self.persons.filter(pl.col("death_m") == self.m)
+        dead = self.persons.filter(pl.col("death_m") == self.m).unique("person_id", keep="first", maintain_order=True).sort("person_id")
         return dead.with_columns(
             death_date=pl.lit(self.month).dt.offset_by(pl.format("{}d", pl.col("death_day") - 1)),
             source=pl.when(pl.col("hh") % 2 == 0).then(pl.lit("公安")).otherwise(pl.lit("殡葬")),
@@ -195,9 +227,16 @@ class MonthView:
         others = self.persons.filter(pl.col("pool") == "prevention").with_columns(
             annual_income_per_capita=(pl.lit(floor) * (1 + (pl.col("death_u") * 2))).round(0))
         poor = poor.with_columns(annual_income_per_capita=(pl.col("income_share") * self.std0[("dibao", "rural")] * 12).round(0))
-        both = pl.concat([poor.drop("income_share"), others], how="diagonal_relaxed")
+        extra = self.plan.at(self.plan.prevention_extra, self.m)
+        planted = self.persons.filter(pl.col("person_id").is_in(list(extra))).with_columns(
+            annual_income_per_capita=pl.col("person_id").replace_strict(extra, return_dtype=pl.Float64))
+        both = pl.concat([poor.drop("income_share"), others, planted], how="diagonal_relaxed").unique(
+            "person_id", keep="first", maintain_order=True).sort("person_id")
         return both.with_columns(monitoring_type=pl.when(pl.col("death_day") % 3 == 0).then(pl.lit("突发严重困难户")).otherwise(pl.lit("边缘易致贫户")))
 
     def check_list(self, which: int) -> pl.DataFrame:
         detail = ["小型轿车", "个体工商户", "事业单位"][which]
-        return self.persons.filter(pl.col("pool") == "check", pl.col("death_day") % 3 == which).with_columns(detail=pl.lit(detail))
+        planted = list(self.plan.at(self.plan.check_extra[which], self.m))
+        listed = (pl.col("pool") == "check") & (pl.col("death_day") % 3 == which) | pl.col("person_id").is_in(planted)
+        return self.persons.filter(listed).unique("person_id", keep="first", maintain_order=True).with_columns(
+            detail=pl.lit(detail)).sort("person_id")

@@ -40,6 +40,7 @@ PROGRAMME_RATES = {"dibao": 0.035, "tekun": 0.004, "marginal": 0.006, "rigid": 0
 HOUSEHOLD_SIZES = np.array([1, 2, 3, 4, 5])
 HOUSEHOLD_SIZE_P = np.array([0.45, 0.25, 0.15, 0.1, 0.05])
 MONTHLY_EXIT = 0.008
+SPARE_PEOPLE = 40
 MONTHLY_ENTRY = 0.010
 LONGEVITY_DEFAULT = {80: 100.0, 90: 200.0, 100: 500.0}  # 元/月 by tier lower bound
 ORPHAN_RATE = {"institutional": 1800.0, "scattered": 1400.0}
@@ -66,6 +67,7 @@ def month_end(first: dt.date) -> dt.date:
 class County:
     code6: str
     old_code6: str  # an abolished address code some older IDs carry
+    planted_code6: str  # the address code of people made for planted warning cases (IDs stay unique)
     name: str
     prefecture_code4: str
     villages: pl.DataFrame  # division_code, name, township_code, township_name, urban, hukou, resident ...
@@ -106,7 +108,8 @@ def build_divisions(rng: np.random.Generator, scale: Scale) -> tuple[pl.DataFram
             villages = villages.with_columns(hukou=pl.Series(hukou))
             urban_std = float(rng.integers(70, 95) * 10)
             ratio = 0.75 if not counties else 0.85  # the first county is below 80%: the W14 case
-            counties.append(County(c6, f"{p4}{90 + c:02d}", county_names[c], p4, villages, urban_std, round(urban_std * ratio / 10) * 10))
+            counties.append(County(c6, f"{p4}{90 + c:02d}", f"{p4}{80 + c:02d}", county_names[c], p4, villages, urban_std,
+                                   round(urban_std * ratio / 10) * 10))
     divisions = pl.DataFrame(rows, schema=["division_code", "division_name", "urban_rural_code"], orient="row")
     return divisions, counties
 
@@ -202,7 +205,9 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
         k = member_hh.size
         if programme == "tekun":
             kind = rng.choice(3, k, p=[0.72, 0.08, 0.20])  # old, child, disabled adult
-            ages = np.where(kind == 0, rng.uniform(60.5, 95, k), np.where(kind == 1, rng.uniform(4, 13, k), rng.uniform(25, 58, k)))
+            # children stay under 16 for the whole run (W06 must not fire on the baseline)
+            child_max = max(4.5, 15.0 - n_months / 12)
+            ages = np.where(kind == 0, rng.uniform(60.5, 95, k), np.where(kind == 1, rng.uniform(4, child_max, k), rng.uniform(25, 58, k)))
             disabled = (kind == 2) | (rng.random(k) < 0.15)
         else:
             head_age = rng.uniform(25, 85, k)
@@ -233,6 +238,7 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
         pool("prevention", int(total_pop * 0.003), 18, 75),
         pool("check", int(total_pop * 0.004), 22, 65),
         pool("deceased", max(5, int(total_pop * 0.0005)), 40, 95),
+        pool("spare", SPARE_PEOPLE, 30, 50),  # reserved for planted warning cases (generate/plant.py)
     ])
     persons = pl.concat([persons, others])
     n = persons.height
@@ -244,7 +250,8 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     persons = persons.with_columns(
         birth_date=pl.Series(birth).cast(pl.Date),
         male=pl.Series(male),
-        address=pl.Series(np.where(rng.random(n) < 0.05, county.old_code6, county.code6)),
+        address=pl.Series(np.where(persons["pool"].to_numpy() == "spare", county.planted_code6,
+                                   np.where(rng.random(n) < 0.05, county.old_code6, county.code6))),
         own_village=pl.Series(rng.choice(v.height, n, p=weights)),
         dis_category=pl.Series(rng.integers(1, 8, n)),
         dis_grade=pl.Series(rng.choice([1, 2, 3, 4], n, p=[0.2, 0.3, 0.3, 0.2])),
@@ -265,7 +272,7 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     months_to_death = (pl.col("death_u").log() / (1 - hazard).log()).floor().cast(pl.Int64)
     persons = persons.with_columns(
         death_m=pl.when(pl.col("pool") == "deceased").then(pl.col("death_u").mul(n_months).floor().cast(pl.Int64))
-        .when(pl.col("pool").is_in(["check", "prevention"])).then(10_000)
+        .when(pl.col("pool").is_in(["check", "prevention", "spare"])).then(10_000)
         .otherwise(pl.when(months_to_death < n_months).then(months_to_death).otherwise(10_000)),
     ).with_columns(
         person_id=id_expr("address", "birth_date", "male"),
@@ -283,4 +290,5 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     households = households.join(able, on="hh", how="left", maintain_order="left").with_columns(
         review_every=pl.when(pl.col("has_able")).then(5).otherwise(10),
     )
+    persons = persons.with_columns(member_from=pl.lit(None, dtype=pl.Int64), member_to=pl.lit(None, dtype=pl.Int64))
     return households, persons
