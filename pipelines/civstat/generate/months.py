@@ -230,7 +230,8 @@ class MonthView:
         extra = self.plan.at(self.plan.prevention_extra, self.m)
         planted = self.persons.filter(pl.col("person_id").is_in(list(extra))).with_columns(
             annual_income_per_capita=pl.col("person_id").replace_strict(extra, return_dtype=pl.Float64))
-        both = pl.concat([poor.drop("income_share"), others, planted], how="diagonal_relaxed").unique(
+        parts = [poor.drop("income_share"), others] + ([planted] if extra else [])
+        both = pl.concat(parts, how="diagonal_relaxed").unique(
             "person_id", keep="first", maintain_order=True).sort("person_id")
         return both.with_columns(monitoring_type=pl.when(pl.col("death_day") % 3 == 0).then(pl.lit("突发严重困难户")).otherwise(pl.lit("边缘易致贫户")))
 
