@@ -121,11 +121,14 @@ def _write_xlsx(path: Path, r: Rendered, style: Style, titles: list[str], header
         head_rows.append(f'<row r="{row_no}"><c r="A{row_no}" t="inlineStr"><is><t>{html.escape(text, quote=False)}</t></is></c></row>')
         if width > 1:
             merges.append(f'<mergeCell ref="A{row_no}:{letters[-1]}{row_no}"/>')
-    for labels in headers:
+    for n, labels in enumerate(headers):
         row_no += 1
         cells = "".join(f'<c r="{letters[i]}{row_no}" t="inlineStr"><is><t>{html.escape(label, quote=False)}</t></is></c>'
                         for i, label in enumerate(labels) if label is not None)
         head_rows.append(f'<row r="{row_no}">{cells}</row>')
+        if n < len(headers) - 1:  # an upper header row: each label is merged over the empty cells after it
+            starts = [i for i, label in enumerate(labels) if label is not None] + [width]
+            merges += [f'<mergeCell ref="{letters[a]}{row_no}:{letters[b - 1]}{row_no}"/>' for a, b in zip(starts, starts[1:]) if b - a > 1]
     first_data = row_no + 1
     as_dates = set(r.date_columns) if style.date_format == "excel_date" else set()
     number = pl.int_range(first_data, first_data + pl.len()).cast(pl.String)
