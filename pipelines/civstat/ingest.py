@@ -240,7 +240,33 @@ def discover(paths: Paths, periods: Iterable[str] | None = None) -> list[Path]:
         if wanted is not None and top not in wanted and not (len(top) == 4 and any(p.startswith(top) for p in wanted)):
             continue
         found.append(path)
-    return sorted(found, key=lambda p: (not any(w in p.name for w in ("区划",)), len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
+    return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
+
+
+def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str) -> FileOutcome:
+    source_file = path.relative_to(paths.raw).as_posix()
+    try:
+        return ingest_file(path, paths, reg, divisions, secret, digest)
+    except IngestError as exc:
+        log.error("%s", exc)
+        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status="failed", error=str(exc), ingested_at=dt.datetime.now())
+        return FileOutcome(source_file, "failed", error=str(exc), ledger=ledger)
+
+
+_worker: dict = {}
+
+
+def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
+    _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg))
+
+
+def _worker_ingest(path: Path, digest: str) -> FileOutcome:
+    w = _worker
+    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest)
+
+
+def default_workers() -> int:
+    return max(1, int(os.environ.get("CIVSTAT_WORKERS", min(2, os.cpu_count() or 1))))
 
 
 def ingest(
@@ -249,33 +275,52 @@ def ingest(
     *,
     reg: Registry | None = None,
     on_file: Callable[[FileOutcome, int, int], None] | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    """Ingest every raw file (of ``periods``, or all) not already in the ledger."""
+    """Ingest every raw file (of ``periods``, or all) not already in the ledger.
+
+    Division registers go first (region names resolve against them); the other files are
+    independent and are cleaned by ``workers`` processes (``$CIVSTAT_WORKERS``, default 2).
+    """
     reg = reg or default_registry()
     secret = pseudonym_secret()
     files = discover(paths, periods)
     ledger = read_ledger(paths)
     done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(pl.col("status") == "ok").iter_rows(named=True)}
-    divisions = DivisionCache(paths, reg)
     report = IngestReport()
     new_rows: list[pl.DataFrame] = []
-    for n, path in enumerate(files, 1):
-        source_file = path.relative_to(paths.raw).as_posix()
-        digest = content_hash(path)
-        if (source_file, digest) in done:
-            outcome = FileOutcome(source_file, "skipped")
-        else:
-            try:
-                outcome = ingest_file(path, paths, reg, divisions, secret, digest)
-                new_rows.append(outcome.ledger)
-            except IngestError as exc:
-                log.error("%s", exc)
-                outcome = FileOutcome(source_file, "failed", error=str(exc))
-                new_rows.append(_ledger_row(source_file=source_file, content_sha256=digest, status="failed",
-                                            error=str(exc), ingested_at=dt.datetime.now()))
+
+    def record(outcome: FileOutcome) -> None:
         report.outcomes.append(outcome)
+        if outcome.ledger is not None:
+            new_rows.append(outcome.ledger)
         if on_file:
-            on_file(outcome, n, len(files))
+            on_file(outcome, len(report.outcomes), len(files))
+
+    todo: list[tuple[Path, str]] = []
+    for path in files:
+        digest = content_hash(path)
+        if (path.relative_to(paths.raw).as_posix(), digest) in done:
+            record(FileOutcome(path.relative_to(paths.raw).as_posix(), "skipped"))
+        else:
+            todo.append((path, digest))
+    first = [(p, d) for p, d in todo if candidate_rosters(p.name, reg) == [reg["division"]]]
+    rest = [(p, d) for p, d in todo if (p, d) not in first]
+    divisions = DivisionCache(paths, reg)
+    for path, digest in first:
+        record(_ingest_or_fail(path, paths, reg, divisions, secret, digest))
+    workers = workers or default_workers()
+    if workers > 1 and len(rest) > 4:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # fork after Polars' thread pool started is unsafe
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
+            for outcome in pool.map(_worker_ingest, [p for p, _ in rest], [d for _, d in rest]):
+                record(outcome)
+    else:
+        for path, digest in rest:
+            record(_ingest_or_fail(path, paths, reg, divisions, secret, digest))
     if new_rows:
         fresh = pl.concat(new_rows, how="vertical")
         kept = ledger.filter(~pl.col("source_file").is_in(fresh["source_file"].implode()))

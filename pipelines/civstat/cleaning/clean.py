@@ -135,6 +135,8 @@ def clean_roster(
     resolver: RegionResolver | None,
     secret: bytes,
 ) -> CleanResult:
+    """Cleans one table in staged, eager column passes (measured faster here than one lazy plan,
+    whose optimiser merges the stages and recomputes shared sub-expressions)."""
     roster = match.roster
     cells = grid.cells.slice(match.data_start)
     all_cols = cells.columns
@@ -142,23 +144,17 @@ def clean_roster(
     first_row_number = grid.first_row + match.data_start
     by_field = {f.name: col for col, f in match.columns.items()}
 
-    df = cells.with_columns(
-        pl.int_range(first_row_number, first_row_number + rows_in, dtype=pl.Int64).alias("_row"),
-        *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in match.columns.items()],
-    )
     stripped = [pl.col(c).str.strip_chars().replace("", None) for c in all_cols]
-    first_cell = pl.coalesce(*stripped).str.normalize("NFKC")
-    df = df.with_columns(
+    first_cell = pl.coalesce(*stripped).map_batches(values.nfkc_where_needed, return_dtype=pl.String)
+    df = cells.with_columns(
+        pl.int_range(first_row_number, first_row_number + pl.len(), dtype=pl.Int64).alias("_row"),
+        *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in match.columns.items()],
         _blank=pl.all_horizontal(s.is_null() for s in stripped),
-        _footer=first_cell.str.contains(FOOTER_PATTERN).fill_null(False),
         _footer_word=first_cell.str.extract(FOOTER_PATTERN, 1),
-    )
+    ).with_columns(_footer=pl.col("_footer_word").is_not_null())
     df = df.with_columns(
-        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer"))
-        .then(pl.col("_row").first().over(all_cols))
-        .otherwise(pl.col("_row"))
+        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer")).then(pl.col("_row").first().over(all_cols)).otherwise(pl.col("_row"))
     )
-    df = df.with_columns(_dup=pl.col("_dup_of") != pl.col("_row"))
 
     # ---- parse every mapped field: typed value v_<field>, error code e_<field>
     values_first: list[pl.Expr] = []
@@ -208,81 +204,91 @@ def clean_roster(
 
     # ---- regions
     region_fields = [f for f in roster.fields if f.type == "region_name"]
-    region_error_cols: list[str] = []
     if region_fields:
         given = {f.level: f"t_{f.name}" for f in region_fields if f.name in by_field}
         if "division_code" in by_field:
             df = df.with_columns(division_code=pl.col("v_division_code"))
         elif given and resolver is not None:
-            df = resolver.resolve(df, given)
             names = {f"t_{f.name}": f.name for f in region_fields}
-            df = df.with_columns(
+            df = resolver.resolve(df, given).with_columns(
                 e_region=pl.col("region_error"),
                 c_region=pl.col("region_error_column").replace_strict(names, default=None, return_dtype=pl.String),
             ).drop("region_error", "region_error_column")
-            region_error_cols.append("e_region")
         else:
             df = df.with_columns(division_code=pl.lit(None, dtype=pl.String))
 
-    # ---- quarantine: structural rows first, then every cell error of the remaining rows
-    structural = (
-        pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
+    df = df.with_columns(
+        _structural=pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
         .when(pl.col("_footer")).then(pl.lit(FOOTER_ROW))
-        .when(pl.col("_dup")).then(pl.lit(DUPLICATE_ROW))
+        .when(pl.col("_dup_of") != pl.col("_row")).then(pl.lit(DUPLICATE_ROW))
     )
-    df = df.with_columns(_structural=structural)
     error_cols = [c for c in df.columns if c.startswith("e_")]
-    quarantine_parts = [
-        df.filter(pl.col("_structural").is_not_null()).select(
-            source_row=pl.col("_row"),
-            column=pl.lit(None, dtype=pl.String),
-            field=pl.lit(None, dtype=pl.String),
-            raw_value=pl.when(pl.col("_footer")).then(pl.col("_footer_word")),
-            reason_code=pl.col("_structural"),
-            detail=pl.when(pl.col("_dup")).then(pl.format("与第{}行相同", pl.col("_dup_of"))),
-        )
-    ]
+    no_error = pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True)
     live = df.filter(pl.col("_structural").is_null())
-    labels = {f.name: match.labels.get(col, f.zh) for col, f in match.columns.items()}
-    for col in error_cols:
-        name = col[2:]
-        failing = live.filter(pl.col(col).is_not_null())
-        if not failing.height:
-            continue
-        if name == "region":
-            field_name = pl.col("c_region")
-            raw = pl.coalesce(*[
-                pl.when(pl.col("c_region") == f.name).then(pl.col(f"t_{f.name}")) for f in region_fields if f.name in by_field
-            ])
-            column = field_name.replace_strict(labels, default=None, return_dtype=pl.String)
-        else:
-            f = roster.field(name)
-            field_name = pl.lit(name)
-            raw = _mask_raw(f, pl.col(by_field[name])) if name in by_field else pl.lit(None, dtype=pl.String)
-            column = pl.lit(labels.get(name, f.zh))
-        quarantine_parts.append(failing.select(
-            source_row=pl.col("_row"), column=column, field=field_name, raw_value=raw.cast(pl.String),
-            reason_code=pl.col(col), detail=pl.lit(None, dtype=pl.String),
+    quarantine = _quarantine(df, live.filter(~no_error), error_cols, match, by_field, region_fields, source_file)
+    clean = _clean_rows(live.filter(no_error), roster, id_fields, period, programme, source_file, secret)
+    counts = df.select(
+        blank=(pl.col("_structural") == BLANK_ROW).sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(),
+        dup=(pl.col("_structural") == DUPLICATE_ROW).sum(),
+    ).row(0)
+    result = CleanResult(clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]))
+    if clean.height + result.rows_quarantined != rows_in:
+        raise RuntimeError(f"{source_file}: rows in ({rows_in}) != clean ({clean.height}) + quarantined ({result.rows_quarantined})")
+    return result
+
+
+def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], match: HeaderMatch, by_field: dict[str, str],
+                region_fields: list[Field], source_file: str) -> pl.DataFrame:
+    """One row per problem: structural rows (blank, footer, duplicate), then every failing cell."""
+    structural = df.filter(pl.col("_structural").is_not_null()).select(
+        source_row=pl.col("_row"),
+        field=pl.lit(None, dtype=pl.String),
+        column=pl.lit(None, dtype=pl.String),
+        raw_value=pl.col("_footer_word"),
+        reason_code=pl.col("_structural"),
+        detail=pl.when(pl.col("_structural") == DUPLICATE_ROW).then(pl.format("与第{}行相同", pl.col("_dup_of"))),
+    )
+    parts = [structural]
+    if failing.height:
+        labels = {f.name: match.labels.get(col, f.zh) for col, f in match.columns.items()}
+        raws = []
+        for col in error_cols:
+            name = col[2:]
+            if name == "region":
+                raw = pl.coalesce(*[pl.when(pl.col("c_region") == f.name).then(pl.col(f"t_{f.name}")) for f in region_fields if f.name in by_field])
+            else:
+                f = match.roster.field(name)
+                raw = _mask_raw(f, pl.col(by_field[name])) if name in by_field else pl.lit(None, dtype=pl.String)
+            raws.append(raw.cast(pl.String).alias(f"r_{name}"))
+        wide = failing.select("_row", *error_cols, *raws, c_region=pl.col("c_region") if "c_region" in failing.columns else pl.lit(None, dtype=pl.String))
+        reasons = wide.unpivot(on=error_cols, index=["_row", "c_region"], variable_name="field", value_name="reason_code").filter(
+            pl.col("reason_code").is_not_null()).with_columns(pl.col("field").str.strip_prefix("e_"))
+        raw_long = wide.unpivot(on=[f"r_{c[2:]}" for c in error_cols], index="_row", variable_name="field", value_name="raw_value").with_columns(
+            pl.col("field").str.strip_prefix("r_"))
+        cells = reasons.join(raw_long, on=["_row", "field"], how="left").with_columns(
+            field=pl.when(pl.col("field") == "region").then(pl.col("c_region")).otherwise(pl.col("field")))
+        parts.append(cells.select(
+            source_row=pl.col("_row"), field=pl.col("field"),
+            column=pl.col("field").replace_strict(labels, default=None, return_dtype=pl.String),
+            raw_value=pl.col("raw_value"), reason_code=pl.col("reason_code"), detail=pl.lit(None, dtype=pl.String),
         ))
-    quarantine = pl.concat(quarantine_parts, how="vertical_relaxed").with_columns(
+    return pl.concat(parts, how="vertical_relaxed").with_columns(
         source_file=pl.lit(source_file),
         reason=pl.col("reason_code").replace_strict(REASONS_ZH, default=pl.col("reason_code"), return_dtype=pl.String)
         + pl.when(pl.col("detail").is_not_null()).then(pl.lit("：") + pl.col("detail")).otherwise(pl.lit("")),
     ).select(list(QUARANTINE_SCHEMA)).sort("source_row", "field", nulls_last=False)
 
-    # ---- clean rows: no structural reason, no cell error
-    good = live.filter(pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True))
-    secret_columns = []
-    for f in id_fields:
-        ids = good[f"v_{f.name}"]
-        secret_columns += [
-            identity.pseudonymise(ids, secret).alias(f.key_column),
-            good.select(identity.mask_id(pl.col(f"v_{f.name}")))[f"v_{f.name}"].alias(f.masked_column),
-        ]
-    good = good.with_columns(secret_columns)
-    schema = roster.clean_schema()
+
+def _clean_rows(good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None,
+                source_file: str, secret: bytes) -> pl.DataFrame:
+    """The clean table in the registry's column order: IDs become pseudonyms and masked IDs.
+
+    A key seen twice (the same person in two households, say) keeps both rows: that is a finding
+    for the warnings (W03), not a cleaning error."""
+    keys = [identity.pseudonymise(good[f"v_{f.name}"], secret).alias(f.key_column) for f in id_fields]
+    good = good.with_columns(*keys, *[identity.mask_id(pl.col(f"v_{f.name}")).alias(f.masked_column) for f in id_fields])
     out_cols = []
-    for name, dtype in schema.items():
+    for name, dtype in roster.clean_schema().items():
         if name == "period":
             expr = pl.lit(period)
         elif name == "programme":
@@ -291,20 +297,11 @@ def clean_roster(
             expr = pl.lit(source_file)
         elif name == "source_row":
             expr = pl.col("_row")
-        elif name in good.columns and not name.startswith(("v_", "t_", "e_")):
-            expr = pl.col(name)
         elif f"v_{name}" in good.columns:
             expr = pl.col(f"v_{name}")
+        elif name in good.columns:
+            expr = pl.col(name)
         else:
             expr = pl.lit(None)
         out_cols.append(expr.cast(dtype).alias(name))
-    clean = good.select(out_cols)
-    # a duplicate key field (the same household twice in one family file, say) keeps both rows:
-    # it is a finding for the warnings (W03), not a cleaning error.
-    counts = df.select(
-        blank=pl.col("_blank").sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(), dup=(pl.col("_structural") == DUPLICATE_ROW).sum()
-    ).row(0)
-    result = CleanResult(clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]))
-    if clean.height + result.rows_quarantined != rows_in:
-        raise RuntimeError(f"{source_file}: rows in ({rows_in}) != clean ({clean.height}) + quarantined ({result.rows_quarantined})")
-    return result
+    return good.select(out_cols)

@@ -6,6 +6,9 @@ DuckDB statement for the HMAC pseudonym. Nothing loops over rows in Python.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import duckdb
 import polars as pl
 
@@ -126,31 +129,39 @@ def id_is_male(id18: pl.Expr) -> pl.Expr:
     return id18.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1
 
 
+_hmac_connection: duckdb.DuckDBPyConnection | None = None
+_hmac_lock = threading.Lock()
+
+
 def pseudonymise(ids: pl.Series, secret: bytes) -> pl.Series:
     """HMAC-SHA256 of each normalised ID under ``secret``, hex, first 32 characters (128 bits).
 
     Computed inside DuckDB as H((K ^ opad) || H((K ^ ipad) || m)), i.e. RFC 2104 HMAC, so that a
     million IDs cost one columnar statement; ``tests/test_identity.py`` checks it against Python's
-    ``hmac`` module. Unique IDs are hashed once.
+    ``hmac`` module. Unique IDs are hashed once; one in-memory connection serves the process.
     """
+    global _hmac_connection
     block = 64
-    key = secret if len(secret) <= block else __import__("hashlib").sha256(secret).digest()
+    key = secret if len(secret) <= block else hashlib.sha256(secret).digest()
     key = key.ljust(block, b"\0")
     ipad = bytes(b ^ 0x36 for b in key)
     opad = bytes(b ^ 0x5C for b in key)
     frame = pl.DataFrame({"id": ids.cast(pl.String)})
     uniq = frame.select(pl.col("id").unique()).filter(pl.col("id").is_not_null())
-    con = duckdb.connect()
-    try:
+    with _hmac_lock:
+        if _hmac_connection is None:
+            _hmac_connection = duckdb.connect()
+        con = _hmac_connection
         con.register("uniq_ids", uniq.to_arrow())
-        hashed = pl.from_arrow(
-            con.sql(
-                "select id, left(sha256($opad::blob || unhex(sha256($ipad::blob || encode(id)))), 32) as pseudonym from uniq_ids",
-                params={"ipad": ipad, "opad": opad},
-            ).to_arrow_table()
-        )
-    finally:
-        con.close()
+        try:
+            hashed = pl.from_arrow(
+                con.sql(
+                    "select id, left(sha256($opad::blob || unhex(sha256($ipad::blob || encode(id)))), 32) as pseudonym from uniq_ids",
+                    params={"ipad": ipad, "opad": opad},
+                ).to_arrow_table()
+            )
+        finally:
+            con.unregister("uniq_ids")
     return frame.join(hashed, on="id", how="left", maintain_order="left")["pseudonym"].alias(ids.name)
 
 

@@ -56,7 +56,7 @@ class RegionResolver:
             self.by_level[level] = (with_parent, anywhere)
         self.known_codes = set(d["division_code"].to_list())
 
-    def resolve(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+    def resolve(self, frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, str]) -> pl.DataFrame | pl.LazyFrame:
         """Add ``division_code`` and ``region_error`` (a struct of column and reason) to ``frame``.
 
         ``columns`` maps a level (county / township / village) to the frame column holding it.
@@ -69,6 +69,8 @@ class RegionResolver:
                 continue
             digits = LEVEL_DIGITS[level]
             with_parent, anywhere = self.by_level[level]
+            if isinstance(frame, pl.LazyFrame):
+                with_parent, anywhere = with_parent.lazy(), anywhere.lazy()
             value = pl.col(col)
             is_code = value.str.contains(rf"^\d{{{digits}}}(\d*)$")
             joined = out.with_columns(_key_parent=pl.col("_prefix")).join(

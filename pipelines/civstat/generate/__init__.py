@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,12 @@ def _person_truth(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def generate(scale: str, months: int, seed: int, out: Path, start: str = "2025-01", *, force_fmt: str | None = None,
-             progress: Callable[[str], None] | None = None, reg: Registry | None = None) -> Path:
-    """Write ``months`` months of rosters for an invented region of ``scale`` into ``out``."""
+             progress: Callable[[str], None] | None = None, reg: Registry | None = None, workers: int | None = None) -> Path:
+    """Write ``months`` months of rosters for an invented region of ``scale`` into ``out``.
+
+    Counties are independent (each has its own random stream, seeded by ``seed`` and its index),
+    so they are written by ``workers`` processes (default 2) with one county in memory each.
+    """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}")
     if months < 1:
@@ -145,49 +150,77 @@ def generate(scale: str, months: int, seed: int, out: Path, start: str = "2025-0
     divisions, counties = build_divisions(rng, SCALES[scale])
     manifest = Manifest(seed, scale, start, months)
     say = progress or (lambda _: None)
+    jobs = [(out, reg, seed, c_index, county, first, months, force_fmt) for c_index, county in enumerate(counties)]
+    workers = workers or int(os.environ.get("CIVSTAT_WORKERS", min(2, os.cpu_count() or 1)))
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = pool.map(_generate_county, jobs)
+            parts = []
+            for part in results:
+                parts.append(part)
+                say(f"{part.counties[0]['name']} ({len(parts)}/{len(jobs)} counties)")
+    else:
+        parts = []
+        for job in jobs:
+            parts.append(_generate_county(job))
+            say(f"{parts[-1].counties[0]['name']} ({len(parts)}/{len(jobs)} counties)")
     schedules = {}
-    for c_index, county in enumerate(counties):
-        crng = np.random.default_rng([seed, c_index])
-        writer = Writer(out, reg, manifest, crng, force_fmt)
-        households, persons = build_people(crng, county, first, months)
-        schedule = standards_schedule(county, month_dates)
-        schedules[county.code6] = schedule
-        plan = None
-        if c_index == 0:  # the planted warning cases live in the first county
-            households, persons, plan = plant(county, households, persons, schedule, first, months)
-            manifest.planted.extend(plan.cases)
-        writer.protected = plan.protected if plan else set()
-        manifest.counties.append({"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()),
-                                  "persons_generated": persons.height})
-        for m, month in enumerate(month_dates):
-            period = month.strftime("%Y-%m")
-            label = f"{month.year}年{month.month}月"
-            view = MonthView(county, households, persons, schedule, first, m, crng, plan)
-            for programme in ("dibao", "tekun", "marginal", "rigid"):
-                family, people = view.family(programme), _person_truth(view.person(programme))
-                splits = ("urban", "rural") if programme in ("dibao", "tekun") else (None,)
-                for ur in splits:
-                    fam = family if ur is None else family.filter(pl.col("urban_rural") == ur)
-                    per = people if ur is None else people.filter(pl.col("urban_rural") == ur)
-                    word = UR_WORD.get(ur, "")
-                    writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
-                                title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county)
-                    writer.file(period, f"{county.name}{word}{PERSON_FILE[programme]}_{label}", "person", per,
-                                title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county)
-            payments = {"longevity": view.longevity(), "disab_living": _person_truth(view.disab_living()),
-                        "disab_care": _person_truth(view.disab_care()), "orphan": view.orphan(),
-                        "unsupported_child": view.unsupported_child(), "temporary": view.temporary()}
-            for roster, truth in payments.items():
-                writer.file(period, f"{county.name}{PAYMENT_FILE[roster]}_{label}", roster, truth,
-                            title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）", programme=roster, county=county)
-            checks = {"death": view.deaths(), "prevention": view.prevention(), "vehicle": view.check_list(0),
-                      "business": view.check_list(1), "public_employee": view.check_list(2)}
-            for roster, truth in checks.items():
-                writer.file(period, f"{county.name}{CHECK_FILE[roster]}_{label}", roster, truth,
-                            title=f"{county.name}{CHECK_FILE[roster]}（{label}）", county=county)
-            say(f"{county.name} {period}")
+    for part, county in zip(parts, counties, strict=True):
+        manifest.counties += part.counties
+        manifest.files += part.files
+        manifest.totals += part.totals
+        manifest.planted += part.planted
+        schedules[county.code6] = standards_schedule(county, month_dates)
     _write_registers(out, reg, manifest, rng, divisions, counties, schedules, month_dates, force_fmt)
     return manifest.write(out)
+
+
+def _generate_county(job: tuple) -> Manifest:
+    """Every month of one county's rosters; returns the county's part of the manifest."""
+    out, reg, seed, c_index, county, first, months, force_fmt = job
+    month_dates = [month_add(first, m) for m in range(months)]
+    manifest = Manifest(seed, "", "", months)
+    crng = np.random.default_rng([seed, c_index])
+    writer = Writer(out, reg, manifest, crng, force_fmt)
+    households, persons = build_people(crng, county, first, months)
+    schedule = standards_schedule(county, month_dates)
+    plan = None
+    if c_index == 0:  # the planted warning cases live in the first county
+        households, persons, plan = plant(county, households, persons, schedule, first, months)
+        manifest.planted.extend(plan.cases)
+    writer.protected = plan.protected if plan else set()
+    manifest.counties.append({"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()),
+                              "persons_generated": persons.height})
+    for m, month in enumerate(month_dates):
+        period = month.strftime("%Y-%m")
+        label = f"{month.year}年{month.month}月"
+        view = MonthView(county, households, persons, schedule, first, m, crng, plan)
+        for programme in ("dibao", "tekun", "marginal", "rigid"):
+            family, people = view.family(programme), _person_truth(view.person(programme))
+            splits = ("urban", "rural") if programme in ("dibao", "tekun") else (None,)
+            for ur in splits:
+                fam = family if ur is None else family.filter(pl.col("urban_rural") == ur)
+                per = people if ur is None else people.filter(pl.col("urban_rural") == ur)
+                word = UR_WORD.get(ur, "")
+                writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
+                            title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county)
+                writer.file(period, f"{county.name}{word}{PERSON_FILE[programme]}_{label}", "person", per,
+                            title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county)
+        payments = {"longevity": view.longevity(), "disab_living": _person_truth(view.disab_living()),
+                    "disab_care": _person_truth(view.disab_care()), "orphan": view.orphan(),
+                    "unsupported_child": view.unsupported_child(), "temporary": view.temporary()}
+        for roster, truth in payments.items():
+            writer.file(period, f"{county.name}{PAYMENT_FILE[roster]}_{label}", roster, truth,
+                        title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）", programme=roster, county=county)
+        checks = {"death": view.deaths(), "prevention": view.prevention(), "vehicle": view.check_list(0),
+                  "business": view.check_list(1), "public_employee": view.check_list(2)}
+        for roster, truth in checks.items():
+            writer.file(period, f"{county.name}{CHECK_FILE[roster]}_{label}", roster, truth,
+                        title=f"{county.name}{CHECK_FILE[roster]}（{label}）", county=county)
+    return manifest
 
 
 def _write_registers(out: Path, reg: Registry, manifest: Manifest, rng: np.random.Generator, divisions: pl.DataFrame,
