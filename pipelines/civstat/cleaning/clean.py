@@ -297,10 +297,10 @@ def _clean_rows(good: pl.DataFrame, roster, id_fields: list[Field], period: dt.d
             expr = pl.lit(source_file)
         elif name == "source_row":
             expr = pl.col("_row")
+        elif name in good.columns:  # computed under its own name (division_code, the keys)
+            expr = pl.col(name)
         elif f"v_{name}" in good.columns:
             expr = pl.col(f"v_{name}")
-        elif name in good.columns:
-            expr = pl.col(name)
         else:
             expr = pl.lit(None)
         out_cols.append(expr.cast(dtype).alias(name))
