@@ -200,3 +200,16 @@ def test_the_generator_is_deterministic_for_a_seed(tmp_path):
     assert a.read_text(encoding="utf-8") == b.read_text(encoding="utf-8")
     for path in (tmp_path / "a").rglob("*.csv"):
         assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+
+
+def test_every_clean_row_with_a_region_has_a_known_12_digit_division_code(tiny_ingested):
+    from civstat.registry import registry
+
+    clean = Paths.from_env(tiny_ingested).clean
+    divisions = set(pl.read_parquet(clean / "division" / "**" / "*.parquet")["division_code"].to_list())
+    for roster in registry().rosters.values():
+        if not roster.has_region or not (clean / roster.name).exists():
+            continue
+        codes = pl.read_parquet(clean / roster.name / "**" / "*.parquet")["division_code"]
+        assert codes.null_count() == 0, roster.name
+        assert set(codes.unique().to_list()) <= divisions, roster.name
