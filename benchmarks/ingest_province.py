@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -108,7 +109,7 @@ def main() -> int:
     work = Path(args.workdir).resolve()
     raw = work / "raw"
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(work), "DO_NOT_TRACK": "1"}
-    env.setdefault("CIVSTAT_KEY_FILE", str(work.parent / "benchmark.key"))
+    env.setdefault("CIVSTAT_KEY_FILE", str(Path(tempfile.gettempdir()) / "civstat-benchmark.key"))  # never inside the repository
     cli = [sys.executable, "-m", "civstat.cli"]
 
     if not (args.reuse and (raw / "_manifest" / "manifest.json").exists()):

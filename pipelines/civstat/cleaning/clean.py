@@ -291,7 +291,7 @@ def _clean_rows(good: pl.DataFrame, roster, id_fields: list[Field], period: dt.d
     for name, dtype in roster.clean_schema().items():
         if name == "period":
             expr = pl.lit(period)
-        elif name == "programme":
+        elif name == "programme" and roster.programmes:  # the file's programme (a field of its own otherwise)
             expr = pl.lit(programme)
         elif name == "source_file":
             expr = pl.lit(source_file)

@@ -233,8 +233,11 @@ def _write_registers(out: Path, reg: Registry, manifest: Manifest, rng: np.rando
         writer.file(y, f"{year}年统计用区划代码", "division", divisions, title=f"{year}年统计用区划代码和城乡划分代码", corruption_rate=0)
         writer.file(y, f"{year}年人口统计表", "population", population(rng, counties, year), title=f"{year}年分村人口统计表", corruption_rate=0)
         standards = pl.concat([s.with_columns(division_code=pl.lit(code + "000000")) for code, s in schedules.items()])
+        # rural 低保 standards are set per year (元/人·年), the others per month (元/人·月)
+        yearly = (pl.col("programme") == "dibao") & (pl.col("urban_rural") == "rural")
         standards = standards.filter(pl.col("effective_month").dt.year() <= year).with_columns(
-            unit=pl.lit("per_month"))
+            amount=pl.when(yearly).then(pl.col("amount") * 12).otherwise(pl.col("amount")),
+            unit=pl.when(yearly).then(pl.lit("per_year")).otherwise(pl.lit("per_month")))
         writer.file(y, f"{year}年社会救助保障标准", "standard", standards, title=f"{year}年社会救助保障标准", corruption_rate=0)
         inst = institutions(rng, counties, year)
         writer.file(y, f"{year}年养老机构名册", "institution", inst, title=f"{year}年养老机构统计名册", corruption_rate=0)

@@ -9,8 +9,9 @@ from civstat.cleaning.values import CREDIT_ALPHABET, credit_code_check_char
 from civstat.generate.names import place_names
 from civstat.generate.world import County
 
+# consistent with the 高龄津贴 pool of world.py (3.3% of people, ages 80 + Exp(5)): coverage ~80-90%
 BAND_SHARES = {"aged_0_17": 0.18, "aged_60_plus": 0.21, "aged_65_plus": 0.15, "aged_75_plus": 0.065,
-               "aged_80_plus": 0.04, "aged_90_plus": 0.007, "aged_100_plus": 0.0002}
+               "aged_80_plus": 0.04, "aged_90_plus": 0.0055, "aged_100_plus": 0.0008}
 
 
 def _places(county: County) -> pl.DataFrame:
@@ -49,9 +50,9 @@ def institutions(rng: np.random.Generator, counties: list[County], year: int) ->
     for county in counties:
         crng = np.random.default_rng([int(county.code6), 1])  # the same institutions every year
         towns = county.villages.select("township_name").unique(maintain_order=True)["township_name"].to_list()
-        n = int(crng.integers(10, 41))
+        n = max(3, int(county.villages["hukou"].sum() / 20000 * crng.uniform(0.8, 1.2)))  # 10-40 at county scale
         names = place_names(crng, n, ["敬老院", "养老院", "颐养中心", "福利院", "老年公寓"])
-        beds = crng.integers(30, 400, n)
+        beds = crng.integers(30, 300, n)
         frames.append(pl.DataFrame({
             "institution_name": [county.name + x for x in names],
             "credit_code": _credit_codes(crng, n, county.code6),

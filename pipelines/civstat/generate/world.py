@@ -227,7 +227,7 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     pop80 = total_pop * 0.036
     n_elder = int(pop80 * 0.92)
     # 80+ with fewer people at each age; plus people turning 80 during the months
-    elder_age = 80 + rng.exponential(6.0, n_elder).clip(0, 27)
+    elder_age = 80 + rng.exponential(5.0, n_elder).clip(0, 27)
     turning = int(pop80 * 0.92 * n_months / 12 * 0.08) + 1
     others = pl.concat([
         pool("longevity", n_elder, 0, 1).with_columns(age0=pl.Series(elder_age)),

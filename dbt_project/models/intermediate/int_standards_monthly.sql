@@ -1,0 +1,49 @@
+-- The standard in force for every county, month, programme, urban/rural and subcategory, per
+-- person per month: the most specific region's standard (county before prefecture before
+-- province) with the latest effective month not after the month.
+with standards as (
+    select
+        division_code,
+        programme,
+        urban_rural,
+        coalesce(subcategory, '') as subcategory,
+        effective_month,
+        case when unit = 'per_year' then amount / 12.0 else amount end as monthly_amount
+    from {{ ref('stg_registers__standards') }}
+),
+
+counties as (
+    select division_code as county_code from {{ ref('int_divisions_enriched') }} where division_level = 'county'
+),
+
+months as (select period from {{ ref('dim_periods') }} where period_type = 'month'),
+
+depth as (
+    select division_code, case division_level when 'county' then 3 when 'prefecture' then 2 when 'province' then 1 else 0 end as depth
+    from {{ ref('int_divisions_enriched') }}
+),
+
+candidates as (
+    select
+        c.county_code,
+        m.period,
+        s.programme,
+        u.urban_rural,
+        s.subcategory,
+        s.monthly_amount,
+        row_number() over (
+            partition by c.county_code, m.period, s.programme, u.urban_rural, s.subcategory
+            order by d.depth desc, s.effective_month desc
+        ) as pick
+    from counties as c
+    inner join {{ ref('int_division_ancestors') }} as a on a.division_code = c.county_code
+    inner join standards as s on s.division_code = a.ancestor_code
+    inner join depth as d on d.division_code = s.division_code
+    cross join months as m
+    cross join (select 'urban' as urban_rural union all select 'rural') as u
+    where s.effective_month <= m.period and s.urban_rural in (u.urban_rural, 'all')
+)
+
+select county_code, period, programme, urban_rural, subcategory, monthly_amount
+from candidates
+where pick = 1

@@ -1,0 +1,107 @@
+-- 低收入人口动态监测: region x month x programme x urban/rural, at every level of the hierarchy.
+-- Counts add up: a region's figures are the sums of its children's.
+with families as (
+    select period, programme, division_code, urban_rural,
+           count(*) as households,
+           sum(monthly_amount) as amount_paid
+    from {{ ref('stg_rosters__families') }}
+    where status = 'active'
+    group by all
+),
+
+persons as (
+    select period, programme, division_code, urban_rural, count(*) as persons
+    from {{ ref('int_low_income_memberships') }}
+    group by all
+),
+
+movements as (
+    select period, programme, division_code, urban_rural,
+           count_if(movement = 'entering') as persons_entering,
+           count_if(movement = 'exiting') as persons_exiting
+    from {{ ref('int_low_income_movements') }}
+    group by all
+),
+
+first_months as (
+    select programme, min(period) as first_period from persons group by all
+),
+
+keys as (
+    select period, programme, division_code, urban_rural from families
+    union select period, programme, division_code, urban_rural from persons
+    union select period, programme, division_code, urban_rural from movements
+),
+
+village_level as (
+    select
+        k.period, k.programme, k.division_code, k.urban_rural,
+        case when k.programme = 'prevention' then null else coalesce(f.households, 0) end as households,
+        coalesce(p.persons, 0) as persons,
+        case when k.period > fm.first_period then coalesce(m.persons_entering, 0) end as persons_entering,
+        case when k.period > fm.first_period then coalesce(m.persons_exiting, 0) end as persons_exiting,
+        f.amount_paid
+    from keys as k
+    inner join first_months as fm on fm.programme = k.programme
+    left join families as f
+        on f.period = k.period and f.programme = k.programme and f.division_code = k.division_code and f.urban_rural = k.urban_rural
+    left join persons as p
+        on p.period = k.period and p.programme = k.programme and p.division_code = k.division_code and p.urban_rural = k.urban_rural
+    left join movements as m
+        on m.period = k.period and m.programme = k.programme and m.division_code = k.division_code and m.urban_rural = k.urban_rural
+),
+
+rolled as (
+    select
+        a.ancestor_code as division_code,
+        a.ancestor_level as division_level,
+        v.period, v.programme, v.urban_rural,
+        sum(v.households) as households,
+        sum(v.persons) as persons,
+        sum(v.persons_entering) as persons_entering,
+        sum(v.persons_exiting) as persons_exiting,
+        sum(v.amount_paid) as amount_paid
+    from village_level as v
+    inner join {{ ref('int_division_ancestors') }} as a on a.division_code = v.division_code
+    group by all
+),
+
+population as (
+    select division_code, year,
+           sum(case when basis = 'hukou' then total end) as population_hukou,
+           sum(case when basis = 'resident' then total end) as population_resident
+    from {{ ref('int_population_by_region') }}
+    group by all
+),
+
+standards as (
+    select county_code, period, programme, urban_rural, monthly_amount
+    from {{ ref('int_standards_monthly') }}
+    where subcategory = ''
+)
+
+select
+    r.division_code,
+    d.division_name,
+    r.division_level,
+    r.period,
+    r.programme,
+    r.urban_rural,
+    r.households,
+    r.persons,
+    r.persons_entering,
+    r.persons_exiting,
+    r.amount_paid,
+    r.amount_paid / nullif(r.persons, 0) as amount_per_person,
+    s.monthly_amount as standard_monthly,
+    r.persons * 1000.0 / nullif(pop.population_hukou, 0) as persons_per_1000_hukou,
+    r.persons * 1000.0 / nullif(pop.population_resident, 0) as persons_per_1000_resident
+from rolled as r
+left join {{ ref('dim_divisions') }} as d on d.division_code = r.division_code
+left join population as pop on pop.division_code = r.division_code and pop.year = extract(year from r.period)
+left join standards as s
+    on r.division_level in ('county', 'township', 'village')
+    and s.county_code = d.county_code
+    and s.period = r.period
+    and s.urban_rural = r.urban_rural
+    and s.programme = case when r.programme = 'tekun' then 'tekun' when r.programme = 'prevention' then 'none' else 'dibao' end

@@ -1,0 +1,1 @@
+"""The warehouse: dbt models over the clean Parquet, built into DuckDB and published atomically."""

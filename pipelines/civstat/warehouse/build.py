@@ -1,0 +1,200 @@
+"""Run dbt over the clean Parquet into a fresh DuckDB build file, then publish it atomically.
+
+Only one run at a time writes (a lock file in the data directory). dbt builds into
+``data/warehouse/build-<run>.duckdb``; nothing under ``data/marts`` changes until every model,
+test and unit test has passed. Publication then writes each mart's Parquet file and a new
+``warehouse.duckdb`` (marts, dimensions and their descriptions only) beside the old ones and
+renames them into place, so a reader never sees a half-built state and a failed or killed run
+leaves the previous publication as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from civstat.registry import registry as default_registry
+from civstat.settings import PROJECT_ROOT, Paths
+from civstat.warehouse import sources
+
+log = logging.getLogger("civstat.warehouse")
+
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+MARTS = ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")
+DIMENSIONS = ("dim_divisions", "dim_periods", "dim_programmes")
+
+
+class BuildError(Exception):
+    """dbt failed: the message names the models or tests that failed."""
+
+
+@dataclass
+class BuildResult:
+    run_id: str
+    build_file: Path
+    seconds: float
+    results: list[dict] = field(default_factory=list)  # one per dbt node: name, status, message, failures
+
+
+@contextlib.contextmanager
+def single_writer(paths: Paths) -> Iterator[None]:
+    """Hold the data directory's writer lock: one run builds or publishes at a time."""
+    paths.data.mkdir(parents=True, exist_ok=True)
+    with open(paths.data / ".civstat.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another civstat run holds %s; waiting for it", paths.data / ".civstat.lock")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def dbt_vars() -> dict:
+    local = default_registry().local
+    return {
+        "longevity_tiers": list(local.get("longevity_tiers", [80, 90, 100])),
+        "population_basis": local.get("population_basis", "hukou"),
+        "disab_living_household_types": list(local.get("disab_living_household_types", ["dibao", "tekun"])),
+    }
+
+
+def dbt_env(paths: Paths, build_file: Path) -> dict[str, str]:
+    return {
+        "CIVSTAT_DUCKDB_PATH": str(build_file.resolve()),
+        "CIVSTAT_CLEAN_DIR": str(paths.clean.resolve()),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_args(command: str, *extra: str) -> list[str]:
+    return [command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+            "--vars", json.dumps(dbt_vars()), *extra]
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str) -> list[dict]:
+    """Run one dbt command in its own process (so no DuckDB handle outlives it); raise
+    BuildError naming the models or tests that failed, with dbt's own output in the log."""
+    sources.write_schema_files(paths.clean)
+    env = {**os.environ, **dbt_env(paths, build_file)}
+    target = DBT_PROJECT / "target"
+    (target / "run_results.json").unlink(missing_ok=True)
+    proc = subprocess.run([dbt_executable(), *dbt_args(command, *extra)], env=env, cwd=DBT_PROJECT,
+                          capture_output=True, text=True)
+    log.info("dbt %s output:\n%s", command, proc.stdout[-20000:])
+    nodes = []
+    results_file = target / "run_results.json"
+    if results_file.exists():
+        for r in json.loads(results_file.read_text(encoding="utf-8")).get("results", []):
+            nodes.append({"unique_id": r["unique_id"], "name": r["unique_id"].split(".")[-1] if r["unique_id"].startswith(("model", "seed")) else r["unique_id"].split(".", 2)[-1],
+                          "status": r["status"], "message": r.get("message"), "failures": r.get("failures"),
+                          "seconds": r.get("execution_time")})
+    if proc.returncode != 0:
+        failed = [n for n in nodes if n["status"] in ("error", "fail")]
+        detail = "; ".join(f"{n['unique_id']}: {n['status']} ({n['message']})" for n in failed[:10])
+        raise BuildError(f"dbt {command} failed: {detail or (proc.stdout[-3000:] + proc.stderr[-3000:])}")
+    return nodes
+
+
+def build(paths: Paths, run_id: str | None = None) -> BuildResult:
+    """dbt build (seeds, models, tests, unit tests) into a fresh DuckDB file."""
+    run_id = run_id or dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    work = paths.data / "warehouse"
+    work.mkdir(parents=True, exist_ok=True)
+    build_file = work / f"build-{run_id}.duckdb"
+    started = time.perf_counter()
+    nodes = run_dbt(paths, build_file, "build")
+    return BuildResult(run_id, build_file, time.perf_counter() - started, nodes)
+
+
+def _descriptions() -> dict[str, tuple[str, dict[str, str]]]:
+    manifest = json.loads((DBT_PROJECT / "target" / "manifest.json").read_text(encoding="utf-8"))
+    out = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] in (*MARTS, *DIMENSIONS):
+            out[node["name"]] = (node.get("description", ""), {c: v.get("description", "") for c, v in node.get("columns", {}).items()})
+    return out
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def publish(paths: Paths, build_result: BuildResult) -> Path:
+    """Copy marts and dimensions into a new warehouse.duckdb and Parquet files; rename them in."""
+    marts_dir = paths.marts
+    marts_dir.mkdir(parents=True, exist_ok=True)
+    staging = marts_dir / f".publish-{build_result.run_id}"
+    staging.mkdir()
+    try:
+        return _publish_from(staging, marts_dir, build_result)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> Path:
+    descriptions = _descriptions()
+    target_db = staging / "warehouse.duckdb"
+    con = duckdb.connect(str(target_db))
+    try:
+        con.execute(f"attach {_sql_text(str(build_result.build_file))} as build (read_only)")
+        schemas = dict(con.execute(
+            "select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall())
+        for name in (*MARTS, *DIMENSIONS):
+            con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
+            text, columns = descriptions.get(name, ("", {}))
+            if text:
+                con.execute(f'comment on table "{name}" is {_sql_text(text)}')
+            for column, column_text in columns.items():
+                if column_text:
+                    con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
+        for name in MARTS:
+            con.execute(f"copy \"{name}\" to {_sql_text(str(staging / (name + '.parquet')))} (format parquet)")
+        con.execute("create table _publication as select ? as run_id, ? as published_at",
+                    [build_result.run_id, dt.datetime.now().isoformat(timespec="seconds")])
+        con.execute("detach build")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    info = {"run_id": build_result.run_id, "published_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "files": sorted(p.name for p in staging.iterdir())}
+    (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+    # the switch: each rename is atomic; the DuckDB file (the consistent unit) goes last
+    for name in [*(f"{m}.parquet" for m in MARTS), "_publication.json", "warehouse.duckdb"]:
+        os.replace(staging / name, marts_dir / name)
+    return marts_dir / "warehouse.duckdb"
+
+
+def build_and_publish(paths: Paths) -> tuple[BuildResult, Path]:
+    with single_writer(paths):
+        result = build(paths)
+        published = publish(paths, result)
+        cleanup_builds(paths, keep=result.build_file)
+        return result, published
+
+
+def cleanup_builds(paths: Paths, keep: Path | None = None) -> None:
+    """Remove build files of earlier runs (a killed run leaves its own behind)."""
+    for old in (paths.data / "warehouse").glob("build-*.duckdb*"):
+        if keep is None or old.name not in (keep.name, keep.name + ".wal"):
+            old.unlink(missing_ok=True)
