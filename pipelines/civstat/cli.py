@@ -61,8 +61,68 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
         console.print(f"generating {args.months} months of county-scale sample data into {paths.raw} ...")
         cmd_generate(argparse.Namespace(scale=args.scale, months=args.months, seed=args.seed, start=args.start, out=None), paths)
     status = cmd_ingest(argparse.Namespace(period=None), paths)
-    console.print(f"[bold]demo done[/]: raw extracts {paths.raw}; clean Parquet {paths.clean}; quarantine {paths.quarantine}")
+    status = cmd_build(args, paths) or status
+    console.print(f"[bold]demo done[/]: raw extracts {paths.raw}; clean Parquet {paths.clean}; quarantine {paths.quarantine}; "
+                  f"marts {paths.marts} (try: civstat sql \"select * from elderly_care_beds where division_level = 'county'\")")
     return status
+
+
+def cmd_build(args: argparse.Namespace, paths: Paths) -> int:
+    """dbt build into a fresh DuckDB file; publish the marts atomically when every test passes."""
+    from civstat.warehouse.build import BuildError, build_and_publish
+
+    console.print("building the warehouse with dbt (models, tests, unit tests) ...")
+    try:
+        result, published = build_and_publish(paths)
+    except BuildError as exc:
+        console.print(f"[red]build failed[/]: {exc}\nthe previous publication in {paths.marts} is unchanged")
+        return 1
+    passed = sum(1 for r in result.results if r["status"] in ("success", "pass"))
+    console.print(f"built in {result.seconds:.1f}s ({passed} models, seeds and tests passed); published {published}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, paths: Paths) -> int:
+    """Query the published warehouse read-only; print a table, or write CSV / xlsx."""
+    import duckdb
+    import polars as pl
+    from rich.table import Table
+
+    db = paths.marts / "warehouse.duckdb"
+    if not db.exists():
+        console.print(f"[red]no published warehouse at {db}[/]: run `civstat demo` or `civstat build` first")
+        return 1
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        frame = pl.from_arrow(con.sql(args.query).to_arrow_table())
+    except duckdb.Error as exc:
+        console.print(f"[red]query failed[/]: {exc}")
+        return 1
+    finally:
+        con.close()
+    if args.csv:
+        frame.write_csv(args.csv)
+        console.print(f"wrote {frame.height} rows to {args.csv}")
+    if args.xlsx:
+        frame.write_excel(args.xlsx, autofit=True)
+        console.print(f"wrote {frame.height} rows to {args.xlsx}")
+    if not (args.csv or args.xlsx):
+        table = Table(*frame.columns, show_lines=False)
+        for row in frame.head(args.limit).iter_rows():
+            table.add_row(*["" if v is None else str(v) for v in row])
+        Console().print(table)
+        if frame.height > args.limit:
+            console.print(f"({frame.height} rows; first {args.limit} shown: use --limit, --csv or --xlsx)")
+    return 0
+
+
+def cmd_dbt_sources(args: argparse.Namespace, paths: Paths) -> int:
+    """Regenerate the dbt sources and staging models from the roster registry."""
+    from civstat.warehouse import sources
+
+    written = sources.write()
+    console.print("\n".join(f"wrote {p}" for p in written) or "the dbt sources already match the registry")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--start", default="2025-01")
     d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("build", help="build the marts with dbt and publish them to data/marts")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("dbt-sources", help="regenerate dbt sources and staging models from the roster registry")
+    s.set_defaults(func=cmd_dbt_sources)
+
+    q = sub.add_parser("sql", help="query the published warehouse (read-only)")
+    q.add_argument("query")
+    q.add_argument("--csv", help="write the result to this CSV file")
+    q.add_argument("--xlsx", help="write the result to this Excel file")
+    q.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    q.set_defaults(func=cmd_sql)
 
     i = sub.add_parser("ingest", help="clean raw rosters into data/clean (Parquet), quarantine and ledger")
     i.add_argument("--period", action="append", help="YYYY-MM or YYYY (repeatable; default: every period)")

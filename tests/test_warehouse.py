@@ -1,0 +1,231 @@
+"""The warehouse: generated dbt sources, marts equal to the generator's truth, atomic publication."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from civstat.registry import Field, registry
+from civstat.settings import Paths
+from civstat.warehouse import sources
+from civstat.warehouse.build import BuildError, build_and_publish
+
+
+# ---------------------------------------------------------------- sources generated from the registry
+
+def test_the_committed_dbt_sources_match_the_registry():
+    assert sources.drift() == [], "run `civstat dbt-sources` and commit the result"
+
+
+def test_adding_a_registry_field_without_regenerating_is_drift():
+    reg = registry()
+    family = reg["family"]
+    extra = Field(name="new_field", type="text", zh="新字段", en="a new field", aliases=("新字段",))
+    changed = dataclasses.replace(reg, rosters={**reg.rosters, "family": dataclasses.replace(family, fields=(*family.fields, extra))})
+    assert sources.SOURCES_FILE in sources.drift(changed)
+
+
+# ---------------------------------------------------------------- the marts equal the truth
+
+@pytest.fixture(scope="session")
+def tiny_built(tiny_ingested: Path) -> Path:
+    build_and_publish(Paths.from_env(tiny_ingested))
+    return tiny_ingested
+
+
+def marts(root: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(root / "marts" / "warehouse.duckdb"), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(sql).to_arrow_table())
+    finally:
+        con.close()
+
+
+def county_figures_equal_the_manifest(root: Path) -> None:
+    totals = pl.read_parquet(root / "raw" / "_manifest" / "totals.parquet")
+    totals = totals.with_columns(year=pl.col("period").str.slice(0, 4).cast(pl.Int64),
+                                 period=pl.col("period").str.to_date("%Y-%m", strict=False))
+    # 低收入: households and amount from the family files, persons from the person files
+    family = totals.filter(pl.col("roster") == "family").select(
+        "county_code", "period", "programme", "urban_rural", households="rows", amount_paid="amount")
+    persons = totals.filter(pl.col("roster") == "person").select("county_code", "period", "programme", "urban_rural", persons="rows")
+    expected = family.join(persons, on=["county_code", "period", "programme", "urban_rural"], how="full", coalesce=True)
+    got = marts(root, """
+        select left(division_code, 6) as county_code, period, programme, urban_rural, households, persons, amount_paid
+        from low_income_monitoring where division_level = 'county' and programme <> 'prevention'""")
+    joined = expected.join(got, on=["county_code", "period", "programme", "urban_rural"], how="full", suffix="_mart", coalesce=True)
+    assert joined.height == expected.height
+    for column in ("households", "persons"):
+        assert (joined[column] == joined[f"{column}_mart"]).all(), joined.filter(pl.col(column) != pl.col(f"{column}_mart"))
+    amounts = joined.filter(pl.col("programme").is_in(["dibao", "tekun"]))
+    assert ((amounts["amount_paid"] - amounts["amount_paid_mart"]).abs() < 0.01).all()
+    # 补贴: recipients and amounts by programme
+    payments = totals.filter(pl.col("roster").is_in(["longevity", "disab_living", "disab_care", "orphan", "unsupported_child", "temporary"]))
+    expected = payments.group_by("county_code", "period", programme="roster").agg(recipients=pl.col("rows").sum(), amount=pl.col("amount").sum())
+    got = marts(root, """
+        select left(division_code, 6) as county_code, period, programme, sum(recipients) as recipients, sum(amount) as amount
+        from subsidy_coverage where division_level = 'county' and programme <> 'prevention_dibao' group by all""")
+    joined = expected.join(got, on=["county_code", "period", "programme"], how="full", suffix="_mart", coalesce=True)
+    assert joined.height == expected.height
+    assert (joined["recipients"] == joined["recipients_mart"]).all()
+    assert ((joined["amount"] - joined["amount_mart"]).abs() < 0.01).all()
+    # 养老机构: institutions in operation, beds, nursing beds, residents
+    expected = totals.filter(pl.col("roster") == "institution").select(
+        "county_code", "year", institutions=pl.col("institutions").cast(pl.Int64),
+        institution_beds=pl.col("beds").cast(pl.Int64), nursing_beds=pl.col("nursing_beds").cast(pl.Int64),
+        residents=pl.col("residents").cast(pl.Int64))
+    got = marts(root, """
+        select left(division_code, 6) as county_code, year, institutions, institution_beds, nursing_beds, residents
+        from elderly_care_beds where division_level = 'county'""")
+    assert expected.sort("county_code", "year").equals(got.sort("county_code", "year").cast(expected.schema))
+
+
+def ratios_equal_an_independent_computation(root: Path) -> None:
+    clean = root / "clean"
+    read = lambda roster: pl.read_parquet(clean / roster / "**" / "*.parquet", hive_partitioning=False)  # noqa: E731
+    # beds per 1,000 older people, per county and year, from the clean registers
+    inst = read("institution").filter(pl.col("status") == "operating").group_by(
+        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(beds=pl.col("beds").sum())
+    fac = read("community_facility").group_by(
+        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(cbeds=pl.col("beds").sum())
+    pop = read("population").filter(pl.col("basis") == "hukou").group_by(
+        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(old=pl.col("aged_60_plus").sum())
+    want = inst.join(fac, on=["county", "year"], how="full", coalesce=True).join(pop, on=["county", "year"], how="full", coalesce=True).select(
+        "county", "year", per_1000=(pl.col("beds").fill_null(0) + pl.col("cbeds").fill_null(0)) * 1000 / pl.col("old"))
+    got = marts(root, "select left(division_code, 6) as county, year, beds_per_1000_aged_60_plus_hukou as per_1000 "
+                      "from elderly_care_beds where division_level = 'county'")
+    both = want.join(got.with_columns(pl.col("year").cast(pl.Int32)), on=["county", "year"], suffix="_mart")
+    assert both.height == want.height and ((both["per_1000"] - both["per_1000_mart"]).abs() < 1e-9).all()
+    # entering and exiting 低保, per county and month, from the clean person rosters
+    persons = read("person").filter(pl.col("programme") == "dibao").select(
+        "period", "person_key", county=pl.col("division_code").str.slice(0, 6)).unique(["period", "person_key"])
+    months = sorted(persons["period"].unique().to_list())
+    rows = []
+    for prev, cur in zip(months, months[1:], strict=False):
+        before = set(persons.filter(pl.col("period") == prev)["person_key"])
+        now = set(persons.filter(pl.col("period") == cur)["person_key"])
+        rows.append({"period": cur, "entering": len(now - before), "exiting": len(before - now)})
+    want = pl.DataFrame(rows)
+    got = marts(root, """select period, sum(persons_entering) as entering, sum(persons_exiting) as exiting
+                         from low_income_monitoring where division_level = 'province' and programme = 'dibao'
+                         and period > (select min(period) from low_income_monitoring) group by all order by period""")
+    assert want.equals(got.cast(want.schema))
+
+
+def test_county_figures_equal_the_generators_truth(tiny_built):
+    county_figures_equal_the_manifest(tiny_built)
+    ratios_equal_an_independent_computation(tiny_built)
+
+
+@pytest.mark.slow
+def test_twelve_months_of_county_data_equal_the_generators_truth(tmp_path):
+    from civstat.generate import generate
+    from civstat.ingest import ingest
+
+    generate("county", 12, 7, tmp_path / "raw")
+    assert not ingest(Paths.from_env(tmp_path)).failed
+    build_and_publish(Paths.from_env(tmp_path))
+    county_figures_equal_the_manifest(tmp_path)
+    ratios_equal_an_independent_computation(tmp_path)
+
+
+def test_undefined_ratios_are_null_not_zero(tiny_built):
+    frame = marts(tiny_built, "select * from subsidy_coverage where programme in ('orphan', 'temporary', 'disab_care')")
+    assert frame.height and frame["eligible"].null_count() == frame.height and frame["coverage_rate"].null_count() == frame.height
+
+
+def test_the_published_warehouse_describes_its_tables_in_chinese_and_english(tiny_built):
+    comments = marts(tiny_built, "select table_name, comment from duckdb_tables() where table_name in "
+                                 "('low_income_monitoring', 'elderly_care_beds', 'subsidy_coverage', 'dim_divisions')")
+    assert comments.height == 4
+    assert all(" / " in c and any("\u4e00" <= ch <= "\u9fff" for ch in c) for c in comments["comment"])  # Chinese / English
+    columns = marts(tiny_built, "select column_name, comment from duckdb_columns() where table_name = 'elderly_care_beds'")
+    assert columns["comment"].null_count() == 0
+
+
+# ---------------------------------------------------------------- publication
+
+def fingerprint(marts_dir: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(marts_dir.iterdir()) if p.is_file()}
+
+
+@pytest.fixture()
+def published_copy(tiny_built: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(tiny_built, root, ignore=shutil.ignore_patterns("warehouse"))
+    return root
+
+
+def test_a_reader_is_not_blocked_by_a_publication_and_then_sees_the_new_data(published_copy):
+    db = published_copy / "marts" / "warehouse.duckdb"
+    reader = duckdb.connect(str(db), read_only=True)
+    old_run = reader.execute("select run_id from _publication").fetchone()[0]
+    before = reader.execute("select count(*) from low_income_monitoring").fetchone()[0]
+    build_and_publish(Paths.from_env(published_copy))
+    # the open reader still answers, from the publication it opened
+    assert reader.execute("select count(*) from low_income_monitoring").fetchone()[0] == before
+    assert reader.execute("select run_id from _publication").fetchone()[0] == old_run
+    reader.close()
+    fresh = duckdb.connect(str(db), read_only=True)
+    assert fresh.execute("select run_id from _publication").fetchone()[0] != old_run
+    fresh.close()
+
+
+def test_a_run_killed_midway_leaves_the_old_publication_readable_and_intact(published_copy):
+    before = fingerprint(published_copy / "marts")
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(published_copy)}
+    proc = subprocess.Popen([sys.executable, "-m", "civstat.cli", "build"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((published_copy / "warehouse").glob("build-*.duckdb")):
+        time.sleep(0.2)
+    time.sleep(1.0)  # dbt is now writing the build file
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert fingerprint(published_copy / "marts") == before
+    con = duckdb.connect(str(published_copy / "marts" / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select count(*) from elderly_care_beds").fetchone()[0] > 0
+    con.close()
+
+
+def test_a_failing_dbt_test_stops_publication(published_copy):
+    before = fingerprint(published_copy / "marts")
+    # an institution with more residents than beds breaks the occupancy range test
+    inst = next((published_copy / "clean" / "institution").rglob("period=*/*.parquet"))
+    frame = pl.read_parquet(inst)
+    frame.with_columns(residents=pl.col("beds") * 3).write_parquet(inst)
+    with pytest.raises(BuildError, match="occupancy_rate"):
+        build_and_publish(Paths.from_env(published_copy))
+    assert fingerprint(published_copy / "marts") == before
+
+
+# ---------------------------------------------------------------- civstat sql
+
+def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(root), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "civstat.cli", *args], env=env, capture_output=True, text=True)
+
+
+def test_sql_prints_a_table_and_writes_csv_and_xlsx(tiny_built, tmp_path):
+    result = run_cli(tiny_built, "sql", "select division_name, year, institutions from elderly_care_beds where division_level = 'county'")
+    assert result.returncode == 0 and "institutions" in result.stdout
+    assert run_cli(tiny_built, "sql", "select * from dim_programmes", "--csv", str(tmp_path / "p.csv")).returncode == 0
+    assert pl.read_csv(tmp_path / "p.csv").height == 11
+    assert run_cli(tiny_built, "sql", "select * from dim_programmes", "--xlsx", str(tmp_path / "p.xlsx")).returncode == 0
+    assert pl.read_excel(tmp_path / "p.xlsx").height == 11
+
+
+def test_sql_is_read_only(tiny_built):
+    result = run_cli(tiny_built, "sql", "create table x as select 1")
+    assert result.returncode == 1 and "read-only" in (result.stdout + result.stderr).lower()
