@@ -188,7 +188,7 @@ def test_a_run_killed_midway_leaves_the_old_publication_readable_and_intact(publ
     proc = subprocess.Popen([sys.executable, "-m", "civstat.cli", "build"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and not list((published_copy / "warehouse").glob("build-*.duckdb")):
+    while time.time() < deadline and not list((published_copy / "warehouse").glob("build*.duckdb")):
         time.sleep(0.2)
     time.sleep(1.0)  # dbt is now writing the build file
     os.killpg(proc.pid, signal.SIGKILL)

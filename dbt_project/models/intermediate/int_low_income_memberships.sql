@@ -6,7 +6,14 @@ with active_families as (
     where status = 'active'
 ),
 
-persons as (
+-- a person row names its own region; only rows without one look it up in their household's row
+persons_with_region as (
+    select period, programme, person_key, household_key, division_code, urban_rural
+    from {{ ref('stg_rosters__persons') }}
+    where division_code is not null and urban_rural is not null
+),
+
+persons_from_household as (
     select
         p.period,
         p.programme,
@@ -17,6 +24,7 @@ persons as (
     from {{ ref('stg_rosters__persons') }} as p
     left join active_families as f
         on f.period = p.period and f.programme = p.programme and f.household_key = p.household_key
+    where p.division_code is null or p.urban_rural is null
 ),
 
 monitored as (
@@ -31,6 +39,8 @@ monitored as (
     left join {{ ref('int_divisions_enriched') }} as d on d.division_code = m.division_code
 )
 
-select * from persons
+select * from persons_with_region
+union all
+select * from persons_from_household
 union all
 select * from monitored

@@ -1,3 +1,4 @@
+{{ config(materialized="view") }}
 -- Every subsidy payment with its subcategory (高龄 tier by age at the month's end, 孤儿 care
 -- mode, 临时救助 type) and the standard for it.
 with periods as (select period, reference_date from {{ ref('dim_periods') }} where period_type = 'month'),

@@ -1,15 +1,27 @@
 -- Recipients, amounts and payments above or below the standard, rolled up to every region.
-with payments as (select * from {{ ref('int_subsidy_payments') }}),
+with by_place as (
+    -- one row per place, month, programme, subcategory before rolling up (far fewer rows to join)
+    select
+        division_code, period, programme, subcategory,
+        count(*) as recipients,
+        sum(amount) as amount,
+        max(standard_amount) as standard_amount,
+        count(standard_amount) as with_standard,
+        count_if(amount > standard_amount) as paid_above_standard,
+        count_if(amount < standard_amount) as paid_below_standard
+    from {{ ref('int_subsidy_payments') }}
+    group by all
+),
 
 rolled as (
     select
         a.ancestor_code as division_code, a.ancestor_level as division_level, w.period, w.programme, w.subcategory,
-        count(*) as recipients,
+        sum(w.recipients) as recipients,
         sum(w.amount) as amount,
         max(w.standard_amount) as standard_amount,
-        case when count(w.standard_amount) > 0 then count_if(w.amount > w.standard_amount) end as paid_above_standard,
-        case when count(w.standard_amount) > 0 then count_if(w.amount < w.standard_amount) end as paid_below_standard
-    from payments as w
+        case when sum(w.with_standard) > 0 then sum(w.paid_above_standard) end as paid_above_standard,
+        case when sum(w.with_standard) > 0 then sum(w.paid_below_standard) end as paid_below_standard
+    from by_place as w
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = w.division_code
     group by all
 ),

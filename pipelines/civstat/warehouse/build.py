@@ -121,7 +121,11 @@ def build(paths: Paths, run_id: str | None = None) -> BuildResult:
     run_id = run_id or dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     work = paths.data / "warehouse"
     work.mkdir(parents=True, exist_ok=True)
-    build_file = work / f"build-{run_id}.duckdb"
+    # one fixed name: dbt's profile stays the same from run to run, so dbt parses only what changed
+    # (a run killed midway leaves this file behind; the next run starts it afresh)
+    build_file = work / "build.duckdb"
+    for leftover in (build_file, build_file.with_name("build.duckdb.wal")):
+        leftover.unlink(missing_ok=True)
     started = time.perf_counter()
     nodes = run_dbt(paths, build_file, "build")
     return BuildResult(run_id, build_file, time.perf_counter() - started, nodes)
@@ -194,7 +198,7 @@ def build_and_publish(paths: Paths) -> tuple[BuildResult, Path]:
 
 
 def cleanup_builds(paths: Paths, keep: Path | None = None) -> None:
-    """Remove build files of earlier runs (a killed run leaves its own behind)."""
-    for old in (paths.data / "warehouse").glob("build-*.duckdb*"):
+    """Remove build files other than ``keep`` (the latest build stays for inspection)."""
+    for old in (paths.data / "warehouse").glob("build*.duckdb*"):
         if keep is None or old.name not in (keep.name, keep.name + ".wal"):
             old.unlink(missing_ok=True)
