@@ -55,12 +55,13 @@ def main() -> int:
         print(result.stdout[-3000:], result.stderr[-3000:])
         return 1
     run_results = json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text(encoding="utf-8"))
+    dbt_wall = run_results["elapsed_time"]
     models = sum(r["execution_time"] for r in run_results["results"] if r["unique_id"].startswith("model."))
     tests = sum(r["execution_time"] for r in run_results["results"] if r["unique_id"].startswith(("test.", "unit_test.")))
-    print(f"dbt build:{build_time:8.1f} s   peak RSS {peak / 2**30:5.2f} GiB (civstat build: parse, seeds, models, tests, publication)")
-    print(f"          {models:8.1f} s in models, {tests:.1f} s in tests and unit tests (dbt's own timings, 2 threads)")
+    print(f"build:    {build_time:8.1f} s   peak RSS {peak / 2**30:5.2f} GiB (civstat build: dbt start and parse, seeds, models, tests, publication)")
+    print(f"          {dbt_wall:8.1f} s of it in dbt's run (models {models:.1f} s + tests {tests:.1f} s summed over 2 threads)")
     by_hand = hand_written(clean)
-    print(f"ratio:    {build_time / by_hand:8.2f} x by hand for the whole build (goal <= 3x); {models / by_hand:.2f} x for the models alone")
+    print(f"ratio:    {build_time / by_hand:8.2f} x by hand for the whole build (goal <= 3x); {dbt_wall / by_hand:.2f} x for dbt's run (models and tests)")
     return 0
 
 

@@ -119,10 +119,11 @@ def test_the_generated_data_has_every_quirk(tiny_generated):
     assert rosters == set(__import__("civstat.registry", fromlist=["registry"]).registry().rosters)
 
 
-def test_every_generated_file_reconciles_exactly(tiny_ingested):
-    files = manifest(tiny_ingested)["files"]
-    ledger = read_ledger(Paths.from_env(tiny_ingested))
-    quarantine = read_quarantine(Paths.from_env(tiny_ingested))
+def assert_every_file_reconciles(root: Path) -> None:
+    """Rows in = clean + quarantined for every file, with the manifest's exact rows and reasons."""
+    files = manifest(root)["files"]
+    ledger = read_ledger(Paths.from_env(root))
+    quarantine = read_quarantine(Paths.from_env(root))
     assert ledger.height == len(files)
     for f in files:
         row = ledger.filter(pl.col("source_file") == f["source_file"]).row(0, named=True)
@@ -131,6 +132,10 @@ def test_every_generated_file_reconciles_exactly(tiny_ingested):
         assert (row["rows_in"], row["rows_clean"], row["rows_quarantined"]) == (f["rows_in"], f["rows_clean"], f["rows_quarantined"]), f["source_file"]
         got = quarantine.filter(pl.col("source_file") == f["source_file"]).group_by("source_row").agg(pl.col("reason_code").first())
         assert sorted(got.rows()) == sorted((r, q) for r, q in f["quarantined"]), f["source_file"]
+
+
+def test_every_generated_file_reconciles_exactly(tiny_ingested):
+    assert_every_file_reconciles(tiny_ingested)
 
 
 def test_clean_totals_match_the_generators_manifest(tiny_ingested):

@@ -40,8 +40,20 @@ def test_adding_a_registry_field_without_regenerating_is_drift():
 
 @pytest.fixture(scope="session")
 def tiny_built(tiny_ingested: Path) -> Path:
-    build_and_publish(Paths.from_env(tiny_ingested))
+    result, _ = build_and_publish(Paths.from_env(tiny_ingested), unit_tests=True)
+    tiny_ingested.joinpath("build_results.json").write_text(__import__("json").dumps(result.results, default=str))
     return tiny_ingested
+
+
+def test_dbt_build_passes_every_model_test_and_unit_test(tiny_built):
+    results = __import__("json").loads((tiny_built / "build_results.json").read_text())
+    kinds = {r["unique_id"].split(".")[0] for r in results}
+    assert kinds >= {"model", "seed", "test", "unit_test"}
+    assert all(r["status"] in ("success", "pass") for r in results), [r for r in results if r["status"] not in ("success", "pass")]
+    units = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert units >= {"beds_per_1000_nursing_share_and_occupancy", "national_check_2015_beds_per_1000",
+                     "coverage_is_recipients_over_eligible_and_null_without_a_register",
+                     "a_person_on_the_rolls_in_march_only_enters_in_march_and_exits_in_april"}
 
 
 def marts(root: Path, sql: str) -> pl.DataFrame:
@@ -133,8 +145,11 @@ def test_twelve_months_of_county_data_equal_the_generators_truth(tmp_path):
     from civstat.generate import generate
     from civstat.ingest import ingest
 
+    from test_ingest import assert_every_file_reconciles
+
     generate("county", 12, 7, tmp_path / "raw")
     assert not ingest(Paths.from_env(tmp_path)).failed
+    assert_every_file_reconciles(tmp_path)
     build_and_publish(Paths.from_env(tmp_path))
     county_figures_equal_the_manifest(tmp_path)
     ratios_equal_an_independent_computation(tmp_path)
