@@ -71,7 +71,7 @@ def cmd_build(args: argparse.Namespace, paths: Paths) -> int:
     """dbt build into a fresh DuckDB file; publish the marts atomically when every test passes."""
     from civstat.warehouse.build import BuildError, build_and_publish
 
-    console.print("building the warehouse with dbt (models, tests, unit tests) ...")
+    console.print("building the warehouse with dbt (seeds, models, tests) ...")
     try:
         result, published = build_and_publish(paths)
     except BuildError as exc:
