@@ -28,6 +28,16 @@ select
     last_day(period) as reference_date
 from monthly
 union all
+select distinct
+    make_date(cast(extract(year from period) as int), cast((extract(quarter from period) - 1) * 3 + 1 as int), 1) as period,
+    'quarter' as period_type,
+    concat(cast(extract(year from period) as string), 'Q', cast(extract(quarter from period) as string)) as period_label,
+    extract(year from period) as year,
+    extract(quarter from period) as quarter,
+    cast(null as bigint) as month,
+    last_day(make_date(cast(extract(year from period) as int), cast(extract(quarter from period) * 3 as int), 1)) as reference_date
+from monthly
+union all
 select
     make_date(cast(year as int), 1, 1) as period,
     'year' as period_type,
