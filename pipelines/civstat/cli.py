@@ -53,17 +53,68 @@ def cmd_ingest(args: argparse.Namespace, paths: Paths) -> int:
     return 1 if report.failed else 0
 
 
+def _run_partitions(paths: Paths, partitions: list[str]) -> int:
+    """One in-process Dagster run over the partitions; say what was built and what failed."""
+    from civstat.orchestrate import run
+
+    console.print(f"running the Dagster job for {partitions[0]}" + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
+                  + " (raw → clean → dbt models and checks → publication) ...")
+    try:
+        result = run(paths, partitions)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    materialized = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed_checks = [e for e in checks if not e.event_specific_data.passed]
+    console.print(f"{len(materialized)} asset materialisations, {len(checks)} checks ({len(failed_checks)} failed)")
+    for e in failed_checks[:10]:
+        evaluation = e.event_specific_data
+        console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+    if not result.success:
+        for e in result.all_events:
+            if e.is_step_failure:
+                console.print(f"[red]step failed[/]: {e.step_key}: {e.event_specific_data.error.message.strip()[:1500]}")
+        console.print(f"[red]run failed[/]: nothing new was published; the previous publication in {paths.marts} is unchanged")
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
+    """Run the monitoring job for a month, or for every month of a year (ending with its December)."""
+    from civstat.orchestrate import months_with_data
+
+    if args.year:
+        partitions = [m for m in months_with_data(paths) if m.startswith(str(args.year))] or [f"{args.year}-12"]
+    elif args.period:
+        partitions = [args.period]
+    else:
+        partitions = months_with_data(paths)
+        if not partitions:
+            console.print(f"[red]no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
+            return 2
+    return _run_partitions(paths, partitions)
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
-    """Generate county sample data (if absent), ingest it, and say where everything is."""
+    """Generate county sample data (if absent), run everything on it, and say where everything is."""
     from civstat.generate import MANIFEST_DIR
+    from civstat.orchestrate import months_with_data
 
     if not (paths.raw / MANIFEST_DIR / "manifest.json").exists():
-        console.print(f"generating {args.months} months of county-scale sample data into {paths.raw} ...")
+        console.print(f"generating {args.months} months of {args.scale}-scale sample data into {paths.raw} ...")
         cmd_generate(argparse.Namespace(scale=args.scale, months=args.months, seed=args.seed, start=args.start, out=None), paths)
-    status = cmd_ingest(argparse.Namespace(period=None), paths)
-    status = cmd_build(args, paths) or status
-    console.print(f"[bold]demo done[/]: raw extracts {paths.raw}; clean Parquet {paths.clean}; quarantine {paths.quarantine}; "
-                  f"marts {paths.marts} (try: civstat sql \"select * from elderly_care_beds where division_level = 'county'\")")
+    status = _run_partitions(paths, months_with_data(paths))
+    from civstat.ingest import read_ledger
+
+    ledger = read_ledger(paths)
+    console.print(f"[bold]demo {'done' if status == 0 else 'FAILED'}[/]")
+    console.print(f"  raw extracts     {paths.raw}  ({ledger.height} files)")
+    console.print(f"  clean Parquet    {paths.clean}  ({int(ledger['rows_clean'].sum() or 0):,} rows clean, "
+                  f"{int(ledger['rows_quarantined'].sum() or 0):,} quarantined with reasons in {paths.quarantine})")
+    console.print(f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart)")
+    console.print("  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\"")
+    console.print(f"  Dagster UI       civstat ui   (runs recorded in {paths.data / 'dagster'})")
     return status
 
 
@@ -145,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--start", default="2025-01")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="run the monitoring job (Dagster, in-process) for a month or a year")
+    group = r.add_mutually_exclusive_group()
+    group.add_argument("--period", help="YYYY-MM")
+    group.add_argument("--year", type=int, help="every month of the year with data, ending with its December")
+    r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("build", help="build the marts with dbt and publish them to data/marts")
     b.set_defaults(func=cmd_build)

@@ -1,0 +1,30 @@
+"""The Definitions object: what `dagster dev`, the CLI and the tests all load."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from civstat.defs.automation import annual_statistics_schedule, monthly_job, monthly_schedule, raw_files_sensor
+from civstat.defs.ingestion import clean_rosters, raw_extracts
+from civstat.defs.resources import CivstatResource
+from civstat.defs.warehouse import PROJECT, published_marts, warehouse_models
+from civstat.warehouse.build import dbt_executable
+
+ASSETS = [raw_extracts, clean_rosters, warehouse_models, published_marts]
+
+
+def resources(data_dir: str = "") -> dict:
+    return {
+        "civstat": CivstatResource(data_dir=data_dir),
+        "dbt": DbtCliResource(project_dir=str(PROJECT.project_dir), profiles_dir=str(PROJECT.project_dir), dbt_executable=dbt_executable()),
+    }
+
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[monthly_job],
+    schedules=[monthly_schedule, annual_statistics_schedule],
+    sensors=[raw_files_sensor],
+    resources=resources(),
+)

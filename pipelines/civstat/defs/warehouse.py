@@ -1,0 +1,74 @@
+"""The dbt models as Dagster assets (dbt tests become asset checks) and the publication."""
+
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from civstat.defs.partitions import monthly
+from civstat.defs.resources import CivstatResource
+from civstat.warehouse import sources
+from civstat.warehouse.build import DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish
+
+PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
+LAYER_PREFIX = {"staging": "staging", "intermediate": "intermediate", "marts": "mart"}
+
+
+def ensure_manifest() -> Path:
+    """dbt's manifest.json, parsed afresh when a model, macro or YAML file is newer than it."""
+    manifest = PROJECT.manifest_path
+    inputs = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT / d).rglob("*") if p.is_file()]
+    inputs.append(DBT_PROJECT / "dbt_project.yml")
+    if not manifest.exists() or max(p.stat().st_mtime for p in inputs) > manifest.stat().st_mtime:
+        env = {**os.environ, "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
+               "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"), "DO_NOT_TRACK": "1"}
+        subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, check=True, capture_output=True)
+    return manifest
+
+
+class Translator(DagsterDbtTranslator):
+    """Models keep their dbt names under a layer prefix: staging/…, intermediate/…, mart/…; the
+    sources resolve to the clean/<roster> assets through their meta.dagster.asset_key."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed"):
+            folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "reference"
+            return dg.AssetKey([LAYER_PREFIX.get(folder, folder), dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return self.get_asset_key(dbt_resource_props).path[0]
+
+
+@dbt_assets(manifest=ensure_manifest(), project=PROJECT, partitions_def=monthly, exclude="resource_type:unit_test",
+            dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+            backfill_policy=dg.BackfillPolicy.single_run())
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civstat: CivstatResource):
+    """dbt build into data/warehouse/build.duckdb (never the published file)."""
+    paths = civstat.paths()
+    build_file = paths.data / "warehouse" / "build.duckdb"
+    build_file.parent.mkdir(parents=True, exist_ok=True)
+    if not context.is_subset or "mart" in {k.path[0] for k in context.selected_asset_keys}:
+        for leftover in (build_file, build_file.with_name("build.duckdb.wal")):
+            leftover.unlink(missing_ok=True)
+    sources.write_schema_files(paths.clean)
+    os.environ.update(dbt_env(paths, build_file))
+    args = ["build", "--vars", json.dumps(json.loads(dbt_args("build")[dbt_args("build").index("--vars") + 1]))]
+    yield from dbt.cli(args, context=context).stream()
+
+
+@dg.asset(key=["mart", "published"], group_name="mart", partitions_def=monthly, kinds={"duckdb", "parquet"},
+          backfill_policy=dg.BackfillPolicy.single_run(),
+          deps=[["mart", name] for name in (*MARTS, *DIMENSIONS)],
+          description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically")
+def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
+    paths = civstat.paths()
+    build_file = paths.data / "warehouse" / "build.duckdb"
+    published = publish(paths, BuildResult(run_id=context.run_id[:8] + "-" + context.partition_keys[-1], build_file=build_file, seconds=0.0))
+    return dg.MaterializeResult(metadata={"warehouse": str(published), "marts": list(MARTS)})
