@@ -1,0 +1,109 @@
+"""Dagster: the definitions load with the whole lineage, schedules and sensor target the right
+partitions, and a full in-process run builds and publishes everything."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from civstat.defs import defs
+from civstat.defs.resources import CivstatResource
+from civstat.settings import Paths
+
+
+def key(text: str) -> dg.AssetKey:
+    return dg.AssetKey(text.split("/"))
+
+
+def test_the_definitions_load_with_lineage_from_raw_files_to_the_publication():
+    graph = defs.get_repository_def().asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw/person", "clean/person", "staging/stg_rosters__persons", "mart/low_income_monitoring", "mart/published"} <= keys
+    assert key("raw/person") in graph.get(key("clean/person")).parent_keys
+    assert key("clean/person") in graph.get(key("staging/stg_rosters__persons")).parent_keys
+    assert key("mart/low_income_monitoring") in graph.get(key("mart/published")).parent_keys
+    checks = {c.name for c in graph.asset_check_keys if c.asset_key == key("mart/elderly_care_beds")}
+    assert any("occupancy_rate" in c for c in checks), "dbt tests are asset checks"
+
+
+def run_requests(schedule_name: str, when: dt.datetime) -> list[dg.RunRequest]:
+    schedule = defs.get_schedule_def(schedule_name)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def())
+        return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def test_the_monthly_schedule_runs_on_the_5th_for_the_month_before():
+    assert defs.get_schedule_def("monthly_monitoring_schedule").cron_schedule == "0 6 5 * *"
+    [request] = run_requests("monthly_monitoring_schedule", dt.datetime(2025, 4, 5, 6, 0, tzinfo=dt.timezone.utc))
+    assert request.partition_key == "2025-03"
+
+
+def test_the_annual_schedule_runs_mid_january_for_last_years_december():
+    assert defs.get_schedule_def("annual_statistics_schedule").cron_schedule == "0 6 15 1 *"
+    [request] = run_requests("annual_statistics_schedule", dt.datetime(2026, 1, 15, 6, 0, tzinfo=dt.timezone.utc))
+    assert request.partition_key == "2025-12"
+
+
+def test_the_sensor_fires_once_per_file_version(tmp_path):
+    sensor = defs.get_sensor_def("raw_files_sensor")
+    raw = tmp_path / "raw" / "2025-03"
+    raw.mkdir(parents=True)
+    (raw / "示范县城市低保家庭花名册.csv").write_text("户主姓名,户主身份证号\n", encoding="utf-8")
+    resources = {"civstat": CivstatResource(data_dir=str(tmp_path))}
+
+    def tick(cursor):
+        with dg.instance_for_test() as instance:
+            context = dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance, repository_def=defs.get_repository_def())
+            data = sensor.evaluate_tick(context)
+            return list(data.run_requests or []), data.cursor
+
+    first, cursor = tick(None)
+    assert [r.partition_key for r in first] == ["2025-03"]
+    again, cursor = tick(cursor)
+    assert again == []
+    (raw / "示范县城市低保家庭花名册.csv").touch()  # touched, not changed
+    assert tick(cursor)[0] == []
+    (raw / "示范县城市低保家庭花名册.csv").write_text("户主姓名,户主身份证号,保障人口数\n", encoding="utf-8")
+    changed, cursor = tick(cursor)
+    assert [r.partition_key for r in changed] == ["2025-03"] and changed[0].run_key != first[0].run_key
+
+
+@pytest.fixture(scope="module")
+def orchestrated(tiny_generated: Path, tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
+    from civstat.orchestrate import months_with_data, run
+
+    root = tmp_path_factory.mktemp("orchestrated")
+    shutil.copytree(tiny_generated / "raw", root / "raw")
+    result = run(Paths.from_env(root), months_with_data(Paths.from_env(root)))
+    return root, result
+
+
+def test_a_full_run_materialises_every_asset_runs_every_check_and_publishes(orchestrated):
+    root, result = orchestrated
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"raw/family", "clean/family", "mart/subsidy_coverage", "mart/published"} <= materialized
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert len(evaluations) >= 50 and all(e.passed for e in evaluations)
+    assert (root / "marts" / "warehouse.duckdb").exists() and (root / "marts" / "low_income_monitoring.parquet").exists()
+
+
+def test_an_unreadable_file_fails_the_run_and_keeps_the_previous_publication(orchestrated, tmp_path):
+    from civstat.orchestrate import run
+
+    root, _ = orchestrated
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dagster", "warehouse"))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
+    month = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+    (copy / "raw" / month / "隆华县城市低保家庭花名册_补报.csv").write_text("这不是花名册\n没有表头\n", encoding="utf-8")
+    result = run(Paths.from_env(copy), [month])
+    assert not result.success
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
+    assert after == before
