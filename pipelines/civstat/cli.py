@@ -176,6 +176,55 @@ def cmd_dbt_sources(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace, paths: Paths) -> int:
+    """The Dagster web UI on 127.0.0.1, over the same definitions and run history."""
+    import os
+    import subprocess
+
+    from civstat.orchestrate import instance_for
+
+    instance_for(paths)  # sets DAGSTER_HOME to <data>/dagster
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(paths.data), "DO_NOT_TRACK": "1"}
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    console.print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+    return subprocess.call([str(webserver), "-m", "civstat.defs", "-h", "127.0.0.1", "-p", str(args.port)], env=env)
+
+
+def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
+    """Latest runs, check results and how fresh the data is."""
+    import datetime as dt
+
+    from civstat.ingest import read_ledger
+    from civstat.orchestrate import instance_for
+
+    instance = instance_for(paths)
+    runs = instance.get_runs(limit=args.runs)
+    console.print("[bold]latest runs[/]")
+    for r in runs:
+        stats = instance.get_run_stats(r.run_id)
+        started = dt.datetime.fromtimestamp(stats.start_time).isoformat(timespec="seconds") if stats.start_time else "-"
+        partition = r.tags.get("dagster/partition") or "…".join(filter(None, [r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end")]))
+        console.print(f"  {started}  {r.status.value:<8} {partition:<17} {stats.materializations} materialisations, {stats.steps_failed} failed steps  ({r.run_id[:8]})")
+    if not runs:
+        console.print("  none yet (civstat run, or civstat demo)")
+    ledger = read_ledger(paths)
+    if ledger.height:
+        latest = ledger["ingested_at"].max()
+        console.print(f"[bold]clean data[/]: {ledger.height} files, latest period {ledger['period'].drop_nulls().max()}, last ingested {latest}")
+        failed = ledger.filter(ledger["status"] == "failed")
+        for row in failed.head(5).iter_rows(named=True):
+            console.print(f"  [red]failed[/] {row['source_file']}: {row['error'][:200]}")
+    publication = paths.marts / "_publication.json"
+    if publication.exists():
+        import json
+
+        info = json.loads(publication.read_text(encoding="utf-8"))
+        console.print(f"[bold]published[/]: run {info['run_id']} at {info['published_at']} in {paths.marts}")
+    else:
+        console.print("[bold]published[/]: nothing yet")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -202,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--period", help="YYYY-MM")
     group.add_argument("--year", type=int, help="every month of the year with data, ending with its December")
     r.set_defaults(func=cmd_run)
+
+    u = sub.add_parser("ui", help="start the Dagster web UI on 127.0.0.1")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(func=cmd_ui)
+
+    st = sub.add_parser("status", help="latest runs, failed files, freshness and the publication")
+    st.add_argument("--runs", type=int, default=10)
+    st.set_defaults(func=cmd_status)
 
     b = sub.add_parser("build", help="build the marts with dbt and publish them to data/marts")
     b.set_defaults(func=cmd_build)
