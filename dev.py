@@ -35,7 +35,8 @@ def ensure_environment() -> None:
     if not (BIN / "uv").exists():
         run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     env = {**os.environ, "VIRTUAL_ENV": str(VENV), "UV_PROJECT_ENVIRONMENT": str(VENV)}
-    run(BIN / "uv", "sync", "--frozen", "--quiet", env=env)
+    # --compile-bytecode: imports stay fast even where PYTHONDONTWRITEBYTECODE is set (it is, on some machines)
+    run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=env)
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,182 @@
+"""Run the suites with Great Expectations 1.x over Polars frames (through pandas, GX's fastest
+source here) and keep the results as GX Data Docs (HTML) under <data>/quality/<run>/."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from civstat.quality import suites
+from civstat.settings import Paths
+
+log = logging.getLogger("civstat.quality")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    unexpected: int | None
+    examples: list
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    asset: list[str]
+    blocking: bool
+    rows: int
+    success: bool
+    evaluated: int
+    failures: list[Failure] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [f"{self.suite} on {'/'.join(self.asset)} ({self.rows:,} rows): {len(self.failures)} of {self.evaluated} expectations failed"]
+        for f in self.failures:
+            lines.append(f"  - {f.expectation}" + (f" [{f.column}]" if f.column else "")
+                         + (f": {f.unexpected} rows" if f.unexpected is not None else "") + (f", e.g. {f.examples[:3]}" if f.examples else ""))
+        return "\n".join(lines)
+
+
+class Validator:
+    """One ephemeral GX context for a run; Data Docs written to ``docs_dir``."""
+
+    def __init__(self, docs_dir: Path | None = None):
+        import great_expectations as gx
+
+        self.gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = {"globally": False}
+        self.source = self.context.data_sources.add_pandas("civstat")
+        self.docs_dir = docs_dir
+        self._results: list = []
+        if docs_dir is not None:
+            docs_dir.mkdir(parents=True, exist_ok=True)
+            self.context.add_data_docs_site(site_name="civstat", site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+
+    def validate(self, spec: dict, frame: pl.DataFrame, extra: list[dict] | None = None) -> SuiteResult:
+        gx = self.gx
+        name = spec["name"]
+        suite = gx.ExpectationSuite(name=name, meta=spec.get("meta", {}))
+        for e in [*spec["expectations"], *(extra or [])]:
+            cls = gx.expectations.registry.get_expectation_impl(e["type"])
+            suite.add_expectation(cls(**e["kwargs"]))
+        suite = self.context.suites.add(suite)
+        asset = self.source.add_dataframe_asset(name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{name}_all")
+        definition = self.context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=f"{name}_validation"))
+        checkpoint = self.context.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[definition],
+                                                                actions=[], result_format={"result_format": "SUMMARY"}))
+        result = checkpoint.run(batch_parameters={"dataframe": frame.to_pandas()})
+        [validation] = list(result.run_results.values())
+        failures = [
+            Failure(r.expectation_config.type, r.expectation_config.kwargs.get("column"),
+                    r.result.get("unexpected_count"), list(r.result.get("partial_unexpected_list") or [])[:5])
+            for r in validation.results if not r.success
+        ]
+        self._results.append((result, definition))
+        return SuiteResult(name, list(spec.get("meta", {}).get("asset", [])), bool(spec.get("meta", {}).get("blocking", True)),
+                           frame.height, validation.success, len(validation.results), failures)
+
+    def write_docs(self) -> Path | None:
+        """Render every validation of this run as GX Data Docs (static HTML) once, at the end."""
+        if self.docs_dir is None or not self._results:
+            return None
+        self.context.build_data_docs(site_names=["civstat"])
+        return self.docs_dir / "index.html"
+
+
+def read_clean(paths: Paths, roster: str, periods: list[str] | None) -> pl.DataFrame:
+    files = sorted((paths.clean / roster).glob("period=*/*.parquet"))
+    if periods:
+        wanted = set(periods) | {p[:4] for p in periods}
+        files = [f for f in files if f.parent.name.split("=", 1)[1] in wanted]
+    if not files:
+        from civstat.registry import registry
+
+        return pl.DataFrame(schema=registry()[roster].clean_schema())
+    return pl.read_parquet(files, hive_partitioning=False)
+
+
+def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Path | None = None,
+                   rosters: list[str] | None = None) -> list[SuiteResult]:
+    """Every clean table (of the periods) against its generated suite, plus two run-time facts:
+    division codes must be known, and the row count must equal the ledger's clean rows."""
+    from civstat.ingest import read_ledger
+
+    validator = Validator(docs_dir)
+    ledger = read_ledger(paths).filter(pl.col("status") == "ok")
+    divisions = read_clean(paths, "division", None)
+    known = sorted(divisions["division_code"].unique().to_list())
+    results = []
+    for path in sorted(suites.CLEAN_DIR.glob("*.json")):
+        roster = path.stem
+        if rosters and roster not in rosters:
+            continue
+        frame = read_clean(paths, roster, periods)
+        extra = []
+        if "division_code" in frame.columns and known and roster != "division":
+            extra.append(suites.expectation("expect_column_values_to_be_in_set", column="division_code", value_set=known))
+        in_scope = ledger.filter(pl.col("roster") == roster)
+        if periods:
+            wanted = set(periods) | {p[:4] for p in periods}
+            in_scope = in_scope.filter(pl.col("period").is_in(list(wanted)))
+        extra.append(suites.expectation("expect_table_row_count_to_equal", value=int(in_scope["rows_clean"].sum() or 0)))
+        results.append(validator.validate(suites.load(path), frame, extra))
+    validator.write_docs()
+    return results
+
+
+def validate_marts(database: Path, docs_dir: Path | None = None) -> list[SuiteResult]:
+    """The marts in a DuckDB file (the build, before publication) against the hand-written suites."""
+    import duckdb
+
+    validator = Validator(docs_dir)
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        results = []
+        for path in sorted(suites.MARTS_DIR.glob("*.json")):
+            spec = suites.load(path)
+            table = spec["meta"]["asset"][-1]
+            schema = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall()).get(table, "main")
+            frame = pl.from_arrow(con.sql(f'select * from "{schema}"."{table}"').to_arrow_table())
+            results.append(validator.validate(spec, frame))
+        validator.write_docs()
+        return results
+    finally:
+        con.close()
+
+
+def recipient_jumps(database: Path, bound: float) -> pl.DataFrame:
+    """Counties whose recipients (subsidies) or persons (low-income) changed by more than ``bound``
+    (a share, e.g. 0.3) from one month to the next: a warning, not a stop."""
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        schema = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
+        sql = f"""
+            with counts as (
+                select division_code, division_name, period, programme, persons as n from "{schema['low_income_monitoring']}".low_income_monitoring
+                where division_level = 'county' and urban_rural = 'urban'
+                union all
+                select division_code, division_name, period, programme, sum(recipients) from "{schema['subsidy_coverage']}".subsidy_coverage
+                where division_level = 'county' group by all
+            ), changes as (
+                select *, lag(n) over (partition by division_code, programme order by period) as previous from counts
+            )
+            select division_code, division_name, period, programme, previous, n as current, (n - previous) * 1.0 / previous as change
+            from changes where previous >= 20 and abs(n - previous) * 1.0 / previous > {bound}
+            order by abs(change) desc"""
+        return pl.from_arrow(con.sql(sql).to_arrow_table())
+    finally:
+        con.close()

@@ -1,0 +1,79 @@
+"""Expectation suites as reviewable JSON in expectations/.
+
+``expectations/clean/<roster>.json`` are generated from the roster registry (``civstat
+expectations`` writes them; a test fails when they drift); ``expectations/marts/*.json`` are
+written by hand. Run-time facts (the division codes known this year, the ledger's row counts)
+are added to a suite when it runs and are not stored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from civstat.registry import Registry, registry as default_registry
+from civstat.settings import PROJECT_ROOT
+
+EXPECTATIONS = PROJECT_ROOT / "expectations"
+CLEAN_DIR = EXPECTATIONS / "clean"
+MARTS_DIR = EXPECTATIONS / "marts"
+GENERATED_NOTE = "GENERATED from pipelines/civstat/registry/rosters.yaml by `civstat expectations`: do not edit by hand"
+
+#: The key of each clean table within a period (person rows are per household: one person in two
+#: households is a warning, W03, not a broken key).
+CLEAN_KEYS = {"person": ["programme", "household_key", "person_key"], "temporary": ["person_key", "case_date", "amount", "source_row"]}
+
+
+def expectation(kind: str, **kwargs) -> dict:
+    return {"type": kind, "kwargs": kwargs}
+
+
+def clean_suite(roster_name: str, reg: Registry) -> dict:
+    roster = reg[roster_name]
+    schema = roster.clean_schema()
+    key = CLEAN_KEYS.get(roster_name, list(roster.key))
+    exps = [expectation("expect_table_columns_to_match_ordered_list", column_list=list(schema))]
+    optional = {f.name for f in roster.fields if not f.required}
+    for column in key:
+        if column not in optional:
+            exps.append(expectation("expect_column_values_to_not_be_null", column=column))
+    exps.append(expectation("expect_compound_columns_to_be_unique", column_list=["period", *key]))
+    for name in schema:
+        if name.endswith("_key"):
+            exps.append(expectation("expect_column_values_to_match_regex", column=name, regex=r"^[0-9a-f]{32}$"))
+        elif name.endswith("_masked"):
+            exps.append(expectation("expect_column_values_to_match_regex", column=name, regex=r"^\d{6}\*{8}\d{3}[\dX]$"))
+    if "division_code" in schema:
+        exps.append(expectation("expect_column_values_to_match_regex", column="division_code", regex=r"^\d{12}$"))
+    for f in roster.fields:
+        if f.name not in schema:
+            continue
+        if f.type in ("int", "amount") and (f.min is not None or f.max is not None):
+            exps.append(expectation("expect_column_values_to_be_between", column=f.name, min_value=f.min, max_value=f.max))
+        if f.type == "enum":
+            exps.append(expectation("expect_column_values_to_be_in_set", column=f.name, value_set=sorted(f.values)))
+    return {"name": f"clean_{roster_name}", "meta": {"note": GENERATED_NOTE, "asset": ["clean", roster_name], "blocking": True},
+            "expectations": exps}
+
+
+def generated(reg: Registry | None = None) -> dict[Path, str]:
+    reg = reg or default_registry()
+    return {CLEAN_DIR / f"{name}.json": json.dumps(clean_suite(name, reg), ensure_ascii=False, indent=1) + "\n" for name in reg.rosters}
+
+
+def write(reg: Registry | None = None) -> list[Path]:
+    out = []
+    for path, text in generated(reg).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            out.append(path)
+    return out
+
+
+def drift(reg: Registry | None = None) -> list[Path]:
+    return [p for p, text in generated(reg).items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
