@@ -107,3 +107,38 @@ def test_an_unreadable_file_fails_the_run_and_keeps_the_previous_publication(orc
     assert not result.success
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
     assert after == before
+
+
+def test_the_committed_expectation_suites_match_the_registry():
+    from civstat.quality import suites
+
+    assert suites.drift() == [], "run `civstat expectations` and commit the result"
+
+
+def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publication(orchestrated, tmp_path):
+    """Each row is valid, so cleaning keeps both; the clean table's key check (GX) stops the run."""
+    from civstat.cleaning.readers import read_grid
+    from civstat.orchestrate import run
+
+    root, _ = orchestrated
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dagster", "warehouse"))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
+    month = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+    source = next(p for p in (copy / "raw" / month).glob("*城市低保家庭花名册*"))
+    grid = read_grid(source).cells
+    header_row = next(i for i, row in enumerate(grid.iter_rows()) if "户主姓名" in [str(v) for v in row])
+    header = [v for v in grid.row(header_row)]
+    first = list(grid.row(header_row + 1))
+    amount = next(i for i, h in enumerate(header) if h and "保障金额" in h and "分类" not in h)
+    second = list(first)
+    second[amount] = "9999"
+    lines = [",".join("" if v is None else f'"{v}"' for v in row) for row in (header, first, second)]
+    (copy / "raw" / month / "隆华县城市低保家庭花名册_补报.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(Paths.from_env(copy), [month])
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [e for e in evaluations if not e.passed]
+    assert [e.asset_key.to_user_string() for e in failed] == ["clean/family"]
+    assert not any(e.asset_key.to_user_string() == "mart/published" for e in result.get_asset_materialization_events())
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
+    assert after == before

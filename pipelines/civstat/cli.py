@@ -225,6 +225,43 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
+    """Run the Great Expectations suites over the clean tables and the marts; print failures."""
+    import datetime as dt
+
+    from civstat.quality.run import recipient_jumps, validate_clean, validate_marts
+    from civstat.registry import registry
+
+    docs = paths.data / "quality" / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    console.print("running the expectation suites (expectations/) ...")
+    results = validate_clean(paths, args.period or None, docs)
+    database = paths.data / "warehouse" / "build.duckdb"
+    if not database.exists():
+        database = paths.marts / "warehouse.duckdb"
+    if database.exists():
+        results += validate_marts(database, docs)
+        bound = float(registry().local.get("max_monthly_change", 0.3))
+        jumps = recipient_jumps(database, bound)
+        if jumps.height:
+            console.print(f"[yellow]warning[/]: {jumps.height} county counts changed by more than {bound:.0%} in a month, e.g.")
+            for r in jumps.head(5).iter_rows(named=True):
+                console.print(f"  {r['division_name']} {r['programme']} {r['period']}: {r['previous']} → {r['current']}")
+    failed = [r for r in results if not r.success]
+    for r in failed:
+        console.print(f"[red]{'FAILED' if r.blocking else 'warning'}[/] {r.describe()}")
+    console.print(f"{len(results) - len(failed)} of {len(results)} suites passed; data docs: {docs / 'index.html'}")
+    return 1 if any(r.blocking for r in failed) else 0
+
+
+def cmd_expectations(args: argparse.Namespace, paths: Paths) -> int:
+    """Regenerate the clean-table suites in expectations/clean from the roster registry."""
+    from civstat.quality import suites
+
+    written = suites.write()
+    console.print("\n".join(f"wrote {p}" for p in written) or "the suites already match the registry")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -251,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--period", help="YYYY-MM")
     group.add_argument("--year", type=int, help="every month of the year with data, ending with its December")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check", help="run the Great Expectations suites over clean tables and marts; print failures")
+    c.add_argument("--period", action="append", help="YYYY-MM (repeatable; default: all)")
+    c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("expectations", help="regenerate the clean-table expectation suites from the roster registry")
+    e.set_defaults(func=cmd_expectations)
 
     u = sub.add_parser("ui", help="start the Dagster web UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)

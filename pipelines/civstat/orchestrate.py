@@ -24,7 +24,7 @@ def instance_for(paths: Paths) -> dg.DagsterInstance:
 
 def run(paths: Paths, partitions: Sequence[str], selection: str | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     """Materialise every asset (or ``selection``) for the partitions, in one run."""
-    from civstat.defs.definitions import ASSETS, resources
+    from civstat.defs.definitions import ASSETS, CHECKS, resources
     from civstat.defs.partitions import monthly
 
     keys = monthly.get_partition_keys()
@@ -35,7 +35,7 @@ def run(paths: Paths, partitions: Sequence[str], selection: str | None = None, t
     run_tags = {RANGE_START: ordered[0], RANGE_END: ordered[-1], **(tags or {})}
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)
     return dg.materialize(
-        ASSETS,
+        [*ASSETS, *CHECKS],
         instance=instance_for(paths),
         resources=resources(str(paths.data)),
         selection=selection,

@@ -7,11 +7,13 @@ from dagster_dbt import DbtCliResource
 
 from civstat.defs.automation import annual_statistics_schedule, monthly_job, monthly_schedule, raw_files_sensor
 from civstat.defs.ingestion import clean_rosters, raw_extracts
+from civstat.defs.quality import clean_quality, mart_quality
 from civstat.defs.resources import CivstatResource
 from civstat.defs.warehouse import PROJECT, published_marts, warehouse_models
 from civstat.warehouse.build import dbt_executable
 
 ASSETS = [raw_extracts, clean_rosters, warehouse_models, published_marts]
+CHECKS = [clean_quality, mart_quality]
 
 
 def resources(data_dir: str = "") -> dict:
@@ -23,6 +25,7 @@ def resources(data_dir: str = "") -> dict:
 
 defs = dg.Definitions(
     assets=ASSETS,
+    asset_checks=CHECKS,
     jobs=[monthly_job],
     schedules=[monthly_schedule, annual_statistics_schedule],
     sensors=[raw_files_sensor],

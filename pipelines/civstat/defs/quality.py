@@ -1,0 +1,80 @@
+"""Great Expectations suites as Dagster asset checks. Blocking ones stop the run before anything
+downstream builds or publishes; the month-over-month jump check only warns."""
+
+import dagster as dg
+
+from civstat.defs.resources import CivstatResource
+from civstat.registry import registry
+from civstat.warehouse.build import MARTS
+
+ROSTERS = list(registry().rosters)
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def run_periods(context) -> list[str]:
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    if RANGE_START in tags:
+        from civstat.defs.partitions import monthly
+
+        keys = monthly.get_partition_keys()
+        return keys[keys.index(tags[RANGE_START]): keys.index(tags[RANGE_END]) + 1]
+    return []
+
+
+def _result(r, check_name: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(r.asset), check_name=check_name, passed=r.success,
+        severity=dg.AssetCheckSeverity.ERROR if r.blocking else dg.AssetCheckSeverity.WARN,
+        description=r.describe(),
+        metadata={"rows": r.rows, "expectations": r.evaluated, "failed": len(r.failures),
+                  "failures": dg.MetadataValue.md("\n".join(f"- `{f.expectation}` {f.column or ''}: {f.unexpected} rows, e.g. {f.examples[:3]}"
+                                                           for f in r.failures) or "none")},
+    )
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec("gx_suite", asset=["clean", r], blocking=True,
+                             description=f"Great Expectations: expectations/clean/{r}.json + known division codes + ledger row count")
+           for r in ROSTERS],
+    name="clean_quality", can_subset=True,
+)
+def clean_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
+    from civstat.quality.run import validate_clean
+
+    paths = civstat.paths()
+    docs = paths.data / "quality" / context.run.run_id[:8]
+    selected = [k.asset_key.path[-1] for k in context.selected_asset_check_keys]
+    for r in validate_clean(paths, run_periods(context) or None, docs, rosters=selected):
+        context.log.info(r.describe())
+        yield _result(r, "gx_suite")
+
+
+@dg.multi_asset_check(
+    specs=[*[dg.AssetCheckSpec("gx_suite", asset=["mart", m], blocking=True, description=f"Great Expectations: expectations/marts/{m}.json")
+             for m in MARTS],
+           dg.AssetCheckSpec("monthly_change_within_bound", asset=["mart", "subsidy_coverage"], blocking=False,
+                             description="县级享受人数月环比变化不超过配置的幅度（超过只预警） / county recipient counts change by at most local.max_monthly_change")],
+    name="mart_quality", can_subset=True,
+)
+def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
+    from civstat.quality.run import recipient_jumps, validate_marts
+
+    paths = civstat.paths()
+    build = paths.data / "warehouse" / "build.duckdb"
+    docs = paths.data / "quality" / context.run.run_id[:8]
+    names = {k.name for k in context.selected_asset_check_keys}
+    if "gx_suite" in names:
+        for r in validate_marts(build, docs):
+            yield _result(r, "gx_suite")
+    if "monthly_change_within_bound" in names:
+        bound = float(registry().local.get("max_monthly_change", 0.3))
+        jumps = recipient_jumps(build, bound)
+        examples = [f"{r['division_name']} {r['programme']} {r['period']}: {r['previous']} → {r['current']}" for r in jumps.head(5).iter_rows(named=True)]
+        yield dg.AssetCheckResult(
+            asset_key=["mart", "subsidy_coverage"], check_name="monthly_change_within_bound", passed=jumps.height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{jumps.height} county counts changed by more than {bound:.0%} in a month" + (": " + "; ".join(examples) if examples else ""),
+            metadata={"jumps": jumps.height, "bound": bound},
+        )
