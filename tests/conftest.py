@@ -40,3 +40,16 @@ def tiny_ingested(tiny_generated: Path, tmp_path_factory: pytest.TempPathFactory
     report = ingest(Paths.from_env(root))
     assert not report.failed, [o.error for o in report.failed]
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_built(tiny_ingested: Path) -> Path:
+    """The tiny data set built with dbt (unit tests included) and published."""
+    import json
+
+    from civstat.settings import Paths
+    from civstat.warehouse.build import build_and_publish
+
+    result, _ = build_and_publish(Paths.from_env(tiny_ingested), unit_tests=True)
+    tiny_ingested.joinpath("build_results.json").write_text(json.dumps(result.results, default=str))
+    return tiny_ingested

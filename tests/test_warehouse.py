@@ -38,13 +38,6 @@ def test_adding_a_registry_field_without_regenerating_is_drift():
 
 # ---------------------------------------------------------------- the marts equal the truth
 
-@pytest.fixture(scope="session")
-def tiny_built(tiny_ingested: Path) -> Path:
-    result, _ = build_and_publish(Paths.from_env(tiny_ingested), unit_tests=True)
-    tiny_ingested.joinpath("build_results.json").write_text(__import__("json").dumps(result.results, default=str))
-    return tiny_ingested
-
-
 def test_dbt_build_passes_every_model_test_and_unit_test(tiny_built):
     results = __import__("json").loads((tiny_built / "build_results.json").read_text())
     kinds = {r["unique_id"].split(".")[0] for r in results}

@@ -14,7 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
 from civstat.warehouse import sources
-from civstat.warehouse.build import DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish
+from civstat.warehouse.build import ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish
 
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
 LAYER_PREFIX = {"staging": "staging", "intermediate": "intermediate", "marts": "mart"}
@@ -65,7 +65,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
 
 @dg.asset(key=["mart", "published"], group_name="mart", partitions_def=monthly, kinds={"duckdb", "parquet"},
           backfill_policy=dg.BackfillPolicy.single_run(),
-          deps=[["mart", name] for name in (*MARTS, *DIMENSIONS)],
+          deps=[["mart", name] for name in (*MARTS, *ALERTS, *DIMENSIONS)],
           description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically")
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     paths = civstat.paths()

@@ -69,12 +69,16 @@ class Writer:
         self.protected: set[str] = set()
 
     def file(self, period: str, name: str, roster: str, truth: pl.DataFrame, *, title: str, programme: str | None = None,
-             county: County | None = None, protected: pl.Series | None = None, corruption_rate: float = 0.004) -> None:
+             county: County | None = None, protected: pl.Series | None = None, corruption_rate: float = 0.004,
+             also_protect: set[str] | None = None) -> None:
+        """``also_protect``: IDs whose rows must stay clean in this file because another list of the
+        month refers to them (a quarantined roster row would make the other list's row look wrong)."""
         if truth.height == 0:
             return
-        if protected is None and self.protected:
+        keep = self.protected | (also_protect or set())
+        if protected is None and keep:
             keys = [c for c in ("person_id", "head_id") if c in truth.columns]
-            protected = truth.select(pl.any_horizontal(pl.col(c).is_in(list(self.protected)) for c in keys)).to_series() if keys else None
+            protected = truth.select(pl.any_horizontal(pl.col(c).is_in(list(keep)) for c in keys)).to_series() if keys else None
         style = choose_style(self.rng, truth.height, self.force_fmt)
         # each file picks its own header spelling for every field
         for f in self.reg[roster].fields:
@@ -198,6 +202,13 @@ def _generate_county(job: tuple) -> Manifest:
         period = month.strftime("%Y-%m")
         label = f"{month.year}年{month.month}月"
         view = MonthView(county, households, persons, schedule, first, m, crng, plan)
+        payments = {"longevity": view.longevity(), "disab_living": _person_truth(view.disab_living()),
+                    "disab_care": _person_truth(view.disab_care()), "orphan": view.orphan(),
+                    "unsupported_child": view.unsupported_child(), "temporary": view.temporary()}
+        checks = {"death": view.deaths(), "prevention": view.prevention(), "vehicle": view.check_list(0),
+                  "business": view.check_list(1), "public_employee": view.check_list(2)}
+        # people other lists of the month refer to keep clean roster rows (W09, W12 would misfire otherwise)
+        referenced = set(payments["disab_living"]["person_id"].to_list()) | set(checks["prevention"]["person_id"].to_list())
         for programme in ("dibao", "tekun", "marginal", "rigid"):
             family, people = view.family(programme), _person_truth(view.person(programme))
             splits = ("urban", "rural") if programme in ("dibao", "tekun") else (None,)
@@ -208,15 +219,11 @@ def _generate_county(job: tuple) -> Manifest:
                 writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
                             title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county)
                 writer.file(period, f"{county.name}{word}{PERSON_FILE[programme]}_{label}", "person", per,
-                            title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county)
-        payments = {"longevity": view.longevity(), "disab_living": _person_truth(view.disab_living()),
-                    "disab_care": _person_truth(view.disab_care()), "orphan": view.orphan(),
-                    "unsupported_child": view.unsupported_child(), "temporary": view.temporary()}
+                            title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county,
+                            also_protect=referenced)
         for roster, truth in payments.items():
             writer.file(period, f"{county.name}{PAYMENT_FILE[roster]}_{label}", roster, truth,
                         title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）", programme=roster, county=county)
-        checks = {"death": view.deaths(), "prevention": view.prevention(), "vehicle": view.check_list(0),
-                  "business": view.check_list(1), "public_employee": view.check_list(2)}
         for roster, truth in checks.items():
             writer.file(period, f"{county.name}{CHECK_FILE[roster]}_{label}", roster, truth,
                         title=f"{county.name}{CHECK_FILE[roster]}（{label}）", county=county)

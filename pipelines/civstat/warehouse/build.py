@@ -35,6 +35,7 @@ log = logging.getLogger("civstat.warehouse")
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MARTS = ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")
+ALERTS = ("monitoring_alerts",)  # published beside the marts (data/marts/monitoring_alerts.parquet)
 DIMENSIONS = ("dim_divisions", "dim_periods", "dim_programmes")
 
 
@@ -69,6 +70,14 @@ def dbt_vars() -> dict:
         "longevity_tiers": list(local.get("longevity_tiers", [80, 90, 100])),
         "population_basis": local.get("population_basis", "hukou"),
         "disab_living_household_types": list(local.get("disab_living_household_types", ["dibao", "tekun"])),
+        "dibao_amount_tolerance": float(local.get("dibao_amount_tolerance", 0.30)),
+        "marginal_income_multiplier": float(local.get("marginal_income_multiplier", 1.5)),
+        "review_interval_months": int(local.get("review_interval_months", 12)),
+        "review_interval_months_able_member": int(local.get("review_interval_months_able_member", 6)),
+        "rigid_recognition_valid_months": int(local.get("rigid_recognition_valid_months", 12)),
+        "disab_care_extend_grade_3_4_intellectual_mental": bool(local.get("disab_care_extend_grade_3_4_intellectual_mental", False)),
+        "w14_enabled": bool(local.get("w14_enabled", False)),
+        "w14_rural_urban_min_ratio": float(local.get("w14_rural_urban_min_ratio", 0.80)),
     }
 
 
@@ -139,7 +148,7 @@ def _descriptions() -> dict[str, tuple[str, dict[str, str]]]:
     manifest = json.loads((DBT_PROJECT / "target" / "manifest.json").read_text(encoding="utf-8"))
     out = {}
     for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["name"] in (*MARTS, *DIMENSIONS):
+        if node["resource_type"] == "model" and node["name"] in (*MARTS, *ALERTS, *DIMENSIONS):
             out[node["name"]] = (node.get("description", ""), {c: v.get("description", "") for c, v in node.get("columns", {}).items()})
     return out
 
@@ -168,7 +177,7 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
         con.execute(f"attach {_sql_text(str(build_result.build_file))} as build (read_only)")
         schemas = dict(con.execute(
             "select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall())
-        for name in (*MARTS, *DIMENSIONS):
+        for name in (*MARTS, *ALERTS, *DIMENSIONS):
             con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
             text, columns = descriptions.get(name, ("", {}))
             if text:
@@ -176,7 +185,7 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
             for column, column_text in columns.items():
                 if column_text:
                     con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
-        for name in MARTS:
+        for name in (*MARTS, *ALERTS):
             con.execute(f"copy \"{name}\" to {_sql_text(str(staging / (name + '.parquet')))} (format parquet)")
         con.execute("create table _publication as select ? as run_id, ? as published_at",
                     [build_result.run_id, dt.datetime.now().isoformat(timespec="seconds")])
@@ -188,7 +197,7 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
             "files": sorted(p.name for p in staging.iterdir())}
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     # the switch: each rename is atomic; the DuckDB file (the consistent unit) goes last
-    for name in [*(f"{m}.parquet" for m in MARTS), "_publication.json", "warehouse.duckdb"]:
+    for name in [*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb"]:
         os.replace(staging / name, marts_dir / name)
     return marts_dir / "warehouse.duckdb"
 
