@@ -66,3 +66,44 @@ def test_warnings_carry_masked_ids_and_plain_chinese_details_only(tiny_built):
     assert found.filter(pl.col("id_masked").is_not_null())["id_masked"].str.contains(r"^\d{6}\*{8}\d{3}[\dX]$").all()
     assert found["detail"].str.contains(r"[\u4e00-\u9fff]").all()
     assert not found["detail"].str.contains(r"\d{15,}").any(), "no full ID in a detail"
+
+
+def test_rebuilding_does_not_duplicate_the_warning_history(tiny_built, tmp_path):
+    import shutil
+
+    from civstat.settings import Paths
+    from civstat.warehouse.build import build_and_publish
+
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_built, copy, ignore=shutil.ignore_patterns("warehouse"))
+
+    def history() -> list:
+        con = duckdb.connect(str(copy / "marts" / "warehouse.duckdb"), read_only=True)
+        try:
+            return con.execute("select alert_key, period, status from monitoring_alert_lifecycle order by all").fetchall()
+        finally:
+            con.close()
+
+    first = history()
+    build_and_publish(Paths.from_env(copy))
+    assert history() == first and len(first) > 0
+
+
+def test_the_caseworker_lists_are_per_township_masked_and_most_severe_first(tiny_built, tmp_path):
+    from civstat.reports.caseworker import HEADERS, caseworker_lists
+    from civstat.settings import Paths
+
+    month = alerts(tiny_built)["month"].max()
+    files = caseworker_lists(Paths.from_env(tiny_built), month, tmp_path)
+    assert files and all(f.name.endswith(f"{month}预警名单.xlsx") for f in files)
+    total = 0
+    for f in files:
+        sheet = pl.read_excel(f, sheet_name="预警名单")
+        assert sheet.columns == list(HEADERS.values())
+        ranks = sheet["严重程度"].replace_strict({"高": 0, "中": 1, "低": 2}).to_list()
+        assert ranks == sorted(ranks)
+        masked = sheet["身份证号（脱敏）"].drop_nulls()
+        assert masked.str.contains(r"^\d{6}\*{8}\d{3}[\dX]$").all()
+        total += sheet.height
+    lifecycle_open = alerts(tiny_built).filter(pl.col("month") == month).height
+    assert total == lifecycle_open

@@ -262,6 +262,19 @@ def cmd_expectations(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
+    """The month's warning lists for caseworkers: one xlsx per township."""
+    from civstat.reports.caseworker import caseworker_lists
+
+    try:
+        files = caseworker_lists(paths, args.period, Path(args.out) if args.out else None)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
+    console.print(f"wrote {len(files)} township list(s) for {args.period}" + (f" to {files[0].parent}" if files else " (no warnings)"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -295,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("expectations", help="regenerate the clean-table expectation suites from the roster registry")
     e.set_defaults(func=cmd_expectations)
+
+    a = sub.add_parser("alerts", help="write the month's warning lists for caseworkers (xlsx per township)")
+    a.add_argument("--period", required=True, help="YYYY-MM")
+    a.add_argument("--out", help="output folder (default: <data>/reports/alerts/<period>)")
+    a.set_defaults(func=cmd_alerts)
 
     u = sub.add_parser("ui", help="start the Dagster web UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)

@@ -35,7 +35,7 @@ log = logging.getLogger("civstat.warehouse")
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MARTS = ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")
-ALERTS = ("monitoring_alerts",)  # published beside the marts (data/marts/monitoring_alerts.parquet)
+ALERTS = ("monitoring_alerts", "monitoring_alert_lifecycle", "monitoring_alert_summary")  # published beside the marts
 DIMENSIONS = ("dim_divisions", "dim_periods", "dim_programmes")
 
 
