@@ -275,6 +275,19 @@ def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, paths: Paths) -> int:
+    """The annual statistics workbook (xlsx); --public suppresses cells of 1-4 people."""
+    from civstat.reports.annual import write_workbook
+
+    try:
+        out = write_workbook(paths, args.year, Path(args.out) if args.out else None, public=args.public)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
+    console.print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -313,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--period", required=True, help="YYYY-MM")
     a.add_argument("--out", help="output folder (default: <data>/reports/alerts/<period>)")
     a.set_defaults(func=cmd_alerts)
+
+    rp = sub.add_parser("report", help="write the annual statistics workbook (xlsx)")
+    rp.add_argument("--year", type=int, required=True)
+    rp.add_argument("--public", action="store_true", help="suppress cells of 1-4 people (and the cells that would reveal them)")
+    rp.add_argument("--out", help="output file (default: <data>/reports/<year>年民政统计.xlsx)")
+    rp.set_defaults(func=cmd_report)
 
     u = sub.add_parser("ui", help="start the Dagster web UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
