@@ -94,19 +94,25 @@ def test_a_full_run_materialises_every_asset_runs_every_check_and_publishes(orch
     assert (root / "marts" / "warehouse.duckdb").exists() and (root / "marts" / "low_income_monitoring.parquet").exists()
 
 
+def publication(marts: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in marts.iterdir() if p.is_file()}
+
+
+def copy_of(root: Path, tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """A copy of an orchestrated data directory, its publication's fingerprint and its last month."""
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dagster", "warehouse"))
+    return copy, publication(copy / "marts"), sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+
+
 def test_an_unreadable_file_fails_the_run_and_keeps_the_previous_publication(orchestrated, tmp_path):
     from civstat.orchestrate import run
 
-    root, _ = orchestrated
-    copy = tmp_path / "data"
-    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dagster", "warehouse"))
-    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
-    month = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+    copy, before, month = copy_of(orchestrated[0], tmp_path)
     (copy / "raw" / month / "隆华县城市低保家庭花名册_补报.csv").write_text("这不是花名册\n没有表头\n", encoding="utf-8")
     result = run(Paths.from_env(copy), [month])
     assert not result.success
-    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
-    assert after == before
+    assert publication(copy / "marts") == before
 
 
 def test_the_committed_expectation_suites_match_the_registry():
@@ -120,11 +126,7 @@ def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publicati
     from civstat.cleaning.readers import read_grid
     from civstat.orchestrate import run
 
-    root, _ = orchestrated
-    copy = tmp_path / "data"
-    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dagster", "warehouse"))
-    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
-    month = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+    copy, before, month = copy_of(orchestrated[0], tmp_path)
     source = next(p for p in (copy / "raw" / month).glob("*城市低保家庭花名册*"))
     grid = read_grid(source).cells
     header_row = next(i for i, row in enumerate(grid.iter_rows()) if "户主姓名" in [str(v) for v in row])
@@ -140,5 +142,4 @@ def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publicati
     failed = [e for e in evaluations if not e.passed]
     assert [e.asset_key.to_user_string() for e in failed] == ["clean/family"]
     assert not any(e.asset_key.to_user_string() == "mart/published" for e in result.get_asset_materialization_events())
-    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (copy / "marts").iterdir() if p.is_file()}
-    assert after == before
+    assert publication(copy / "marts") == before

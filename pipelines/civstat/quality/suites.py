@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from civstat.generated import drifted, write_files
 from civstat.registry import Registry, registry as default_registry
 from civstat.settings import PROJECT_ROOT
 
@@ -62,17 +63,12 @@ def generated(reg: Registry | None = None) -> dict[Path, str]:
 
 
 def write(reg: Registry | None = None) -> list[Path]:
-    out = []
-    for path, text in generated(reg).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            out.append(path)
-    return out
+    return write_files(generated(reg))
 
 
 def drift(reg: Registry | None = None) -> list[Path]:
-    return [p for p, text in generated(reg).items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    """Generated files whose committed text differs from what the registry gives now."""
+    return drifted(generated(reg))
 
 
 def load(path: Path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from civstat.generated import drifted, write_files
 from civstat.registry import Registry, registry as default_registry
 from civstat.settings import PROJECT_ROOT
 
@@ -93,18 +94,12 @@ def generated_files(reg: Registry | None = None) -> dict[Path, str]:
 
 
 def write(reg: Registry | None = None) -> list[Path]:
-    written = []
-    for path, text in generated_files(reg).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-    return written
+    return write_files(generated_files(reg))
 
 
 def drift(reg: Registry | None = None) -> list[Path]:
     """Generated files whose committed text differs from what the registry gives now."""
-    return [p for p, text in generated_files(reg).items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    return drifted(generated_files(reg))
 
 
 def write_schema_files(clean_dir: Path, reg: Registry | None = None) -> None:
