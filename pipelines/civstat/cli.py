@@ -112,7 +112,12 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     console.print(f"  raw extracts     {paths.raw}  ({ledger.height} files)")
     console.print(f"  clean Parquet    {paths.clean}  ({int(ledger['rows_clean'].sum() or 0):,} rows clean, "
                   f"{int(ledger['rows_quarantined'].sum() or 0):,} quarantined with reasons in {paths.quarantine})")
-    console.print(f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart)")
+    console.print(f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart; warnings in monitoring_alerts.parquet)")
+    reports = paths.data / "reports"
+    if reports.exists():
+        workbooks = sorted(reports.glob("*.xlsx"))
+        lists = sorted((reports / "alerts").glob("*/*.xlsx")) if (reports / "alerts").exists() else []
+        console.print(f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/)")
     console.print("  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\"")
     console.print(f"  Dagster UI       civstat ui   (runs recorded in {paths.data / 'dagster'})")
     return status

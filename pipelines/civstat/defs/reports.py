@@ -1,0 +1,29 @@
+"""Reports as assets at the end of the lineage: the caseworker warning lists of the month and the
+annual statistics workbook (of the partition's year; the annual schedule runs it for December)."""
+
+import dagster as dg
+
+from civstat.defs.partitions import monthly
+from civstat.defs.resources import CivstatResource
+
+
+@dg.asset(key=["report", "caseworker_lists"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
+          kinds={"excel"}, backfill_policy=dg.BackfillPolicy.single_run(),
+          description="各乡镇（街道）预警名单（脱敏） / the month's warning lists, one workbook per township (masked IDs)")
+def caseworker_lists(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
+    from civstat.reports.caseworker import caseworker_lists as write
+
+    files = write(civstat.paths(), context.partition_keys[-1])
+    return dg.MaterializeResult(metadata={"files": len(files), "folder": str(files[0].parent) if files else ""})
+
+
+@dg.asset(key=["report", "annual_workbook"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
+          kinds={"excel"}, backfill_policy=dg.BackfillPolicy.single_run(),
+          description="年度民政统计报表（含公开版） / the annual statistics workbook of the partition's year, and its public version")
+def annual_workbook(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
+    from civstat.reports.annual import write_workbook
+
+    year = int(context.partition_keys[-1][:4])
+    full = write_workbook(civstat.paths(), year)
+    public = write_workbook(civstat.paths(), year, public=True)
+    return dg.MaterializeResult(metadata={"workbook": str(full), "public": str(public)})
