@@ -14,7 +14,9 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
 from civstat.warehouse import sources
-from civstat.warehouse.build import ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish
+from civstat.warehouse.build import (
+    ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish, single_writer,
+)
 
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
 LAYER_PREFIX = {"staging": "staging", "intermediate": "intermediate", "marts": "mart"}
@@ -60,7 +62,8 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
     args = ["build", "--vars", json.dumps(json.loads(dbt_args("build")[dbt_args("build").index("--vars") + 1]))]
-    yield from dbt.cli(args, context=context).stream()
+    with single_writer(paths):  # one writer of the build file at a time, whoever starts it
+        yield from dbt.cli(args, context=context).stream()
 
 
 @dg.asset(key=["mart", "published"], group_name="mart", partitions_def=monthly, kinds={"duckdb", "parquet"},
@@ -70,5 +73,6 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     paths = civstat.paths()
     build_file = paths.data / "warehouse" / "build.duckdb"
-    published = publish(paths, BuildResult(run_id=context.run_id[:8] + "-" + context.partition_keys[-1], build_file=build_file, seconds=0.0))
+    with single_writer(paths):
+        published = publish(paths, BuildResult(run_id=context.run_id[:8] + "-" + context.partition_keys[-1], build_file=build_file, seconds=0.0))
     return dg.MaterializeResult(metadata={"warehouse": str(published), "marts": list(MARTS)})
