@@ -88,7 +88,7 @@ def test_a_full_run_materialises_every_asset_runs_every_check_and_publishes(orch
     root, result = orchestrated
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"raw/family", "clean/family", "mart/subsidy_coverage", "mart/published", "report/caseworker_lists", "report/annual_workbook"} <= materialized
+    assert {"raw/family", "clean/family", "mart/subsidy_coverage", "mart/published", "report/caseworker_lists", "report/annual_workbook", "report/chart_page"} <= materialized
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) >= 50 and all(e.passed for e in evaluations)
     assert (root / "marts" / "warehouse.duckdb").exists() and (root / "marts" / "low_income_monitoring.parquet").exists()

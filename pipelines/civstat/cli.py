@@ -117,7 +117,8 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     if reports.exists():
         workbooks = sorted(reports.glob("*.xlsx"))
         lists = sorted((reports / "alerts").glob("*/*.xlsx")) if (reports / "alerts").exists() else []
-        console.print(f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/)")
+        console.print(f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/; "
+                      f"charts: {reports / '民政统计图表.html'})")
     console.print("  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\"")
     console.print(f"  Dagster UI       civstat ui   (runs recorded in {paths.data / 'dagster'})")
     return status
@@ -293,6 +294,14 @@ def cmd_report(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_charts(args: argparse.Namespace, paths: Paths) -> int:
+    """The offline page of charts."""
+    from civstat.reports.charts import chart_page
+
+    console.print(f"wrote {chart_page(paths, Path(args.out) if args.out else None)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -337,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--public", action="store_true", help="suppress cells of 1-4 people (and the cells that would reveal them)")
     rp.add_argument("--out", help="output file (default: <data>/reports/<year>年民政统计.xlsx)")
     rp.set_defaults(func=cmd_report)
+
+    ch = sub.add_parser("charts", help="write the offline HTML page of charts")
+    ch.add_argument("--out", help="output file (default: <data>/reports/民政统计图表.html)")
+    ch.set_defaults(func=cmd_charts)
 
     u = sub.add_parser("ui", help="start the Dagster web UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)

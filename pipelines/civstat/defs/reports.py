@@ -27,3 +27,12 @@ def annual_workbook(context: dg.AssetExecutionContext, civstat: CivstatResource)
     full = write_workbook(civstat.paths(), year)
     public = write_workbook(civstat.paths(), year, public=True)
     return dg.MaterializeResult(metadata={"workbook": str(full), "public": str(public)})
+
+
+@dg.asset(key=["report", "chart_page"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
+          kinds={"html"}, backfill_policy=dg.BackfillPolicy.single_run(),
+          description="民政统计图表（离线HTML） / the page of charts (offline HTML)")
+def chart_page(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
+    from civstat.reports.charts import chart_page as write
+
+    return dg.MaterializeResult(metadata={"page": str(write(civstat.paths()))})
