@@ -107,3 +107,31 @@ def test_the_caseworker_lists_are_per_township_masked_and_most_severe_first(tiny
         total += sheet.height
     lifecycle_open = alerts(tiny_built).filter(pl.col("month") == month).height
     assert total == lifecycle_open
+
+
+def test_planted_warnings_are_new_then_ongoing_then_resolved_over_the_months(tmp_path):
+    """Four months of generated data: each planted case holds in months 2 and 3 and stops in 4."""
+    from civstat.generate import generate
+    from civstat.ingest import ingest
+    from civstat.settings import Paths
+    from civstat.warehouse.build import build_and_publish
+
+    generate("tiny", 4, 11, tmp_path / "raw", start="2025-01")
+    assert not ingest(Paths.from_env(tmp_path)).failed
+    build_and_publish(Paths.from_env(tmp_path))
+    manifest = json.loads((tmp_path / "raw" / "_manifest" / "manifest.json").read_text(encoding="utf-8"))
+    con = duckdb.connect(str(tmp_path / "marts" / "warehouse.duckdb"), read_only=True)
+    lifecycle = pl.from_arrow(con.sql("select * from monitoring_alert_lifecycle").to_arrow_table()).with_columns(
+        month=pl.col("period").dt.strftime("%Y-%m"))
+    con.close()
+    checked = 0
+    for case in manifest["planted"]:
+        if case["expect"] != "fire" or case["rule"] == "W14":
+            continue
+        by_household = case["rule"] in HOUSEHOLD_RULES or not case["person_id"]
+        who = pseudonym(case["head_id"]) if by_household else pseudonym(case["person_id"])
+        column = "household_key" if by_household else "person_key"
+        history = lifecycle.filter((pl.col("rule_code") == case["rule"]) & (pl.col(column) == who)).sort("period")
+        assert history.select("month", "status").rows() == [("2025-02", "new"), ("2025-03", "ongoing"), ("2025-04", "resolved")], case
+        checked += 1
+    assert checked >= 15
