@@ -40,6 +40,7 @@ def run(paths: Paths, partitions: Sequence[str], selection: str | None = None, t
         resources=resources(str(paths.data)),
         selection=selection,
         tags=run_tags,
+        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CIVSTAT_LOG_LEVEL", "INFO")}}}},
         raise_on_error=False,
     )
 

@@ -13,8 +13,8 @@ from civstat.defs.resources import CivstatResource
 def caseworker_lists(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     from civstat.reports.caseworker import caseworker_lists as write
 
-    files = write(civstat.paths(), context.partition_keys[-1])
-    return dg.MaterializeResult(metadata={"files": len(files), "folder": str(files[0].parent) if files else ""})
+    files = [f for month in context.partition_keys for f in write(civstat.paths(), month)]
+    return dg.MaterializeResult(metadata={"files": len(files), "months": len(context.partition_keys)})
 
 
 @dg.asset(key=["report", "annual_workbook"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
