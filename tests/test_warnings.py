@@ -135,3 +135,28 @@ def test_planted_warnings_are_new_then_ongoing_then_resolved_over_the_months(tmp
         assert history.select("month", "status").rows() == [("2025-02", "new"), ("2025-03", "ongoing"), ("2025-04", "resolved")], case
         checked += 1
     assert checked >= 15
+
+
+def test_w14_is_off_by_default_and_fires_for_the_planted_county_when_switched_on(tiny_built, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    from civstat.settings import config_path
+
+    assert alerts(tiny_built).filter(pl.col("rule_code") == "W14").height == 0
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_built, copy, ignore=shutil.ignore_patterns("warehouse"))
+    config = yaml.safe_load(config_path().read_text(encoding="utf-8"))
+    config["local"]["w14_enabled"] = True
+    (tmp_path / "civstat.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(copy), "CIVSTAT_CONFIG": str(tmp_path / "civstat.yaml")}
+    result = subprocess.run([sys.executable, "-m", "civstat.cli", "build"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    w14 = alerts(copy).filter(pl.col("rule_code") == "W14")
+    manifest = json.loads((copy / "raw" / "_manifest" / "manifest.json").read_text(encoding="utf-8"))
+    [planted] = [c for c in manifest["planted"] if c["rule"] == "W14"]
+    assert set(w14["division_code"].str.slice(0, 6).to_list()) == {planted["county_code"]}
+    assert sorted(w14["month"].unique().to_list()) == planted["months"]
