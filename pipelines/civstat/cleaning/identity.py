@@ -105,28 +105,12 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
     return staged.with_columns(id18.alias(out)).drop(t, up, f"{out}__s")
 
 
-def validate_id(raw: pl.Expr) -> pl.Expr:
-    """Expression form of :func:`validate_ids` for small inputs: a struct (id, reason)."""
-    return raw.map_batches(
-        lambda s: validate_ids(pl.DataFrame({"raw": s}), "raw", "id").select(pl.struct("id", reason="id_reason")).to_series(),
-        return_dtype=pl.Struct({"id": pl.String, "reason": pl.String}),
-    )
-
-
 def mask_id(id_expr: pl.Expr) -> pl.Expr:
     """First 6 + ``********`` + last 4: the only form an ID may take after cleaning."""
     text = id_expr.cast(pl.String)
     return pl.when(text.str.len_chars() >= 10).then(
         text.str.slice(0, 6) + pl.lit("********") + text.str.slice(-4, 4)
     ).when(text.is_not_null() & (text != "")).then(pl.lit("********"))
-
-
-def id_birth_date(id18: pl.Expr) -> pl.Expr:
-    return id18.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-
-
-def id_is_male(id18: pl.Expr) -> pl.Expr:
-    return id18.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1
 
 
 _hmac_connection: duckdb.DuckDBPyConnection | None = None

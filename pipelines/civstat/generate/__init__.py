@@ -103,12 +103,8 @@ class Writer:
         if amount_col:
             record["clean_amount"] = round(float(clean_truth[amount_col].fill_null(0).sum()), 2)
         self.manifest.files.append(record)
-        if county is not None and roster in ("family", "person") or roster in writers_payment_rosters():
+        if county is not None and roster in ("family", "person") or roster in PAYMENT_FILE:
             self.manifest.totals.append(_totals(clean_truth, roster, programme, period, county))
-
-
-def writers_payment_rosters() -> set[str]:
-    return set(PAYMENT_FILE)
 
 
 def _totals(clean: pl.DataFrame, roster: str, programme: str | None, period: str, county: County | None) -> pl.DataFrame:
