@@ -15,7 +15,7 @@ from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
 from civstat.warehouse import sources
 from civstat.warehouse.build import (
-    ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, publish, single_writer,
+    ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, dbt_vars, publish, single_writer,
 )
 
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
@@ -61,7 +61,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
             leftover.unlink(missing_ok=True)
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
-    args = ["build", "--vars", json.dumps(json.loads(dbt_args("build")[dbt_args("build").index("--vars") + 1]))]
+    args = ["build", "--vars", json.dumps(dbt_vars())]
     with single_writer(paths):  # one writer of the build file at a time, whoever starts it
         yield from dbt.cli(args, context=context).stream()
 
