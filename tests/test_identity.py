@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 
@@ -120,7 +121,17 @@ def test_validation_never_fails_on_any_text_and_agrees_with_stdnum_on_18_charact
         assert stdnum_valid(value)
     compact = raw.upper()
     if len(compact) == 18 and compact[:17].isdigit() and not compact.endswith("000") and compact[17] in "0123456789X":
-        assert (value is not None) == stdnum_valid(compact)
+        # stdnum accepts any calendar date (year 0001 to 9999); we also refuse births before 1880
+        # or after today, so agreement is checked where the birth date is plausible.
+        plausible = "1880" <= compact[6:10] and compact[6:14] <= dt.date.today().strftime("%Y%m%d")
+        assert (value is not None) == (stdnum_valid(compact) and plausible)
+
+
+def test_a_birth_date_before_1880_or_after_today_is_refused_even_with_a_good_check_character():
+    bodies = ["11010510000101001", "11010520990101001", "11010518791231001", "11010518800101001"]
+    ids = [b + ric.calc_check_digit(b + "?") for b in bodies]  # it wants a placeholder last character
+    assert all(stdnum_valid(i) for i in ids), "stdnum takes any calendar date"
+    assert [reason for _, reason in check(ids)] == [identity.ID_BAD_BIRTH_DATE] * 3 + [None]
 
 
 def test_the_pseudonym_is_the_rfc2104_hmac_sha256_of_the_id():

@@ -6,6 +6,7 @@ DuckDB statement for the HMAC pseudonym. Nothing loops over rows in Python.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 
@@ -94,7 +95,7 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
         .then(pl.lit(ID_LOST_PRECISION))
         .when(~well_formed)
         .then(pl.lit(ID_BAD_FORMAT))
-        .when(birth.is_null() | (birth < pl.date(1880, 1, 1)))
+        .when(birth.is_null() | ~birth.is_between(pl.date(1880, 1, 1), pl.lit(dt.date.today())))
         .then(pl.lit(ID_BAD_BIRTH_DATE))
         .when(~is15 & (check_value_of_char(text.str.slice(17, 1)) != expected_s))
         .then(pl.lit(ID_BAD_CHECK))
