@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from civstat.defs import defs
@@ -113,6 +114,21 @@ def test_an_unreadable_file_fails_the_run_and_keeps_the_previous_publication(orc
     result = run(Paths.from_env(copy), [month])
     assert not result.success
     assert publication(copy / "marts") == before
+
+
+def test_one_mart_selected_alone_is_built_with_its_upstream_and_only_it_is_reported(orchestrated, tmp_path):
+    from civstat.orchestrate import run
+
+    copy, _, month = copy_of(orchestrated[0], tmp_path)
+    result = run(Paths.from_env(copy), [month], selection=[dg.AssetKey(["mart", "low_income_monitoring"])])
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"mart/low_income_monitoring"}
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checks and all(c.passed and c.asset_key.to_user_string() == "mart/low_income_monitoring" for c in checks)
+    with duckdb.connect(str(copy / "warehouse" / "build.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from low_income_monitoring").fetchone()[0] > 0
+    assert not (copy / "warehouse" / "scratch.duckdb").exists()
 
 
 def test_the_committed_expectation_suites_match_the_registry():

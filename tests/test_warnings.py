@@ -160,3 +160,29 @@ def test_w14_is_off_by_default_and_fires_for_the_planted_county_when_switched_on
     [planted] = [c for c in manifest["planted"] if c["rule"] == "W14"]
     assert set(w14["division_code"].str.slice(0, 6).to_list()) == {planted["county_code"]}
     assert sorted(w14["month"].unique().to_list()) == planted["months"]
+
+
+def test_a_monthly_jump_in_county_counts_is_flagged_whether_urban_or_rural(tmp_path):
+    """The period-over-period bound (local.max_monthly_change) on county counts: urban and rural
+    persons are summed, subsidy recipients over subcategories; small counts (< 20) never flag."""
+    from civstat.quality.run import recipient_jumps
+
+    database = tmp_path / "build.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("""create table low_income_monitoring as select * from (values
+            ('990101000000', '甲县', 'county', date '2025-01-01', 'dibao', 'urban', 100),
+            ('990101000000', '甲县', 'county', date '2025-01-01', 'dibao', 'rural', 100),
+            ('990101000000', '甲县', 'county', date '2025-02-01', 'dibao', 'urban', 100),
+            ('990101000000', '甲县', 'county', date '2025-02-01', 'dibao', 'rural', 200),
+            ('990102000000', '乙县', 'county', date '2025-01-01', 'dibao', 'rural', 10),
+            ('990102000000', '乙县', 'county', date '2025-02-01', 'dibao', 'rural', 19)
+        ) as t(division_code, division_name, division_level, period, programme, urban_rural, persons)""")
+        con.execute("""create table subsidy_coverage as select * from (values
+            ('990101000000', '甲县', 'county', date '2025-01-01', 'longevity', '80-89岁', 50),
+            ('990101000000', '甲县', 'county', date '2025-01-01', 'longevity', '90-99岁', 50),
+            ('990101000000', '甲县', 'county', date '2025-02-01', 'longevity', '80-89岁', 60),
+            ('990101000000', '甲县', 'county', date '2025-02-01', 'longevity', '90-99岁', 60)
+        ) as t(division_code, division_name, division_level, period, programme, subcategory, recipients)""")
+    jumps = recipient_jumps(database, 0.3)
+    assert jumps.select("division_name", "programme", "previous", "current").rows() == [("甲县", "dibao", 200, 300)]
+    assert recipient_jumps(database, 0.6).height == 0

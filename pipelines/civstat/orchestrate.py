@@ -22,7 +22,7 @@ def instance_for(paths: Paths) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run(paths: Paths, partitions: Sequence[str], selection: str | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.AssetKey] | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     """Materialise every asset (or ``selection``) for the partitions, in one run."""
     from civstat.defs.definitions import ASSETS, CHECKS, resources
     from civstat.defs.partitions import monthly

@@ -21,7 +21,7 @@ longevity as (
 -- 困难残疾人生活补贴: disabled members of qualifying low-income households on the rolls
 disabled_low_income as (
     select a.ancestor_code as division_code, p.period, 'disab_living' as programme, '' as subcategory, count(*) as eligible
-    from {{ ref('stg_rosters__persons') }} as p
+    from {{ ref('int_low_income_persons') }} as p
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = p.division_code
     where p.is_disabled and p.programme in ({{ "'" ~ var('disab_living_household_types', ['dibao', 'tekun']) | join("', '") ~ "'" }})
     group by all

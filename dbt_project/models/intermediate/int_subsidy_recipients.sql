@@ -27,13 +27,19 @@ rolled as (
 ),
 
 -- 低保 coverage of 防止返贫监测对象 whose income is under the standard: recipients are those in 低保
+under_in_dibao as (
+    select u.period, u.person_key
+    from {{ ref('int_prevention_under_standard') }} as u
+    semi join {{ ref('int_low_income_persons') }} as d
+        on d.period = u.period and d.person_key = u.person_key and d.programme = 'dibao'
+),
+
 prevention_in_dibao as (
     select a.ancestor_code as division_code, a.ancestor_level as division_level, u.period,
            'prevention_dibao' as programme, '' as subcategory, count(distinct d.person_key) as recipients
     from {{ ref('int_prevention_under_standard') }} as u
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = u.division_code
-    left join (select distinct period, person_key from {{ ref('stg_rosters__persons') }} where programme = 'dibao') as d
-        on d.period = u.period and d.person_key = u.person_key
+    left join under_in_dibao as d on d.period = u.period and d.person_key = u.person_key
     group by all
 )
 

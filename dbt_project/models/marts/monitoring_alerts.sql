@@ -2,14 +2,13 @@
 -- household. Thresholds and local options come from config/civstat.yaml through dbt vars.
 with periods as (select period, reference_date from {{ ref('dim_periods') }} where period_type = 'month'),
 
-persons as (
-    select p.*, pr.reference_date
-    from {{ ref('stg_rosters__persons') }} as p
-    inner join periods as pr on pr.period = p.period
-),
+-- a narrow in-memory table already: read it where needed rather than copy it into a CTE
+persons as not materialized (select * from {{ ref('int_low_income_persons') }}),
 
 families as (
-    select f.*, pr.reference_date
+    select f.period, f.programme, f.household_key, f.head_id_masked, f.division_code, f.urban_rural, f.monthly_amount,
+           f.covered_persons, f.family_size, f.monthly_income_per_capita, f.annual_income, f.recognition_date,
+           f.last_review_date, pr.reference_date
     from {{ ref('stg_rosters__families') }} as f
     inner join periods as pr on pr.period = f.period
     where f.status = 'active'
@@ -55,12 +54,17 @@ w02 as (
     where a.programme = 'dibao'
 ),
 
+-- one cheap pass finds the doubled memberships; the details are computed for those few only
+doubled as (
+    select period, programme, person_key from persons group by all having count(*) > 1
+),
+
 w03 as (
-    select 'W03', programme, min(division_code), period, person_key, min(household_key), min(person_id_masked),
-           concat('同一项目中出现', cast(count(*) as string), '次（', cast(count(distinct household_key) as string), '个家庭）')
-    from persons
-    group by period, programme, person_key
-    having count(*) > 1
+    select 'W03', p.programme, min(p.division_code), p.period, p.person_key, min(p.household_key), min(p.person_id_masked),
+           concat('同一项目中出现', cast(count(*) as string), '次（', cast(count(distinct p.household_key) as string), '个家庭）')
+    from persons as p
+    semi join doubled as d on d.period = p.period and d.programme = p.programme and d.person_key = p.person_key
+    group by p.period, p.programme, p.person_key
 ),
 
 w04 as (
@@ -118,16 +122,12 @@ w08 as (
     where p.programme = 'longevity' and (p.subcategory = '未达起始年龄' or p.amount <> p.standard_amount)
 ),
 
-low_income_now as (
-    select distinct period, person_key, programme from persons
-),
-
 w09 as (
     select 'W09', 'disab_living', d.division_code, d.period, d.person_key, cast(null as string), d.person_id_masked,
            '不在低保、特困家庭中，领取困难残疾人生活补贴'
     from {{ ref('stg_rosters__disab_living_payments') }} as d
     where not exists (
-        select 1 from low_income_now as l
+        select 1 from persons as l
         where l.period = d.period and l.person_key = d.person_key
           and l.programme in ({{ "'" ~ var('disab_living_household_types') | join("', '") ~ "'" }})
     )
@@ -171,7 +171,7 @@ w12 as (
            concat('年人均纯收入', cast(m.annual_income_per_capita as string), '元，低于低保标准，未纳入救助')
     from {{ ref('stg_checks__prevention_monitoring') }} as m
     inner join {{ ref('int_prevention_under_standard') }} as u on u.period = m.period and u.person_key = m.person_key
-    where not exists (select 1 from low_income_now as l where l.period = m.period and l.person_key = m.person_key)
+    where not exists (select 1 from persons as l where l.period = m.period and l.person_key = m.person_key)
 ),
 
 registrations as (

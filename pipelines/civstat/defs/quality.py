@@ -66,7 +66,8 @@ def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResourc
     docs = paths.data / "quality" / context.run.run_id[:8]
     names = {k.name for k in context.selected_asset_check_keys}
     if "gx_suite" in names:
-        for r in validate_marts(build, docs):
+        tables = {k.asset_key.path[-1] for k in context.selected_asset_check_keys if k.name == "gx_suite"}
+        for r in validate_marts(build, docs, tables):
             yield _result(r, "gx_suite")
     if "monthly_change_within_bound" in names:
         bound = float(registry().local.get("max_monthly_change", 0.3))

@@ -48,22 +48,48 @@ class Translator(DagsterDbtTranslator):
         return self.get_asset_key(dbt_resource_props).path[0]
 
 
+def upstream_of(selected: list[str]) -> list[str]:
+    """What the selected models need built first: their parent models and seeds, and every other
+    model their tests read (a relationship test reads a dimension). dbt adds their own upstream."""
+    nodes = json.loads(PROJECT.manifest_path.read_text(encoding="utf-8"))["nodes"]
+    ids = {n["unique_id"] for n in nodes.values() if n["resource_type"] in ("model", "seed") and n["name"] in selected}
+    readers = [nodes[i] for i in ids] + [n for n in nodes.values() if n["resource_type"] == "test" and ids & set(n["depends_on"]["nodes"])]
+    return sorted({nodes[d]["name"] for r in readers for d in r["depends_on"]["nodes"] if d in nodes and d not in ids})
+
+
 @dbt_assets(manifest=ensure_manifest(), project=PROJECT, partitions_def=monthly, exclude="resource_type:unit_test",
             dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
             backfill_policy=dg.BackfillPolicy.single_run())
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civstat: CivstatResource):
-    """dbt build into data/warehouse/build.duckdb (never the published file)."""
+    """dbt build into data/warehouse/build.duckdb (never the published file), afresh each run.
+
+    Intermediate models live in memory for one dbt process (profiles.yml). When only some models
+    are selected (a click in the UI, a retry), their upstream is first built without being
+    reported, with the intermediates in a scratch file the selected models then read."""
     paths = civstat.paths()
     build_file = paths.data / "warehouse" / "build.duckdb"
+    scratch = build_file.with_name("scratch.duckdb")
     build_file.parent.mkdir(parents=True, exist_ok=True)
-    if not context.is_subset or "mart" in {k.path[0] for k in context.selected_asset_keys}:
-        for leftover in (build_file, build_file.with_name("build.duckdb.wal")):
-            leftover.unlink(missing_ok=True)
+    for leftover in (build_file, build_file.with_name("build.duckdb.wal"), scratch, scratch.with_name("scratch.duckdb.wal")):
+        leftover.unlink(missing_ok=True)
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
-    args = ["build", "--vars", json.dumps(dbt_vars())]
+    dbt_var_args = ["--vars", json.dumps(dbt_vars())]
     with single_writer(paths):  # one writer of the build file at a time, whoever starts it
-        yield from dbt.cli(args, context=context).stream()
+        if not context.is_subset:
+            yield from dbt.cli(["build", *dbt_var_args], context=context).stream()
+            return
+        selected = sorted(key.path[-1] for key in context.selected_asset_keys)
+        context.log.info("only %s selected: building their upstream models first", ", ".join(selected))
+        os.environ["CIVSTAT_DBT_SCRATCH"] = str(scratch)
+        try:
+            upstream = ["build", *dbt_var_args, "--select", " ".join(f"+{name}" for name in upstream_of(selected)),
+                        "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious"]
+            dbt.cli(upstream, manifest=PROJECT.manifest_path).wait()
+            yield from dbt.cli(["build", *dbt_var_args], context=context).stream()
+        finally:
+            os.environ.pop("CIVSTAT_DBT_SCRATCH", None)
+            scratch.unlink(missing_ok=True)
 
 
 @dg.asset(key=["mart", "published"], group_name="mart", partitions_def=monthly, kinds={"duckdb", "parquet"},

@@ -177,6 +177,10 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
         con.execute(f"attach {_sql_text(str(build_result.build_file))} as build (read_only)")
         schemas = dict(con.execute(
             "select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall())
+        missing = [name for name in (*MARTS, *ALERTS, *DIMENSIONS) if name not in schemas]
+        if missing:
+            raise BuildError(f"{build_result.build_file} lacks {', '.join(missing)}: publication needs every mart, "
+                             "alert table and dimension from one dbt build (materialise all mart assets together)")
         for name in (*MARTS, *ALERTS, *DIMENSIONS):
             con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
             text, columns = descriptions.get(name, ("", {}))
