@@ -51,6 +51,11 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
             continue
         if f.type in ("int", "amount") and (f.min is not None or f.max is not None):
             exps.append(expectation("expect_column_values_to_be_between", column=f.name, min_value=f.min, max_value=f.max))
+        if f.type in ("date", "month") and (f.min is not None or f.max is not None):
+            # as datetimes: GX reads a bare ISO date as a date, which pandas will not compare with datetimes
+            exps.append(expectation("expect_column_values_to_be_between", column=f.name,
+                                    min_value=None if f.min is None else f"{f.min}T00:00:00",
+                                    max_value=None if f.max is None else f"{f.max}T00:00:00"))
         if f.type == "enum":
             exps.append(expectation("expect_column_values_to_be_in_set", column=f.name, value_set=sorted(f.values)))
     return {"name": f"clean_{roster_name}", "meta": {"note": GENERATED_NOTE, "asset": ["clean", roster_name], "blocking": True},
