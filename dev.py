@@ -33,6 +33,8 @@ def ensure_environment() -> None:
         print("creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     if not (BIN / "uv").exists():
+        # a .venv made by another tool may lack pip: ensurepip brings Python's bundled copy (offline)
+        run(BIN / "python", "-m", "ensurepip", "--default-pip", stdout=subprocess.DEVNULL)
         run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     env = {**os.environ, "VIRTUAL_ENV": str(VENV), "UV_PROJECT_ENVIRONMENT": str(VENV)}
     # --compile-bytecode: imports stay fast even where PYTHONDONTWRITEBYTECODE is set (it is, on some machines)
