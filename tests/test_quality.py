@@ -46,3 +46,36 @@ def test_a_clean_frame_passes_every_expectation():
     ]}
     result = Validator(None).validate(spec, frame)
     assert result.success and result.failures == [] and result.evaluated == 3
+
+
+def test_a_clean_column_of_the_wrong_type_fails_the_generated_suite():
+    from civstat.registry import registry
+
+    schema = registry()["death"].clean_schema()
+    spec = suites.clean_suite("death", registry())
+    right = pl.DataFrame(schema=schema)
+    assert Validator(None).validate(spec, right).success
+    date_column = next(name for name, dtype in schema.items() if dtype == pl.Date and name != "period")
+    wrong = right.with_columns(pl.col(date_column).cast(pl.String))
+    result = Validator(None).validate(spec, wrong)
+    assert [(f.expectation, f.column) for f in result.failures] == [("expect_column_values_to_be_of_type", date_column)]
+
+
+def test_the_clean_suites_pass_on_ingested_data_and_catch_an_unknown_division_code(tiny_ingested, tmp_path):
+    import shutil
+
+    from civstat.quality.run import validate_clean
+    from civstat.settings import Paths
+
+    results = validate_clean(Paths.from_env(tiny_ingested), rosters=["family", "death"], docs_dir=tmp_path / "docs")
+    assert [r.success for r in results] == [True, True] and (tmp_path / "docs" / "index.html").exists()
+
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_ingested / "clean", copy / "clean")
+    target = sorted((copy / "clean" / "family").glob("period=*/*.parquet"))[0]
+    frame = pl.read_parquet(target)
+    frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("990199999999")).otherwise(pl.col("division_code"))
+                       .alias("division_code")).write_parquet(target)
+    [family] = validate_clean(Paths.from_env(copy), rosters=["family"])
+    assert not family.success
+    assert [(f.column, f.unexpected, f.examples) for f in family.failures] == [("division_code_not_in_register", 1, ["990199999999"])]

@@ -21,7 +21,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # label it in the batch markers; at province scale that was 40% of the suites' time. We pass
 # frames already read from the ledgered Parquet, so the label adds nothing: switch it off.
 FINGERPRINT_LIMIT_BYTES = 0
-SCHEMA_ONLY = {"expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set", "expect_column_to_exist"}
+SCHEMA_ONLY = suites.SCHEMA_ONLY
 
 
 @dataclass
@@ -79,20 +79,21 @@ class Validator:
             })
 
     def validate(self, spec: dict, frame: pl.DataFrame, extra: list[dict] | None = None,
-                 derived: dict[str, pl.Expr] | None = None) -> SuiteResult:
-        """Schema expectations see the table's columns only (an empty frame); the others see just
-        the columns they name, so a wide table is not converted whole for GX. ``derived`` adds
-        columns computed from the table that ``extra`` expectations check (never in the schema)."""
+                 derived: dict[str, pl.Expr] | None = None, schema: pl.DataFrame | None = None) -> SuiteResult:
+        """Schema expectations see the table's columns only (an empty frame: ``schema``, or the
+        frame's own); the others see just the columns they name, so a wide table is not converted
+        whole for GX. ``derived`` adds columns computed from the table that ``extra`` expectations
+        check (never in the schema)."""
         expectations = [*spec["expectations"], *(extra or [])]
         table = frame.with_columns(**derived) if derived else frame
         schema_part = [e for e in expectations if e["type"] in SCHEMA_ONLY]
         rows_part = [e for e in expectations if e["type"] not in SCHEMA_ONLY]
-        named = {c for e in rows_part for key in ("column", "column_A", "column_B") if (c := e["kwargs"].get(key))}
-        named |= {c for e in rows_part for c in e["kwargs"].get("column_list", [])}
+        named = suites.columns_named({"expectations": rows_part})
         columns = [c for c in table.columns if c in named] or table.columns[:1]
         results = [self._run(f"{spec['name']}", spec, rows_part, table.select(columns))]
         if schema_part:
-            results.append(self._run(f"{spec['name']}_schema", spec, schema_part, frame.head(0), first_pass="SUMMARY"))
+            results.append(self._run(f"{spec['name']}_schema", spec, schema_part, frame.head(0) if schema is None else schema,
+                                     first_pass="SUMMARY"))
         first = results[0]
         for other in results[1:]:
             first.success = first.success and other.success
@@ -152,16 +153,35 @@ class Validator:
         return self.docs_dir / "index.html"
 
 
-def read_clean(paths: Paths, roster: str, periods: list[str] | None) -> pl.DataFrame:
+def clean_files(paths: Paths, roster: str, periods: list[str] | None) -> list[Path]:
     files = sorted((paths.clean / roster).glob("period=*/*.parquet"))
     if periods:
         wanted = set(periods) | {p[:4] for p in periods}
         files = [f for f in files if f.parent.name.split("=", 1)[1] in wanted]
+    return files
+
+
+def read_clean(paths: Paths, roster: str, periods: list[str] | None, columns: list[str] | None = None) -> pl.DataFrame:
+    files = clean_files(paths, roster, periods)
     if not files:
         from civstat.registry import registry
 
-        return pl.DataFrame(schema=registry()[roster].clean_schema())
-    return pl.read_parquet(files, hive_partitioning=False)
+        schema = registry()[roster].clean_schema()
+        return pl.DataFrame(schema={c: t for c, t in schema.items() if columns is None or c in columns})
+    return pl.read_parquet(files, columns=columns, hive_partitioning=False)
+
+
+def stored_schema(paths: Paths, roster: str, periods: list[str] | None) -> pl.DataFrame:
+    """The table as its files declare it (an empty frame): the first file whose columns or types
+    differ from the registry's, or the registry's own when none does."""
+    from civstat.registry import registry
+
+    expected = registry()[roster].clean_schema()
+    for path in clean_files(paths, roster, periods):
+        declared = pl.read_parquet_schema(path)
+        if list(declared.items()) != list(expected.items()):
+            return pl.DataFrame(schema=declared)
+    return pl.DataFrame(schema=expected)
 
 
 def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Path | None = None,
@@ -179,7 +199,10 @@ def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Pat
         roster = path.stem
         if rosters and roster not in rosters:
             continue
-        frame = read_clean(paths, roster, periods)
+        spec = suites.load(path)
+        schema = stored_schema(paths, roster, periods)
+        needed = [c for c in schema.columns if c in suites.columns_named(spec) or c == "division_code"]
+        frame = read_clean(paths, roster, periods, needed)  # the columns the row checks read, no more
         extra, derived = [], {}
         if "division_code" in frame.columns and known.len() and roster != "division":
             # codes missing from the division register, as a column GX expects to be empty: the
@@ -191,7 +214,7 @@ def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Pat
             wanted = set(periods) | {p[:4] for p in periods}
             in_scope = in_scope.filter(pl.col("period").is_in(list(wanted)))
         extra.append(suites.expectation("expect_table_row_count_to_equal", value=int(in_scope["rows_clean"].sum() or 0)))
-        results.append(validator.validate(suites.load(path), frame, extra, derived))
+        results.append(validator.validate(spec, frame, extra, derived, schema=schema))
     validator.write_docs()
     return results
 
