@@ -75,9 +75,12 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
     dbt_var_args = ["--vars", json.dumps(dbt_vars())]
+    # one dbt target directory per data directory, used under the lock: dbt keeps its parse there,
+    # so the next run re-parses only what changed (dagster-dbt's default is a new one each time)
+    target = paths.data / "warehouse" / "dbt_target"
     with single_writer(paths):  # one writer of the build file at a time, whoever starts it
         if not context.is_subset:
-            yield from dbt.cli(["build", *dbt_var_args], context=context).stream()
+            yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
             return
         selected = sorted(key.path[-1] for key in context.selected_asset_keys)
         context.log.info("only %s selected: building their upstream models first", ", ".join(selected))
@@ -85,8 +88,8 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
         try:
             upstream = ["build", *dbt_var_args, "--select", " ".join(f"+{name}" for name in upstream_of(selected)),
                         "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious"]
-            dbt.cli(upstream, manifest=PROJECT.manifest_path).wait()
-            yield from dbt.cli(["build", *dbt_var_args], context=context).stream()
+            dbt.cli(upstream, manifest=PROJECT.manifest_path, target_path=target).wait()
+            yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
         finally:
             os.environ.pop("CIVSTAT_DBT_SCRATCH", None)
             scratch.unlink(missing_ok=True)
