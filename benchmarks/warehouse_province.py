@@ -9,8 +9,8 @@ The machine is small and noisy, so the runs alternate (build, script, build, scr
 medians are compared. Printed per round and as medians:
 
 - `three marts`: `dbt build` of the three marts, the dimensions and everything upstream of them,
-  with their data tests (what the hand-written script computes: the goal's like-for-like comparison), wall time of
-  the dbt process including its start and parse;
+  with their data tests (what the hand-written script computes: the goal's like-for-like
+  comparison), wall time of the dbt process including its start and parse;
 - `civstat build`: the whole production build (also the warnings W01-W14 and their lifecycle, the
   dimensions, every data test) and its publication, and its peak memory;
 - the hand-written script's time, and the ratios. Goal: dbt within 3x of the hand-written script.

@@ -50,6 +50,24 @@ class SuiteResult:
         return "\n".join(lines)
 
 
+def _rows_for_gx(frame: pl.DataFrame) -> pd.DataFrame:
+    """The rows as GX's pandas engine takes them. GX compares dates with ISO bounds, vectorised,
+    on datetime64[ns] only (a date before 1677 or after 2262 stays as it is: its range check fails)."""
+    data = frame.to_pandas()
+    for column in data.columns:
+        if pd.api.types.is_datetime64_any_dtype(data[column].dtype):
+            try:
+                data[column] = data[column].astype("datetime64[ns]")
+            except pd.errors.OutOfBoundsDatetime:
+                pass
+    return data
+
+
+def _period_keys(periods: list[str]) -> set[str]:
+    """Partition keys of the periods: the months and their years (annual registers)."""
+    return set(periods) | {p[:4] for p in periods}
+
+
 def _failure(result) -> Failure:
     config = result.expectation_config
     return Failure(config.type, config.kwargs.get("column"), result.result.get("unexpected_count"),
@@ -90,10 +108,10 @@ class Validator:
         rows_part = [e for e in expectations if e["type"] not in SCHEMA_ONLY]
         named = suites.columns_named({"expectations": rows_part})
         columns = [c for c in table.columns if c in named] or table.columns[:1]
-        results = [self._run(f"{spec['name']}", spec, rows_part, table.select(columns))]
+        results = [self._run(f"{spec['name']}", spec, rows_part, _rows_for_gx(table.select(columns)))]
         if schema_part:
-            results.append(self._run(f"{spec['name']}_schema", spec, schema_part, frame.head(0) if schema is None else schema,
-                                     first_pass="SUMMARY"))
+            declared = (frame.head(0) if schema is None else schema).to_pandas()
+            results.append(self._run(f"{spec['name']}_schema", spec, schema_part, declared, first_pass="SUMMARY"))
         first = results[0]
         for other in results[1:]:
             first.success = first.success and other.success
@@ -102,29 +120,20 @@ class Validator:
         first.rows = frame.height
         return first
 
-    def _run(self, name: str, spec: dict, expectations: list[dict], frame: pl.DataFrame, first_pass: str = "BOOLEAN_ONLY") -> SuiteResult:
+    def _run(self, name: str, spec: dict, expectations: list[dict], data: pd.DataFrame, first_pass: str = "BOOLEAN_ONLY") -> SuiteResult:
         """Pass or fail first (GX's BOOLEAN_ONLY result format: no unexpected lists to collect);
         only the expectations that failed run again with SUMMARY, for their counts and examples.
         Both results go into the Data Docs. (Schema expectations, on an empty frame, run with
         SUMMARY at once: the Data Docs renderer needs their observed columns.)"""
-        data = frame.to_pandas()
-        for column in data.columns:  # GX compares dates with ISO bounds, vectorised, on datetime64[ns] only
-            if pd.api.types.is_datetime64_any_dtype(data[column].dtype):
-                try:
-                    data[column] = data[column].astype("datetime64[ns]")
-                except pd.errors.OutOfBoundsDatetime:  # before 1677 or after 2262: GX's range check fails on it
-                    pass
         validation, ours = self._checkpoint(name, spec, expectations, data, first_pass)
-        failures = []
-        if not validation.success and first_pass == "SUMMARY":
-            failures = [_failure(r) for r in validation.results if not r.success]
-        elif not validation.success:
+        detail = validation
+        if not validation.success and first_pass != "SUMMARY":
             # GX orders results its own way: the expectation ids say which of ours failed
             failed = [ours[r.expectation_config.id] for r in validation.results if not r.success]
             detail, _ = self._checkpoint(f"{name}_failures", spec, failed, data, "SUMMARY")
-            failures = [_failure(r) for r in detail.results if not r.success]
+        failures = [_failure(r) for r in detail.results if not r.success]
         return SuiteResult(name, list(spec.get("meta", {}).get("asset", [])), bool(spec.get("meta", {}).get("blocking", True)),
-                           frame.height, validation.success, len(validation.results), failures)
+                           len(data), validation.success, len(validation.results), failures)
 
     def _checkpoint(self, name: str, spec: dict, expectations: list[dict], data, result_format: str):
         gx = self.gx
@@ -133,8 +142,9 @@ class Validator:
             cls = gx.expectations.registry.get_expectation_impl(e["type"])
             suite.add_expectation(cls(**e["kwargs"]))
         suite = self.context.suites.add(suite)
+        if [a.expectation_type for a in suite.expectations] != [e["type"] for e in expectations]:
+            raise RuntimeError(f"GX reordered the expectations of {name}")
         ours = {added.id: e for added, e in zip(suite.expectations, expectations, strict=True)}
-        assert [a.expectation_type for a in suite.expectations] == [e["type"] for e in expectations], "GX reordered the suite"
         asset = self.source.add_dataframe_asset(name)
         batch = asset.add_batch_definition_whole_dataframe(f"{name}_all")
         definition = self.context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=f"{name}_validation"))
@@ -156,7 +166,7 @@ class Validator:
 def clean_files(paths: Paths, roster: str, periods: list[str] | None) -> list[Path]:
     files = sorted((paths.clean / roster).glob("period=*/*.parquet"))
     if periods:
-        wanted = set(periods) | {p[:4] for p in periods}
+        wanted = _period_keys(periods)
         files = [f for f in files if f.parent.name.split("=", 1)[1] in wanted]
     return files
 
@@ -211,8 +221,7 @@ def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Pat
             extra.append(suites.expectation("expect_column_values_to_be_null", column="division_code_not_in_register"))
         in_scope = ledger.filter(pl.col("roster") == roster)
         if periods:
-            wanted = set(periods) | {p[:4] for p in periods}
-            in_scope = in_scope.filter(pl.col("period").is_in(list(wanted)))
+            in_scope = in_scope.filter(pl.col("period").is_in(list(_period_keys(periods))))
         extra.append(suites.expectation("expect_table_row_count_to_equal", value=int(in_scope["rows_clean"].sum() or 0)))
         results.append(validator.validate(spec, frame, extra, derived, schema=schema))
     validator.write_docs()
@@ -228,13 +237,13 @@ def validate_marts(database: Path, docs_dir: Path | None = None, tables: Iterabl
     con = duckdb.connect(str(database), read_only=True)
     try:
         results = []
+        schemas = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
         for path in sorted(suites.MARTS_DIR.glob("*.json")):
             spec = suites.load(path)
             table = spec["meta"]["asset"][-1]
             if tables is not None and table not in tables:
                 continue
-            schema = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall()).get(table, "main")
-            frame = pl.from_arrow(con.sql(f'select * from "{schema}"."{table}"').to_arrow_table())
+            frame = pl.from_arrow(con.sql(f'select * from "{schemas.get(table, "main")}"."{table}"').to_arrow_table())
             results.append(validator.validate(spec, frame))
         validator.write_docs()
         return results
