@@ -20,9 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
-from civstat.cleaning.clean import QUARANTINE_SCHEMA, clean_roster
-from civstat.cleaning.headers import HeaderError, check_mapping, find_header
-from civstat.cleaning.readers import UnreadableFile, read_grid
+from civstat.cleaning.clean import QUARANTINE_SCHEMA, REASONS_ZH, CleanResult, HouseholdLookup, clean_roster, value_from_name
+from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
+from civstat.cleaning.readers import RawGrid, UnreadableFile, read_grid
+from civstat.cleaning.suggest import describe_unknown
 from civstat.cleaning.regions import RegionResolver
 from civstat.registry import Registry, Roster, registry as default_registry
 from civstat.settings import Paths, config_path, pseudonym_secret
@@ -34,9 +35,13 @@ LEDGER_SCHEMA = {
     "source_file": pl.String, "content_sha256": pl.String, "roster": pl.String, "programme": pl.String,
     "period": pl.String, "format": pl.String, "encoding": pl.String, "rows_in": pl.Int64, "rows_clean": pl.Int64,
     "rows_quarantined": pl.Int64, "rows_blank": pl.Int64, "rows_footer": pl.Int64, "rows_duplicate": pl.Int64,
-    "unmapped_headers": pl.String, "status": pl.String, "error": pl.String, "seconds": pl.Float64,
-    "ingested_at": pl.Datetime("us"),
+    "unmapped_headers": pl.String, "unknown_values": pl.String, "status": pl.String, "error": pl.String, "seconds": pl.Float64,
+    "ingested_at": pl.Datetime("us"), "config_sha256": pl.String,
 }
+#: Ledger statuses: ok (cleaned), rejected (read, but one column rejected most rows: nothing
+#: published from it), failed (could not be read or mapped).
+OK, REJECTED, FAILED = "ok", "rejected", "failed"
+DEFAULT_MAX_REJECTED_SHARE = 0.5
 
 
 class IngestError(Exception):
@@ -46,7 +51,7 @@ class IngestError(Exception):
 @dataclass
 class FileOutcome:
     source_file: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | rejected | failed | skipped
     roster: str | None = None
     rows_in: int = 0
     rows_clean: int = 0
@@ -61,7 +66,8 @@ class IngestReport:
 
     @property
     def failed(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        """Files that publish nothing: unreadable, unmapped, or mostly rejected."""
+        return [o for o in self.outcomes if o.status in (FAILED, REJECTED)]
 
     def totals(self) -> dict[str, int]:
         done = [o for o in self.outcomes if o.status == "ok"]
@@ -109,6 +115,11 @@ def urban_rural_from_name(file_name: str, reg: Registry) -> str | None:
     return None
 
 
+def _looks_like_family(file_name: str) -> bool:
+    """家庭 / 户 files of the family rosters (a name like 特困人员家庭查询 also has 人员)."""
+    return any(w in file_name for w in ("家庭", "户花名册", "户台账"))
+
+
 def file_id(source_file: str) -> str:
     return hashlib.sha256(source_file.encode("utf-8")).hexdigest()[:16]
 
@@ -131,9 +142,13 @@ def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
 
 
 def read_ledger(paths: Paths) -> pl.DataFrame:
-    if paths.ledger.exists():
-        return pl.read_parquet(paths.ledger)
-    return pl.DataFrame(schema=LEDGER_SCHEMA)
+    """The ledger, with every column of LEDGER_SCHEMA (a ledger written before a column existed has it null)."""
+    if not paths.ledger.exists():
+        return pl.DataFrame(schema=LEDGER_SCHEMA)
+    ledger = pl.read_parquet(paths.ledger)
+    return ledger.select(
+        pl.col(c).cast(t) if c in ledger.columns else pl.lit(None, dtype=t).alias(c) for c, t in LEDGER_SCHEMA.items()
+    )
 
 
 def _ledger_row(**values) -> pl.DataFrame:
@@ -166,9 +181,22 @@ class DivisionCache:
 
 # ---------------------------------------------------------------- one file
 
-def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str) -> FileOutcome:
+@dataclass
+class Prepared:
+    """A file read and recognised, before cleaning: what ``civstat inspect`` shows."""
+
+    source_file: str
+    period: str
+    grid: RawGrid
+    match: HeaderMatch
+    programme: str | None
+    urban_rural: str | None  # from the file name
+    urban_rural_source: str  # column | file name | household | division code | none
+
+
+def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
+    """Read ``path``, find its header and roster, its programme and period; raise IngestError."""
     source_file = path.relative_to(paths.raw).as_posix()
-    started = time.perf_counter()
     period = period_of(path, paths.raw)
     try:
         grid = read_grid(path)
@@ -178,51 +206,126 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
         raise IngestError(f"{source_file}: {exc}") from exc
-    try:
-        check_mapping(match, source_file, str(config_path()))
-    except HeaderError as exc:
-        raise IngestError(str(exc)) from exc
     roster = match.roster
     programme = programme_from_name(path.name, roster, reg)
+    title = " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)
+    if roster.multi_programme and programme is None:
+        programme = programme_from_name(title, roster, reg)
+    for f in roster.fields:
+        if f.default_from == "name" and f.name not in {m.name for m in match.columns.values()}:
+            if value_from_name(f, f"{source_file} {title}") is not None:
+                match.from_name.add(f.name)
+    try:
+        check_mapping(match, source_file, str(reg.config_file or config_path()), programme)
+    except HeaderError as exc:
+        raise IngestError(str(exc)) from exc
     if roster.multi_programme and programme is None:
         words = "、".join(w for p in roster.programmes for w in reg.programme_file_words.get(p, ()))
-        raise IngestError(f"{source_file}: cannot tell the programme of this {roster.zh} from its file name; put one of {words} in the name")
-    urban_rural = urban_rural_from_name(path.name, reg)
-    has_ur_column = any(f.name == "urban_rural" for f in match.columns.values())
-    if roster.name in ("family", "person") and programme in ("dibao", "tekun") and urban_rural is None and not has_ur_column:
-        raise IngestError(f"{source_file}: urban or rural? no 保障类别 column and neither 城市 nor 农村 in the file name")
+        raise IngestError(f"{source_file}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name")
     if roster.period == "month" and len(period) == 4:
         raise IngestError(f"{source_file}: {roster.zh} is a monthly roster; put it in data/raw/<YYYY-MM>/, not data/raw/{period}/")
+    urban_rural = urban_rural_from_name(path.name, reg) or (urban_rural_from_name(title, reg) if title else None)
+    has_ur_column = any(f.name == "urban_rural" for f in match.columns.values())
+    has_ur_field = any(f.name == "urban_rural" for f in roster.fields)
+    ur_source = ("column" if has_ur_column else "file name" if urban_rural else
+                 "household (户主身份证号)" if roster.name == "person" else "division code (城乡分类代码)" if has_ur_field else "none")
+    return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source)
+
+
+def household_lookup(paths: Paths, period: str, programme: str | None) -> HouseholdLookup | None:
+    """The clean and quarantined households of a period and programme (None when no family file has any)."""
+    clean_dir = paths.clean_table("family") / f"period={period}"
+    clean = pl.DataFrame(schema={"household_key": pl.String, "division_code": pl.String, "urban_rural": pl.String})
+    if clean_dir.exists() and any(clean_dir.glob("*.parquet")):
+        clean = pl.scan_parquet(clean_dir / "*.parquet").filter(pl.col("programme") == programme).select(clean.columns).collect()
+    q_dir = paths.quarantine / f"period={period}"
+    quarantined = pl.Series("household_key", [], dtype=pl.String)
+    if q_dir.exists() and any(q_dir.glob("*.parquet")):
+        q = pl.scan_parquet(q_dir / "*.parquet", missing_columns="insert", extra_columns="ignore", schema={
+            "roster": pl.String, "programme": pl.String, "household_key": pl.String})
+        quarantined = q.filter((pl.col("roster") == "family") & (pl.col("programme") == programme)).select(
+            pl.col("household_key").drop_nulls().unique()).collect().to_series()
+    if clean.height == 0 and quarantined.len() == 0:
+        return None
+    return HouseholdLookup(clean, quarantined)
+
+
+def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | None:
+    """The message when one column rejects most of a file's data rows (None when none does)."""
+    limit = float(reg.local.get("max_rejected_share", DEFAULT_MAX_REJECTED_SHARE))
+    if not result.rows_data or not result.rejected_by_field:
+        return None
+    name, rejected = max(result.rejected_by_field.items(), key=lambda kv: kv[1])
+    if rejected / result.rows_data <= limit:
+        return None
+    roster = prepared.match.roster
+    by_field = {f.name: col for col, f in prepared.match.columns.items()}
+    column = prepared.match.labels.get(by_field.get(name, ""), roster.field(name).zh if name != "region" else "区划")
+    head = (f"{prepared.source_file}: column '{column}' ({roster.name}.{name}) rejects {rejected} of {result.rows_data} data rows "
+            f"({rejected / result.rows_data:.0%}; the limit is {limit:.0%}, local.max_rejected_share): nothing from this file is published")
+    unknown = next((u for u in result.unknown_values or [] if u.field == name), None)
+    if unknown is not None:
+        return f"{head}; {describe_unknown(roster, roster.field(name), unknown.column, unknown.values, str(reg.config_file or config_path()))}"
+    q = result.quarantine
+    reasons = q.filter(pl.col("field") == name).group_by("reason_code").len().sort("len", descending=True) if q.height else q
+    listed = ", ".join(f"{REASONS_ZH.get(code, code)} ({n} rows)" for code, n in reasons.iter_rows()) if reasons.height else ""
+    return f"{head}; reasons: {listed}"
+
+
+DEFERRED = "deferred"
+
+
+def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str,
+                only_roster: str | None = None) -> FileOutcome:
+    """Clean one file; with ``only_roster``, a file of another roster is left for a later phase (DEFERRED)."""
+    started = time.perf_counter()
+    prepared = prepare_file(path, paths, reg)
+    if only_roster is not None and prepared.match.roster.name != only_roster:
+        return FileOutcome(prepared.source_file, DEFERRED)
+    source_file, period, grid, match = prepared.source_file, prepared.period, prepared.grid, prepared.match
+    roster, programme = match.roster, prepared.programme
     region_names = [f for f in match.columns.values() if f.type == "region_name"]
     has_code = any(f.type == "division_code" for f in match.columns.values())
-    resolver = divisions.resolver(period) if region_names and not has_code else None
+    resolver = divisions.resolver(period) if roster.has_region else None
     if region_names and not has_code and resolver is None:
         raise IngestError(f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first")
+    households = household_lookup(paths, period, programme) if roster.name == "person" else None
 
     result = clean_roster(
         grid, match, source_file=source_file, period=period_date(period), programme=programme,
-        urban_rural=urban_rural, resolver=resolver, secret=secret,
+        urban_rural=prepared.urban_rural, resolver=resolver, secret=secret, households=households,
     )
     fid = file_id(source_file)
-    _write_atomic(result.clean, paths.clean_table(roster.name) / f"period={period}" / f"{fid}.parquet")
-    quarantine = result.quarantine.with_columns(roster=pl.lit(roster.name), period=pl.lit(period))
+    clean_target = paths.clean_table(roster.name) / f"period={period}" / f"{fid}.parquet"
     q_target = paths.quarantine / f"period={period}" / f"{fid}.parquet"
-    if quarantine.height:
-        _write_atomic(quarantine, q_target)
-    elif q_target.exists():
-        q_target.unlink()
-    if roster.name == "division":
-        divisions.forget()
-    if match.unmapped:
-        log.warning("%s: columns not in the registry were left out: %s", source_file, ", ".join(match.unmapped))
+    rejected = rejection(result, prepared, reg)
+    unknown = "; ".join(f"{u.column}: " + ", ".join(f"{v} ({n})" for v, n in u.values.items()) for u in result.unknown_values or []) or None
+    if rejected:
+        for stale in (clean_target, q_target):
+            stale.unlink(missing_ok=True)
+    else:
+        _write_atomic(result.clean, clean_target)
+        quarantine = result.quarantine.with_columns(roster=pl.lit(roster.name), period=pl.lit(period), programme=pl.lit(programme, dtype=pl.String))
+        if quarantine.height:
+            _write_atomic(quarantine, q_target)
+        elif q_target.exists():
+            q_target.unlink()
+        if roster.name == "division":
+            divisions.forget()
+        if match.unmapped:
+            log.warning("%s: columns not in the registry were left out: %s", source_file, ", ".join(match.unmapped))
+        for u in result.unknown_values or []:
+            log.warning("%s: %s", source_file, describe_unknown(roster, roster.field(u.field), u.column, u.values, str(reg.config_file or config_path())))
+    status = REJECTED if rejected else OK
     ledger = _ledger_row(
         source_file=source_file, content_sha256=digest, roster=roster.name, programme=programme, period=period,
         format=grid.format, encoding=grid.encoding, rows_in=result.rows_in, rows_clean=result.clean.height,
         rows_quarantined=result.rows_quarantined, rows_blank=result.rows_blank, rows_footer=result.rows_footer,
-        rows_duplicate=result.rows_duplicate, unmapped_headers="、".join(match.unmapped) or None, status="ok",
-        seconds=round(time.perf_counter() - started, 3), ingested_at=dt.datetime.now(),
+        rows_duplicate=result.rows_duplicate, unmapped_headers="、".join(match.unmapped) or None, unknown_values=unknown,
+        status=status, error=rejected, seconds=round(time.perf_counter() - started, 3), ingested_at=dt.datetime.now(),
+        config_sha256=reg.config_sha256,
     )
-    return FileOutcome(source_file, "ok", roster.name, result.rows_in, result.clean.height, result.rows_quarantined, ledger=ledger)
+    return FileOutcome(source_file, status, roster.name, result.rows_in, result.clean.height, result.rows_quarantined, error=rejected, ledger=ledger)
 
 
 # ---------------------------------------------------------------- many files
@@ -243,14 +346,20 @@ def discover(paths: Paths, periods: Iterable[str] | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
 
 
-def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str) -> FileOutcome:
+def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str,
+                    only_roster: str | None = None) -> FileOutcome:
     source_file = path.relative_to(paths.raw).as_posix()
     try:
-        return ingest_file(path, paths, reg, divisions, secret, digest)
-    except IngestError as exc:
+        return ingest_file(path, paths, reg, divisions, secret, digest, only_roster)
+    except Exception as exc:  # one file's failure, whatever it is, is that file's ledger row; the others go on
+        if not isinstance(exc, IngestError):
+            # a library's message may quote the file's cells (IDs, names): never pass it on
+            log.error("%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__)
+            exc = IngestError(f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)")
         log.error("%s", exc)
-        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status="failed", error=str(exc), ingested_at=dt.datetime.now())
-        return FileOutcome(source_file, "failed", error=str(exc), ledger=ledger)
+        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status=FAILED, error=str(exc), ingested_at=dt.datetime.now(),
+                             config_sha256=reg.config_sha256)
+        return FileOutcome(source_file, FAILED, error=str(exc), ledger=ledger)
 
 
 _worker: dict = {}
@@ -260,9 +369,9 @@ def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
     _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg))
 
 
-def _worker_ingest(path: Path, digest: str) -> FileOutcome:
+def _worker_ingest(path: Path, digest: str, only_roster: str | None) -> FileOutcome:
     w = _worker
-    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest)
+    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest, only_roster)
 
 
 def default_workers() -> int:
@@ -286,7 +395,9 @@ def ingest(
     secret = pseudonym_secret()
     files = discover(paths, periods)
     ledger = read_ledger(paths)
-    done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(pl.col("status") == "ok").iter_rows(named=True)}
+    # a file is done when its content was cleaned under the same registry and configuration
+    done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(
+        (pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)}
     report = IngestReport()
     new_rows: list[pl.DataFrame] = []
 
@@ -297,30 +408,48 @@ def ingest(
         if on_file:
             on_file(outcome, len(report.outcomes), len(files))
 
-    todo: list[tuple[Path, str]] = []
+    digests = {path: content_hash(path) for path in files}
+    todo = [path for path in files if (path.relative_to(paths.raw).as_posix(), digests[path]) not in done]
+    # members follow their household: when a period's family file is (re)cleaned, so are its person files
+    top = {p: p.relative_to(paths.raw).parts[0] for p in files}
+    family_periods = {top[p] for p in todo if reg["family"] in candidate_rosters(p.name, reg)}
+    todo += [p for p in files if p not in todo and top[p] in family_periods
+             and reg["person"] in candidate_rosters(p.name, reg)]
     for path in files:
-        digest = content_hash(path)
-        if (path.relative_to(paths.raw).as_posix(), digest) in done:
+        if path not in todo:
             record(FileOutcome(path.relative_to(paths.raw).as_posix(), "skipped"))
-        else:
-            todo.append((path, digest))
-    first = [(p, d) for p, d in todo if candidate_rosters(p.name, reg) == [reg["division"]]]
-    rest = [(p, d) for p, d in todo if (p, d) not in first]
+    # division registers first (region names resolve against them), then family rosters (person
+    # rosters look their households up; a name like 特困人员家庭查询 is read to know which it is),
+    # then everything else; each phase in parallel
+    names = {p: p.name for p in todo}
+    divisions_first = [p for p in todo if candidate_rosters(names[p], reg) == [reg["division"]]]
+    maybe_family = [p for p in todo if p not in divisions_first and reg["family"] in candidate_rosters(names[p], reg)
+                    and (candidate_rosters(names[p], reg) == [reg["family"]] or _looks_like_family(names[p]))]
     divisions = DivisionCache(paths, reg)
-    for path, digest in first:
-        record(_ingest_or_fail(path, paths, reg, divisions, secret, digest))
     workers = workers or default_workers()
-    if workers > 1 and len(rest) > 4:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    deferred: list[Path] = []
 
-        context = multiprocessing.get_context("spawn")  # fork after Polars' thread pool started is unsafe
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
-            for outcome in pool.map(_worker_ingest, [p for p, _ in rest], [d for _, d in rest]):
-                record(outcome)
-    else:
-        for path, digest in rest:
-            record(_ingest_or_fail(path, paths, reg, divisions, secret, digest))
+    def take(path: Path, outcome: FileOutcome) -> None:
+        if outcome.status == DEFERRED:
+            deferred.append(path)
+        else:
+            record(outcome)
+
+    for phase, only_roster in ((divisions_first, None), (maybe_family, "family"), (None, None)):
+        if phase is None:
+            phase = [p for p in todo if p not in divisions_first and p not in maybe_family] + deferred
+        if workers > 1 and len(phase) > 4 and phase is not divisions_first:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("spawn")  # fork after Polars' thread pool started is unsafe
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
+                for path, outcome in zip(phase, pool.map(_worker_ingest, phase, [digests[p] for p in phase], [only_roster] * len(phase))):
+                    take(path, outcome)
+        else:
+            for path in phase:
+                take(path, _ingest_or_fail(path, paths, reg, divisions, secret, digests[path], only_roster))
+            divisions.forget()
     if new_rows:
         fresh = pl.concat(new_rows, how="vertical")
         kept = ledger.filter(~pl.col("source_file").is_in(fresh["source_file"].implode()))

@@ -13,6 +13,7 @@ persons as (
     select period, programme, person_key, person_id_masked, household_key, division_code, urban_rural,
            birth_date, is_disabled, work_ability
     from {{ ref('stg_rosters__persons') }}
+    where coalesce(status, 'active') = 'active'
 ),
 
 -- a person row names its own region; only rows without one look it up in their household's row

@@ -24,6 +24,9 @@ MISSING_REQUIRED = "missing_required"
 BAD_VALUE = "bad_value"
 OUT_OF_RANGE = "out_of_range"
 ID_SEVERAL_IN_CELL = "id_several_in_cell"
+HOUSEHOLD_QUARANTINED = "household_quarantined"
+HOUSEHOLD_NOT_LISTED = "household_not_listed"
+URBAN_RURAL_UNKNOWN = "urban_rural_unknown"
 
 REASONS_ZH = {
     **identity.ID_REASONS_ZH,
@@ -38,10 +41,35 @@ REASONS_ZH = {
     identity.CERT_OTHER_PERSON: "残疾证号中的身份证号与本人身份证号不一致",
     UNKNOWN_REGION: "区划名称在区划代码表中找不到",
     AMBIGUOUS_REGION: "区划名称对应多个区划，无法确定",
+    HOUSEHOLD_QUARANTINED: "户主记录被隔离（家庭花名册中该户的行无法清洗），本人随户隔离",
+    HOUSEHOLD_NOT_LISTED: "户主不在本期同一项目的家庭花名册中",
+    URBAN_RURAL_UNKNOWN: "城乡无法确定：无保障类别列，文件名无城市/农村，所在区划也无城乡分类代码",
 }
 
-FOOTER_PATTERN = r"^(合计|小计|总计|共计|制表人|制表时间|制表日期|制表单位|填表人|填报人|审核人|负责人|单位负责人|说明|备注|注)"
+# Footer and sign-off rows of statistical forms (the first non-empty cell of the row): never data.
+FOOTER_PATTERN = (
+    r"^(合计|小计|总计|共计|累计|制表人|制表时间|制表日期|制表单位|填表人|填报人|审核人|复核人|负责人|单位负责人|统计负责人|部门负责人|"
+    r"分管领导|主管领导|填报单位|填报日期|填表日期|填表时间|报出日期|报送日期|报出时间|数据来源|资料来源|说明|备注|注[:：\d、.．]|注$|"
+    r"第\s*\d+\s*页|共\s*\d+\s*页|以下空白|以下无数据|打印时间|导出时间)"
+)
 ID_LIKE = r"(\d{6})\d{5,8}(\d{3}[\dXx])"
+
+
+@dataclass
+class UnknownValue:
+    """Values of one column that no spelling in the registry or the configuration maps."""
+
+    field: str
+    column: str  # the header as written
+    values: dict[str, int]  # value -> rows
+
+
+@dataclass
+class HouseholdLookup:
+    """The households of one period and programme, for the person rows that name them."""
+
+    clean: pl.DataFrame  # household_key, division_code, urban_rural (the clean family rows)
+    quarantined: pl.Series  # household keys whose family row was quarantined
 
 
 @dataclass
@@ -52,6 +80,9 @@ class CleanResult:
     rows_blank: int
     rows_footer: int
     rows_duplicate: int
+    rows_data: int = 0  # rows that are neither blank, footer nor duplicate
+    rejected_by_field: dict[str, int] | None = None  # field -> data rows it rejected
+    unknown_values: list[UnknownValue] | None = None
 
     @property
     def rows_quarantined(self) -> int:
@@ -61,6 +92,7 @@ class CleanResult:
 QUARANTINE_SCHEMA = {
     "source_file": pl.String, "source_row": pl.Int64, "column": pl.String, "field": pl.String,
     "raw_value": pl.String, "reason_code": pl.String, "reason": pl.String,
+    "household_key": pl.String,  # family rows: the pseudonym of a valid head ID, so its members follow it
 }
 
 
@@ -68,20 +100,31 @@ def _error(condition: pl.Expr, code: str | pl.Expr) -> pl.Expr:
     return pl.when(condition).then(code if isinstance(code, pl.Expr) else pl.lit(code))
 
 
-def _parse_value(f: Field, text: pl.Expr | None, period: dt.date) -> pl.Expr:
+def value_from_name(f: Field, name_and_title: str) -> str | None:
+    """The code of the one value of ``f`` whose spelling appears in the file name or title."""
+    from civstat.registry import value_key
+
+    text = value_key(name_and_title)
+    found = {code for spelling, code in f.value_lookup().items() if len(spelling) >= 2 and spelling in text}
+    return found.pop() if len(found) == 1 else None
+
+
+def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title: str = "") -> pl.Expr:
     """The typed value of one non-identity field (null when empty or unparseable); ``text`` is
     None when the file has no column for the field."""
     dtype = FIELD_DTYPES[f.type]
     if text is None:
         fill = f.default if f.default else period if f.default_from == "period" else None
+        if f.default_from == "name":
+            fill = value_from_name(f, name_and_title)
         return pl.lit(fill).cast(dtype)
     if f.type == "text":
         return text
     if f.type == "enum":
-        value = values.parse_enum(text, f.values)
+        value = values.parse_enum(text, f.value_lookup())
         return value.fill_null(pl.when(text.is_null()).then(pl.lit(f.default))) if f.default else value
     if f.type == "int":
-        return values.parse_int(text)
+        return values.parse_coded_int(text, f.value_lookup()) if f.values else values.parse_int(text)
     if f.type == "amount":
         return values.parse_amount(text)
     if f.type in ("date", "month"):
@@ -90,13 +133,13 @@ def _parse_value(f: Field, text: pl.Expr | None, period: dt.date) -> pl.Expr:
     if f.type == "bool":
         return values.parse_bool(text)
     if f.type == "division_code":
-        return pl.when(text.str.contains(r"^\d{12}$")).then(text)
+        return values.parse_division_code(text)
     if f.type == "credit_code":
         return text.str.to_uppercase()
     raise ValueError(f"field type {f.type} is not parsed here")
 
 
-def _value_error(f: Field, text: pl.Expr, value: pl.Expr) -> pl.Expr:
+def _value_error(f: Field, text: pl.Expr, value: pl.Expr, programme: str | None) -> pl.Expr:
     """Why the value of one field cannot be kept (null when it can); ``value`` is a column."""
     if f.type == "text":
         error = _error(text.is_not_null() & ~text.str.contains(f.pattern), BAD_VALUE) if f.pattern else pl.lit(None, dtype=pl.String)
@@ -111,7 +154,7 @@ def _value_error(f: Field, text: pl.Expr, value: pl.Expr) -> pl.Expr:
         if f.max is not None:
             outside = outside | (value > pl.lit(f.max))
         error = pl.coalesce(error, _error(value.is_not_null() & outside, OUT_OF_RANGE))
-    if f.required:
+    if f.required_in(programme):
         error = pl.coalesce(error, _error(value.is_null(), MISSING_REQUIRED))
     return error
 
@@ -134,6 +177,7 @@ def clean_roster(
     urban_rural: str | None,
     resolver: RegionResolver | None,
     secret: bytes,
+    households: HouseholdLookup | None = None,
 ) -> CleanResult:
     """Cleans one table in staged, eager column passes (measured faster here than one lazy plan,
     whose optimiser merges the stages and recomputes shared sub-expressions)."""
@@ -143,17 +187,22 @@ def clean_roster(
     rows_in = cells.height
     first_row_number = grid.first_row + match.data_start
     by_field = {f.name: col for col, f in match.columns.items()}
+    name_and_title = source_file + " " + " ".join(
+        str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None
+    )
 
     stripped = [pl.col(c).str.strip_chars().replace("", None) for c in all_cols]
-    first_cell = pl.coalesce(*stripped).map_batches(values.nfkc_where_needed, return_dtype=pl.String)
+    content_cols = [c for c in all_cols if c not in match.row_number_columns] or all_cols
+    content = [s for c, s in zip(all_cols, stripped, strict=True) if c in content_cols]
+    first_cell = pl.coalesce(*content).map_batches(values.nfkc_where_needed, return_dtype=pl.String)
     df = cells.with_columns(
         pl.int_range(first_row_number, first_row_number + pl.len(), dtype=pl.Int64).alias("_row"),
         *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in match.columns.items()],
-        _blank=pl.all_horizontal(s.is_null() for s in stripped),
+        _blank=pl.all_horizontal(s.is_null() for s in content),
         _footer_word=first_cell.str.extract(FOOTER_PATTERN, 1),
     ).with_columns(_footer=pl.col("_footer_word").is_not_null())
     df = df.with_columns(
-        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer")).then(pl.col("_row").first().over(all_cols)).otherwise(pl.col("_row"))
+        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer")).then(pl.col("_row").first().over(content_cols)).otherwise(pl.col("_row"))
     )
 
     # ---- parse every mapped field: typed value v_<field>, error code e_<field>
@@ -170,19 +219,19 @@ def clean_roster(
             reason = pl.col(f"v_{f.name}_reason")
             error = (
                 pl.when(several).then(pl.lit(ID_SEVERAL_IN_CELL))
-                .when(reason == identity.ID_EMPTY).then(pl.lit(MISSING_REQUIRED) if f.required else None)
+                .when(reason == identity.ID_EMPTY).then(pl.lit(MISSING_REQUIRED) if f.required_in(programme) else None)
                 .otherwise(reason)
             )
             exprs.append(error.alias(f"e_{f.name}"))
             id_fields.append(f)
         elif f.type == "person_name":
-            exprs.append(_error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}") if f.required else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}"))
+            exprs.append(_error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}") if f.required_in(programme) else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}"))
         elif f.type == "disability_cert":
             df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop("_cert_text")
             exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
-            values_first.append(_parse_value(f, text if f.name in by_field else None, period).alias(f"v_{f.name}"))
-            exprs.append(_value_error(f, text, pl.col(f"v_{f.name}")).alias(f"e_{f.name}"))
+            values_first.append(_parse_value(f, text if f.name in by_field else None, period, name_and_title).alias(f"v_{f.name}"))
+            exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
 
     # ---- cross-field rules
@@ -199,7 +248,8 @@ def clean_roster(
             updates.append(pl.coalesce("v_disability_category", f"v_{cert.name}_category").alias("v_disability_category"))
             updates.append(pl.coalesce("v_disability_grade", f"v_{cert.name}_grade").alias("v_disability_grade"))
         df = df.with_columns(updates)
-    if "urban_rural" in {f.name for f in roster.fields} and urban_rural is not None:
+    has_urban_rural = "urban_rural" in {f.name for f in roster.fields}
+    if has_urban_rural and urban_rural is not None:
         df = df.with_columns(pl.col("v_urban_rural").fill_null(pl.lit(urban_rural)))
 
     # ---- regions
@@ -217,6 +267,31 @@ def clean_roster(
         else:
             df = df.with_columns(division_code=pl.lit(None, dtype=pl.String))
 
+    # ---- a member follows their household: region and urban/rural from the family roster, and a
+    # member of a household whose row was quarantined (or is not listed) is quarantined with it
+    if households is not None and "v_head_id" in df.columns:
+        df = df.with_columns(_household_key=identity.pseudonymise(df["v_head_id"], secret))
+        listed = households.clean.select(
+            _household_key=pl.col("household_key"), _h_division=pl.col("division_code"), _h_urban_rural=pl.col("urban_rural"),
+        ).unique("_household_key", keep="first")
+        df = df.join(listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left").with_columns(
+            division_code=pl.coalesce("division_code", "_h_division"),
+            # only a row with no problem of its own is quarantined for its household's
+            e_head_id=pl.coalesce("e_head_id", pl.when(
+                pl.col("_household_key").is_not_null() & pl.col("_listed").is_null()
+                & pl.all_horizontal(pl.col(c).is_null() for c in df.columns if c.startswith("e_"))).then(
+                pl.when(pl.col("_household_key").is_in(households.quarantined.implode()))
+                .then(pl.lit(HOUSEHOLD_QUARANTINED)).otherwise(pl.lit(HOUSEHOLD_NOT_LISTED)))),
+        ).drop("_listed")
+        if has_urban_rural:
+            df = df.with_columns(v_urban_rural=pl.coalesce("v_urban_rural", "_h_urban_rural"))
+        df = df.drop("_h_division", "_h_urban_rural")
+    # ---- where nothing says urban or rural, the division's 城乡分类代码 does (1xx urban, 2xx rural)
+    if has_urban_rural and resolver is not None and "division_code" in df.columns:
+        df = df.with_columns(v_urban_rural=pl.coalesce("v_urban_rural", resolver.urban_rural_of(pl.col("division_code"))))
+    if has_urban_rural and programme in ("dibao", "tekun"):
+        df = df.with_columns(e_urban_rural=pl.coalesce("e_urban_rural", _error(pl.col("v_urban_rural").is_null(), URBAN_RURAL_UNKNOWN)))
+
     df = df.with_columns(
         _structural=pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
         .when(pl.col("_footer")).then(pl.lit(FOOTER_ROW))
@@ -225,16 +300,38 @@ def clean_roster(
     error_cols = [c for c in df.columns if c.startswith("e_")]
     no_error = pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True)
     live = df.filter(pl.col("_structural").is_null())
-    quarantine = _quarantine(df, live.filter(~no_error), error_cols, match, by_field, region_fields, source_file)
+    failing = live.filter(~no_error)
+    if roster.name == "family" and "v_head_id" in failing.columns:
+        failing = failing.with_columns(_household_key=identity.pseudonymise(failing["v_head_id"], secret))
+    quarantine = _quarantine(df, failing, error_cols, match, by_field, region_fields, source_file)
     clean = _clean_rows(live.filter(no_error), roster, id_fields, period, programme, source_file, secret)
     counts = df.select(
         blank=(pl.col("_structural") == BLANK_ROW).sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(),
         dup=(pl.col("_structural") == DUPLICATE_ROW).sum(),
     ).row(0)
-    result = CleanResult(clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]))
+    rejected = live.select(pl.col(c).is_not_null().sum().alias(c[2:]) for c in error_cols).row(0, named=True) if error_cols else {}
+    result = CleanResult(
+        clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]), rows_data=live.height,
+        rejected_by_field={k: int(v) for k, v in rejected.items() if v},
+        unknown_values=_unknown_values(live, match, by_field),
+    )
     if clean.height + result.rows_quarantined != rows_in:
         raise RuntimeError(f"{source_file}: rows in ({rows_in}) != clean ({clean.height}) + quarantined ({result.rows_quarantined})")
     return result
+
+
+def _unknown_values(live: pl.DataFrame, match: HeaderMatch, by_field: dict[str, str]) -> list[UnknownValue]:
+    """Per column with a vocabulary: the values nobody maps, with their row counts."""
+    found = []
+    for f in match.roster.fields:
+        if not (f.values or f.type == "bool") or f.name not in by_field or f"e_{f.name}" not in live.columns:
+            continue
+        bad = live.filter(pl.col(f"e_{f.name}") == BAD_VALUE)
+        if bad.height:
+            masked = bad.select(pl.col(f"t_{f.name}").str.replace_all(ID_LIKE, "${1}********${2}"))
+            counts = masked.group_by(f"t_{f.name}").len().sort(["len", f"t_{f.name}"], descending=[True, False])
+            found.append(UnknownValue(f.name, match.labels.get(by_field[f.name], f.zh), dict(counts.iter_rows())))
+    return found
 
 
 def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], match: HeaderMatch, by_field: dict[str, str],
@@ -247,6 +344,7 @@ def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], 
         raw_value=pl.col("_footer_word"),
         reason_code=pl.col("_structural"),
         detail=pl.when(pl.col("_structural") == DUPLICATE_ROW).then(pl.format("与第{}行相同", pl.col("_dup_of"))),
+        household_key=pl.lit(None, dtype=pl.String),
     )
     parts = [structural]
     if failing.height:
@@ -260,8 +358,10 @@ def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], 
                 f = match.roster.field(name)
                 raw = _mask_raw(f, pl.col(by_field[name])) if name in by_field else pl.lit(None, dtype=pl.String)
             raws.append(raw.cast(pl.String).alias(f"r_{name}"))
-        wide = failing.select("_row", *error_cols, *raws, c_region=pl.col("c_region") if "c_region" in failing.columns else pl.lit(None, dtype=pl.String))
-        reasons = wide.unpivot(on=error_cols, index=["_row", "c_region"], variable_name="field", value_name="reason_code").filter(
+        keys = pl.col("_household_key") if "_household_key" in failing.columns else pl.lit(None, dtype=pl.String)
+        wide = failing.select("_row", *error_cols, *raws, c_region=pl.col("c_region") if "c_region" in failing.columns else pl.lit(None, dtype=pl.String),
+                              household_key=keys)
+        reasons = wide.unpivot(on=error_cols, index=["_row", "c_region", "household_key"], variable_name="field", value_name="reason_code").filter(
             pl.col("reason_code").is_not_null()).with_columns(pl.col("field").str.strip_prefix("e_"))
         raw_long = wide.unpivot(on=[f"r_{c[2:]}" for c in error_cols], index="_row", variable_name="field", value_name="raw_value").with_columns(
             pl.col("field").str.strip_prefix("r_"))
@@ -271,6 +371,7 @@ def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], 
             source_row=pl.col("_row"), field=pl.col("field"),
             column=pl.col("field").replace_strict(labels, default=None, return_dtype=pl.String),
             raw_value=pl.col("raw_value"), reason_code=pl.col("reason_code"), detail=pl.lit(None, dtype=pl.String),
+            household_key=pl.col("household_key"),
         ))
     return pl.concat(parts, how="vertical_relaxed").with_columns(
         source_file=pl.lit(source_file),
@@ -285,7 +386,11 @@ def _clean_rows(good: pl.DataFrame, roster, id_fields: list[Field], period: dt.d
 
     A key seen twice (the same person in two households, say) keeps both rows: that is a finding
     for the warnings (W03), not a cleaning error."""
-    keys = [identity.pseudonymise(good[f"v_{f.name}"], secret).alias(f.key_column) for f in id_fields]
+    keys = [
+        (good["_household_key"] if f.name == "head_id" and "_household_key" in good.columns
+         else identity.pseudonymise(good[f"v_{f.name}"], secret)).alias(f.key_column)
+        for f in id_fields
+    ]
     good = good.with_columns(*keys, *[identity.mask_id(pl.col(f"v_{f.name}")).alias(f.masked_column) for f in id_fields])
     out_cols = []
     for name, dtype in roster.clean_schema().items():

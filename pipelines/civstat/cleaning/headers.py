@@ -18,12 +18,25 @@ from civstat.registry import Field, Registry, Roster
 SCAN_ROWS = 30
 
 
+# A unit written after a header: 床位数（张）== 床位数, 保障人口（人）== 保障人口. Money units are kept:
+# （元） is part of many aliases and （万元） would change the value.
+UNIT_SUFFIX = r"\((人|张|户|个|所|家|人次|岁|周岁)\)$"
+# Columns that only number the rows: recognised, never mapped, never offered as a mapping.
+ROW_NUMBER_HEADERS = {"序号", "编号", "行号", "序", "顺序号", "No", "No.", "NO", "NO.", "no", "#", "排序"}
+
+
 def normalise_header(label: str | None) -> str:
-    """NFKC, no whitespace, no required-marker asterisks: '户主身份证号 *' == '户主身份证号'."""
+    """NFKC, no whitespace, no required-marker asterisks, no trailing count unit:
+    '户主身份证号 *' == '户主身份证号', '床位数（张）' == '床位数'."""
     if label is None:
         return ""
     text = unicodedata.normalize("NFKC", str(label))
-    return re.sub(r"[\s*＊:：]", "", text)
+    text = re.sub(r"[\s*＊:：]", "", text)
+    return re.sub(UNIT_SUFFIX, "", text)
+
+
+def is_row_number_header(label: str | None) -> bool:
+    return normalise_header(label) in {normalise_header(h) for h in ROW_NUMBER_HEADERS}
 
 
 def alias_index(roster: Roster) -> dict[str, Field]:
@@ -45,6 +58,8 @@ class HeaderMatch:
     columns: dict[str, Field]  # grid column -> field
     labels: dict[str, str]  # grid column -> header text as written
     unmapped: list[str] = field(default_factory=list)  # header texts nobody knows
+    row_number_columns: list[str] = field(default_factory=list)  # 序号 and the like: dropped
+    from_name: set[str] = field(default_factory=set)  # fields without a column, found in the file name or title
 
     @property
     def data_start(self) -> int:
@@ -115,11 +130,26 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
         names = ", ".join(r.name for r in candidates)
         raise HeaderError(f"no header row found in the first {SCAN_ROWS} rows (looked for the headers of: {names})")
     match = best[1]
-    match.unmapped = [label for col, label in match.labels.items() if col not in match.columns]
+    match.row_number_columns = [col for col, label in match.labels.items() if col not in match.columns and is_row_number_header(label)]
+    match.unmapped = [label for col, label in match.labels.items() if col not in match.columns and col not in match.row_number_columns]
     return match
 
 
-def check_mapping(match: HeaderMatch, source: str, config_file: str) -> None:
+def closest_header(target: Field, candidates: list[str]) -> str | None:
+    """The unmapped header most like one of ``target``'s names (shared characters), if any is."""
+    from difflib import SequenceMatcher
+
+    names = [normalise_header(a) for a in (*target.aliases, target.zh)]
+    scored = []
+    for label in candidates:
+        text = normalise_header(label)
+        score = max(SequenceMatcher(None, text, name).ratio() for name in names)
+        scored.append((score, label))
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] >= 0.4 else None
+
+
+def check_mapping(match: HeaderMatch, source: str, config_file: str, programme: str | None = None) -> None:
     """Fail on a missing required column or on two columns claiming one field."""
     roster = match.roster
     seen: dict[str, str] = {}
@@ -130,17 +160,24 @@ def check_mapping(match: HeaderMatch, source: str, config_file: str) -> None:
                 f"{f.zh} ({roster.name}.{f.name}); delete or rename one of them"
             )
         seen[f.name] = col
-    missing = [f for f in roster.fields if f.required and f.name not in seen]
+    missing = [
+        f for f in roster.fields
+        if f.required_in(programme) and f.name not in seen and not (f.default_from == "name" and f.name in match.from_name)
+    ]
     if not missing:
         return
     lines = []
     for f in missing:
         lines.append(f"required column {f.zh} ({roster.name}.{f.name}) not found; known headers: {', '.join(f.aliases)}")
     if match.unmapped:
-        example = match.unmapped[0]
-        lines.append(
-            f"headers nobody knows: {', '.join(repr(u) for u in match.unmapped)}. If '{example}' means "
-            f"{missing[0].zh}, add this line to {config_file}:\n"
-            f"header_aliases:\n  {roster.name}:\n    {missing[0].name}: [{example}]"
-        )
+        lines.append(f"headers nobody knows: {', '.join(repr(u) for u in match.unmapped)}")
+        suggestions = [(f, closest_header(f, match.unmapped)) for f in missing]
+        suggestions = [(f, h) for f, h in suggestions if h is not None]
+        if suggestions:
+            entries = "\n".join(f"    {f.name}: [{h}]" for f, h in suggestions)
+            meaning = "; ".join(f"'{h}' means {f.zh}" for f, h in suggestions)
+            lines.append(f"if {meaning}, add to {config_file}:\nheader_aliases:\n  {roster.name}:\n{entries}")
+        else:
+            lines.append(f"if one of them means {missing[0].zh}, add to {config_file}:\n"
+                         f"header_aliases:\n  {roster.name}:\n    {missing[0].name}: [<that header>]")
     raise HeaderError(f"{source}: " + "; ".join(lines))

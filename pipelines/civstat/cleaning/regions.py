@@ -31,65 +31,103 @@ def parent_prefix(code: pl.Expr, level: str) -> pl.Expr:
     return code.str.slice(0, parent_digits)
 
 
+# Suffixes a roster may leave out: the committee a village register names (青山村委会 for 青山村),
+# then the level word itself (城关镇 / 城关). Names are matched as written first, then by core.
+COMMITTEE_SUFFIX = r"(社区居民委员会|居民委员会|村民委员会|村委会|居委会|委员会|办事处)$"
+LEVEL_SUFFIX = r"(民族苏木|民族乡|自治县|自治旗|街道|林区|特区|苏木|嘎查|社区|镇|乡|区|县|市|旗|村|居)$"
+
+
+def clean_name(name: pl.Expr) -> pl.Expr:
+    return name.str.normalize("NFKC").str.replace_all(r"\s", "")
+
+
+def core_name(name: pl.Expr) -> pl.Expr:
+    """青山村委会, 青山村 -> 青山; 东风社区居民委员会, 东风社区 -> 东风; 城关镇 -> 城关 (never empty)."""
+    without_committee = name.str.replace(COMMITTEE_SUFFIX, "")
+    without_committee = pl.when(without_committee.str.len_chars() > 0).then(without_committee).otherwise(name)
+    core = without_committee.str.replace(LEVEL_SUFFIX, "")
+    return pl.when(core.str.len_chars() > 0).then(core).otherwise(without_committee)
+
+
 class RegionResolver:
-    """Lookups built once per division table, applied to whole columns."""
+    """Lookups built once per division table, applied to whole columns.
+
+    The register may hold only a bureau's own subtree (a county's or a city's): names are looked up
+    under their parent when the row names one, else anywhere in the register."""
 
     def __init__(self, divisions: pl.DataFrame, aliases: dict[str, str] | None = None):
-        d = divisions.select(
-            pl.col("division_code"),
-            pl.col("division_name").str.normalize("NFKC").str.strip_chars().alias("name"),
-        ).with_columns(level=division_level(pl.col("division_code")))
+        d = divisions.select(pl.col("division_code"), name=clean_name(pl.col("division_name")).str.strip_chars())
         if aliases:
             extra = pl.DataFrame({"name": list(aliases), "division_code": list(aliases.values())})
-            extra = extra.with_columns(level=division_level(pl.col("division_code")))
             d = pl.concat([d, extra.select(d.columns)])
+        d = d.with_columns(level=division_level(pl.col("division_code")), core=core_name(pl.col("name")))
         self.by_level = {}
         for level in ("county", "township", "village"):
             rows = d.filter(pl.col("level") == level).select(
                 parent=parent_prefix(pl.col("division_code"), level),
                 name=pl.col("name"),
+                core=pl.col("core"),
                 prefix=pl.col("division_code").str.slice(0, LEVEL_DIGITS[level]),
             ).unique()
-            # a name that means two different divisions under one parent cannot be resolved
-            with_parent = rows.group_by("parent", "name").agg(pl.col("prefix").first(), pl.len().alias("n"))
-            anywhere = rows.group_by("name").agg(pl.col("prefix").first().alias("prefix_any"), pl.len().alias("n_any"))
-            self.by_level[level] = (with_parent, anywhere)
-        self.known_codes = set(d["division_code"].to_list())
+            tables = []
+            for key in ("name", "core"):
+                # a name that means two different divisions under one parent cannot be resolved
+                keyed = rows.select("parent", "prefix", key=pl.col(key)).unique()
+                with_parent = keyed.group_by("parent", "key").agg(pl.col("prefix").first(), pl.len().alias("n"))
+                anywhere = keyed.group_by("key").agg(pl.col("prefix").first(), pl.len().alias("n"))
+                tables.append((with_parent, anywhere))
+            self.by_level[level] = tables
+        urban_rural = divisions.select("division_code", "urban_rural_code") if "urban_rural_code" in divisions.columns else None
+        self.urban_rural: dict[str, str] = {} if urban_rural is None else dict(
+            urban_rural.filter(pl.col("urban_rural_code").str.contains(r"^[12]")).select(
+                "division_code", pl.when(pl.col("urban_rural_code").str.starts_with("1")).then(pl.lit("urban")).otherwise(pl.lit("rural"))
+            ).iter_rows()
+        )
+
+    def urban_rural_of(self, division_code: pl.Expr) -> pl.Expr:
+        """urban / rural from the division's 城乡分类代码 (1xx urban, 2xx rural); null when it has none."""
+        return division_code.replace_strict(self.urban_rural, default=None, return_dtype=pl.String)
 
     def resolve(self, frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, str]) -> pl.DataFrame | pl.LazyFrame:
-        """Add ``division_code`` and ``region_error`` (a struct of column and reason) to ``frame``.
+        """Add ``division_code``, ``region_error`` (reason) and ``region_error_column`` to ``frame``.
 
         ``columns`` maps a level (county / township / village) to the frame column holding it.
         """
         out = frame.with_columns(_prefix=pl.lit(None, dtype=pl.String), region_error=pl.lit(None, dtype=pl.String),
                                  region_error_column=pl.lit(None, dtype=pl.String))
+        lazy = isinstance(frame, pl.LazyFrame)
         for level in ("county", "township", "village"):
             col = columns.get(level)
             if col is None:
                 continue
             digits = LEVEL_DIGITS[level]
-            with_parent, anywhere = self.by_level[level]
-            if isinstance(frame, pl.LazyFrame):
-                with_parent, anywhere = with_parent.lazy(), anywhere.lazy()
             value = pl.col(col)
             is_code = value.str.contains(rf"^\d{{{digits}}}(\d*)$")
-            joined = out.with_columns(_key_parent=pl.col("_prefix")).join(
-                with_parent.rename({"prefix": "_p1", "n": "_n1"}),
-                left_on=["_key_parent", col], right_on=["parent", "name"], how="left", maintain_order="left",
-            ).join(
-                anywhere.rename({"prefix_any": "_p2", "n_any": "_n2"}),
-                left_on=col, right_on="name", how="left", maintain_order="left",
-            )
+            joined = out.with_columns(_key_parent=pl.col("_prefix"), _name=clean_name(value)).with_columns(_core=core_name(pl.col("_name")))
+            for i, ((with_parent, anywhere), key) in enumerate(zip(self.by_level[level], ("_name", "_core"), strict=True)):
+                if lazy:
+                    with_parent, anywhere = with_parent.lazy(), anywhere.lazy()
+                joined = joined.join(
+                    with_parent.rename({"prefix": f"_pp{i}", "n": f"_np{i}"}),
+                    left_on=["_key_parent", key], right_on=["parent", "key"], how="left", maintain_order="left",
+                ).join(
+                    anywhere.rename({"prefix": f"_pa{i}", "n": f"_na{i}"}), left_on=key, right_on="key", how="left", maintain_order="left",
+                )
+            under_parent = pl.col("_prefix").is_not_null()
+            # as written first, then by core name; under the parent when the row names one
+            n_exact = pl.when(under_parent).then(pl.col("_np0")).otherwise(pl.col("_na0"))
+            p_exact = pl.when(under_parent).then(pl.col("_pp0")).otherwise(pl.col("_pa0"))
+            n_core = pl.when(under_parent).then(pl.col("_np1")).otherwise(pl.col("_na1"))
+            p_core = pl.when(under_parent).then(pl.col("_pp1")).otherwise(pl.col("_pa1"))
             found = (
                 pl.when(value.is_null()).then(pl.col("_prefix"))
                 .when(is_code).then(value.str.slice(0, digits))
-                .when(pl.col("_prefix").is_not_null() & (pl.col("_n1") == 1)).then(pl.col("_p1"))
-                .when(pl.col("_prefix").is_null() & (pl.col("_n2") == 1)).then(pl.col("_p2"))
+                .when(n_exact == 1).then(p_exact)
+                .when(n_exact.is_null() & (n_core == 1)).then(p_core)
             )
             problem = (
                 pl.when(value.is_null() | is_code).then(None)
-                .when(pl.col("_prefix").is_not_null() & (pl.col("_n1") > 1)).then(pl.lit(AMBIGUOUS_REGION))
-                .when(pl.col("_prefix").is_null() & (pl.col("_n2") > 1)).then(pl.lit(AMBIGUOUS_REGION))
+                .when((n_exact > 1) | (n_exact.is_null() & (n_core > 1))).then(pl.lit(AMBIGUOUS_REGION))
                 .when(found.is_null()).then(pl.lit(UNKNOWN_REGION))
             )
             out = joined.with_columns(
@@ -97,7 +135,7 @@ class RegionResolver:
                 region_error_column=pl.when(pl.col("region_error").is_null() & problem.is_not_null())
                 .then(pl.lit(col)).otherwise(pl.col("region_error_column")),
                 _prefix=found,
-            ).drop("_key_parent", "_p1", "_n1", "_p2", "_n2")
+            ).drop("_key_parent", "_name", "_core", *[f"_{a}{b}{i}" for a in "np" for b in "pa" for i in (0, 1)])
         return out.with_columns(
             division_code=pl.when(pl.col("region_error").is_null()).then(pl.col("_prefix").str.pad_end(12, "0"))
         ).drop("_prefix")

@@ -87,6 +87,13 @@ def parse_amount(text: pl.Expr) -> pl.Expr:
     return pl.when(cleaned.str.contains(r"^-?\d+(\.\d+)?$")).then(cleaned.cast(pl.Float64, strict=False).round(2))
 
 
+def parse_division_code(text: pl.Expr) -> pl.Expr:
+    """A 12-digit statistical division code; one written short (6-digit county, 9-digit township,
+    2- or 4-digit province or prefecture) is padded with zeros to 12."""
+    digits = text.str.replace(r"\.0+$", "")
+    return pl.when(digits.str.contains(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")).then(digits.str.pad_end(12, "0"))
+
+
 def parse_int(text: pl.Expr) -> pl.Expr:
     """3, 3.0 (from Excel), 3人, 1,200张 -> Int64; 3.5 is not an integer."""
     cleaned = text.str.replace_all(r"[,，\s人张户个]", "")
@@ -106,14 +113,19 @@ def parse_bool(text: pl.Expr) -> pl.Expr:
     )
 
 
-def parse_enum(text: pl.Expr, values: dict[str, tuple[str, ...]]) -> pl.Expr:
-    """Map each Chinese spelling (or the code itself) to the canonical code."""
-    mapping: dict[str, str] = {}
-    for code, spellings in values.items():
-        mapping[code] = code
-        for s in spellings:
-            mapping[s] = code
-    return text.replace_strict(mapping, default=None, return_dtype=pl.String)
+def value_key(text: pl.Expr) -> pl.Expr:
+    """A cell as ``registry.value_key`` compares it (the text is already NFKC): no spaces, no middle dots."""
+    return text.str.replace_all(r"[\s·•・．]", "")
+
+
+def parse_enum(text: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
+    """Map each spelling (``Field.value_lookup()``: spelling -> canonical code) to its code."""
+    return value_key(text).replace_strict(lookup, default=None, return_dtype=pl.String)
+
+
+def parse_coded_int(text: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
+    """An integer written as a word the registry knows (一级, Ⅰ级 -> 1), else as digits."""
+    return pl.coalesce(parse_enum(text, lookup).cast(pl.Int64, strict=False), parse_int(text))
 
 
 def credit_code_check_char(first17: str) -> str:

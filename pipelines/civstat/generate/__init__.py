@@ -70,11 +70,13 @@ class Writer:
 
     def file(self, period: str, name: str, roster: str, truth: pl.DataFrame, *, title: str, programme: str | None = None,
              county: County | None = None, protected: pl.Series | None = None, corruption_rate: float = 0.004,
-             also_protect: set[str] | None = None) -> None:
+             also_protect: set[str] | None = None, households_quarantined: dict[str, str] | None = None) -> dict[str, str]:
         """``also_protect``: IDs whose rows must stay clean in this file because another list of the
-        month refers to them (a quarantined roster row would make the other list's row look wrong)."""
+        month refers to them (a quarantined roster row would make the other list's row look wrong).
+        ``households_quarantined``: head ID -> the reason a member of that household is quarantined
+        with (its family row was). Returns that mapping for the households this file quarantines."""
         if truth.height == 0:
-            return
+            return {}
         keep = self.protected | (also_protect or set())
         if protected is None and keep:
             keys = [c for c in ("person_id", "head_id") if c in truth.columns]
@@ -85,6 +87,14 @@ class Writer:
             if len(f.aliases) > 1 and self.rng.random() < 0.3:
                 style.aliases[f.name] = f.aliases[int(self.rng.integers(0, len(f.aliases)))]
         rendered = render(truth, self.reg[roster], style, self.rng, protected, corruption_rate, footer_date=period)
+        if households_quarantined and "head_id" in truth.columns:
+            # members follow their household: cleaning quarantines them when its family row was
+            fate = truth.select(pl.col("head_id").replace_strict(households_quarantined, default=None, return_dtype=pl.String)).to_series()
+            follows = pl.col("truth_row").is_not_null() & (pl.col("kind") == "clean")
+            rendered.expect = rendered.expect.with_columns(
+                reason=pl.when(follows).then(pl.col("truth_row").replace_strict(
+                    dict(enumerate(fate.to_list())), default=None, return_dtype=pl.String)).otherwise(pl.col("reason")),
+            ).with_columns(kind=pl.when(pl.col("reason").is_not_null()).then(pl.lit("quarantine")).otherwise(pl.col("kind")))
         ext = {"xlsx": "xlsx", "xls": "xls", "html": "xls", "csv": "csv"}[style.fmt]
         rel = f"{period}/{name}.{ext}"
         first_row = writers.write(self.out / rel, rendered, style, title, "单位：元、人、户")
@@ -105,6 +115,13 @@ class Writer:
         self.manifest.files.append(record)
         if county is not None and roster in ("family", "person") or roster in PAYMENT_FILE:
             self.manifest.totals.append(_totals(clean_truth, roster, programme, period, county))
+        if roster != "family":
+            return {}
+        # a head ID that cleaning rejects leaves the household unlisted; any other problem quarantines a listed household
+        bad = expect.filter((pl.col("kind") == "quarantine") & pl.col("truth_row").is_not_null()).join(
+            truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).select("truth_row", "head_id"), on="truth_row")
+        unlisted = {"id_lost_precision", "id_bad_check", "id_several_in_cell"}
+        return {h: ("household_not_listed" if r in unlisted else "household_quarantined") for h, r in bad.select("head_id", "reason").iter_rows()}
 
 
 def _totals(clean: pl.DataFrame, roster: str, programme: str | None, period: str, county: County | None) -> pl.DataFrame:
@@ -212,11 +229,15 @@ def _generate_county(job: tuple) -> Manifest:
                 fam = family if ur is None else family.filter(pl.col("urban_rural") == ur)
                 per = people if ur is None else people.filter(pl.col("urban_rural") == ur)
                 word = UR_WORD.get(ur, "")
-                writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
-                            title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county)
+                # households of people other lists or planted cases refer to keep clean family rows too
+                kept = referenced | writer.protected
+                heads = set(per.filter(pl.col("person_id").is_in(list(kept)))["head_id"].to_list())
+                fates = writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
+                                    title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county,
+                                    also_protect=referenced | heads)
                 writer.file(period, f"{county.name}{word}{PERSON_FILE[programme]}_{label}", "person", per,
                             title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county,
-                            also_protect=referenced)
+                            also_protect=referenced, households_quarantined=fates)
         for roster, truth in payments.items():
             writer.file(period, f"{county.name}{PAYMENT_FILE[roster]}_{label}", roster, truth,
                         title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）", programme=roster, county=county)

@@ -1,12 +1,15 @@
 """The roster registry: one description of every input, loaded from ``rosters.yaml``.
 
 Nothing in here knows about cleaning, dbt or Dagster; they all read from it. Statisticians extend
-it through ``config/civstat.yaml`` (header aliases and local options) without touching code.
+it through ``config/civstat.yaml`` (header aliases, value spellings and local options) without
+touching code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,6 +34,14 @@ FIELD_DTYPES: dict[str, pl.DataType] = {
 }
 #: Field types that never reach a clean table as themselves.
 DROPPED_TYPES = {"person_name", "disability_cert", "region_name"}
+#: The sections config/civstat.yaml may have.
+CONFIG_SECTIONS = {"header_aliases", "value_aliases", "region_aliases", "local"}
+
+
+def value_key(text: str) -> str:
+    """How a cell's value is compared with the registry's spellings: NFKC (Ⅰ级 == I级, full-width
+    digits), no spaces and no middle dots (元/人·月 == 元/人月)."""
+    return re.sub(r"[\s·•・．]", "", unicodedata.normalize("NFKC", text))
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class Field:
     en: str
     aliases: tuple[str, ...] = ()
     required: bool = False
+    required_for: tuple[str, ...] = ()  # required only for these programmes
     personal: str = "none"  # identity | sensitive | none
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     min: float | dt.date | None = None
@@ -50,6 +62,17 @@ class Field:
     level: str | None = None  # region_name: county | township | village
     default: str | None = None
     default_from: str | None = None  # "period": filled from the file's period when absent
+
+    def required_in(self, programme: str | None) -> bool:
+        return self.required or (programme is not None and programme in self.required_for)
+
+    def value_lookup(self) -> dict[str, str]:
+        """Every accepted spelling (as ``value_key`` makes it) -> the canonical code."""
+        lookup: dict[str, str] = {}
+        for code, spellings in self.values.items():
+            for spelling in (code, *spellings):
+                lookup.setdefault(value_key(spelling), code)
+        return lookup
 
     @property
     def key_column(self) -> str:
@@ -134,6 +157,8 @@ class Registry:
     urban_rural_file_words: dict[str, tuple[str, ...]]
     local: dict[str, Any]
     region_aliases: dict[str, str]
+    config_file: Path | None = None
+    config_sha256: str = ""
 
     def __getitem__(self, roster: str) -> Roster:
         return self.rosters[roster]
@@ -145,15 +170,19 @@ def _parse_bound(value: Any) -> float | dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def _build_field(spec: dict[str, Any], extra_aliases: list[str]) -> Field:
-    values = {code: tuple(str(v) for v in spellings) for code, spellings in (spec.get("values") or {}).items()}
+def _build_field(spec: dict[str, Any], extra_aliases: list[str], extra_values: dict[str, list[str]]) -> Field:
+    values = {str(code): tuple(str(v) for v in spellings) for code, spellings in (spec.get("values") or {}).items()}
+    for code, spellings in extra_values.items():
+        values[str(code)] = tuple(dict.fromkeys([*values.get(str(code), ()), *map(str, spellings)]))
+    required = spec.get("required", False)
     return Field(
         name=spec["name"],
         type=spec["type"],
         zh=spec["zh"],
         en=spec["en"],
         aliases=tuple(dict.fromkeys([*map(str, spec.get("aliases", [])), *extra_aliases])),
-        required=bool(spec.get("required", False)),
+        required=required is True,
+        required_for=tuple(required) if isinstance(required, list) else (),
         personal=spec.get("personal", "none"),
         values=values,
         min=_parse_bound(spec.get("min")),
@@ -184,24 +213,47 @@ def default_config_path() -> Path:
 
 def load_registry(config_file: Path | None = None) -> Registry:
     """Read the registry and merge the local configuration into it."""
-    raw = yaml.safe_load(REGISTRY_FILE.read_text(encoding="utf-8"))
+    import hashlib
+
+    registry_text = REGISTRY_FILE.read_text(encoding="utf-8")
+    raw = yaml.safe_load(registry_text)
     config_file = config_file or default_config_path()
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
+    config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    config = yaml.safe_load(config_text) if config_text else {}
     config = config or {}
+    stray = set(config) - CONFIG_SECTIONS
+    if stray:
+        raise ValueError(f"{config_file}: unknown section(s) {sorted(stray)}; the file may have {sorted(CONFIG_SECTIONS)}")
     extra = config.get("header_aliases") or {}
-    unknown = set(extra) - set(raw["rosters"])
-    if unknown:
-        raise ValueError(f"{config_file}: header_aliases names unknown rosters {sorted(unknown)}; known: {sorted(raw['rosters'])}")
+    extra_values = config.get("value_aliases") or {}
+    for section, given in (("header_aliases", extra), ("value_aliases", extra_values)):
+        unknown = set(given) - set(raw["rosters"])
+        if unknown:
+            raise ValueError(f"{config_file}: {section} names unknown rosters {sorted(unknown)}; known: {sorted(raw['rosters'])}")
 
     rosters: dict[str, Roster] = {}
     for name, spec in raw["rosters"].items():
         field_specs = _expand(spec["fields"], raw["field_groups"])
         extra_for_roster = extra.get(name) or {}
+        values_for_roster = extra_values.get(name) or {}
         known = {f["name"] for f in field_specs}
         bad = set(extra_for_roster) - known
         if bad:
             raise ValueError(f"{config_file}: header_aliases.{name} names unknown fields {sorted(bad)}; known: {sorted(known)}")
-        fields = tuple(_build_field(f, [str(a) for a in extra_for_roster.get(f["name"], [])]) for f in field_specs)
+        with_values = {f["name"]: f for f in field_specs if f.get("values")}
+        bad = set(values_for_roster) - set(with_values)
+        if bad:
+            raise ValueError(f"{config_file}: value_aliases.{name} names fields without a vocabulary {sorted(bad)}; "
+                             f"fields with one: {sorted(with_values)}")
+        for fname, codes in values_for_roster.items():
+            unknown_codes = {str(c) for c in (codes or {})} - {str(c) for c in with_values[fname]["values"]}
+            if unknown_codes:
+                raise ValueError(f"{config_file}: value_aliases.{name}.{fname} names unknown codes {sorted(unknown_codes)}; "
+                                 f"codes: {sorted(str(c) for c in with_values[fname]['values'])}")
+        fields = tuple(
+            _build_field(f, [str(a) for a in extra_for_roster.get(f["name"], [])], values_for_roster.get(f["name"]) or {})
+            for f in field_specs
+        )
         rosters[name] = Roster(
             name=name,
             zh=spec["zh"],
@@ -220,6 +272,8 @@ def load_registry(config_file: Path | None = None) -> Registry:
         urban_rural_file_words={k: tuple(v) for k, v in raw["urban_rural_file_words"].items()},
         local=dict(config.get("local") or {}),
         region_aliases={str(k): str(v) for k, v in (config.get("region_aliases") or {}).items()},
+        config_file=config_file,
+        config_sha256=hashlib.sha256((registry_text + "\0" + config_text).encode("utf-8")).hexdigest(),
     )
 
 
