@@ -81,15 +81,31 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
-    """Run the monitoring job for a month, or for every month of a year (ending with its December)."""
-    from civstat.orchestrate import months_with_data
+    """Run the monitoring job for a month, or for every month of a year (ending with its December).
 
+    Any period with raw files runs; one without is refused before Dagster starts, naming those that have."""
+    from civstat.orchestrate import months_with_data, partition_for_period, partitions_for_year, periods_with_data
+    from civstat.periods import PeriodError, parse_month
+
+    present = periods_with_data(paths)
+    there = ", ".join(present) if present else "none"
     if args.year:
-        partitions = [m for m in months_with_data(paths) if m.startswith(str(args.year))] or [f"{args.year}-12"]
+        partitions = partitions_for_year(paths, args.year)
+        if not partitions:
+            console.print(f"[red]no raw files for {args.year}[/] in {paths.raw} (periods with files: {there})")
+            return 2
     elif args.period:
-        partitions = [args.period]
+        try:
+            period = parse_month(args.period)
+        except PeriodError as exc:
+            console.print(f"[red]{exc}[/]")
+            return 2
+        partitions = partition_for_period(paths, period)
+        if not partitions:
+            console.print(f"[red]no raw files for {period}[/] in {paths.raw} (periods with files: {there})")
+            return 2
     else:
-        partitions = months_with_data(paths)
+        partitions = months_with_data(paths) or [f"{p}-12" for p in present]
         if not partitions:
             console.print(f"[red]no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
             return 2
@@ -302,6 +318,46 @@ def cmd_charts(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace, paths: Paths) -> int:
+    """What civstat would make of a file or a folder of exports: a dry run that writes nothing here."""
+    from rich.markup import escape
+
+    from civstat.inspect import inspect_path
+
+    target = Path(args.path)
+    if not target.exists():
+        console.print(f"[red]no such file or folder[/]: {target}")
+        return 2
+    reports = inspect_path(target)
+    if not reports:
+        console.print(f"no roster files (.xlsx, .xls, .csv, .txt, .htm, .html) under {target}")
+        return 1
+    out = Console()
+    for r in reports:
+        colour = {"ok": "green", "rejected": "yellow"}.get(r.status, "red")
+        out.print(f"[bold]{escape(str(r.path))}[/]  [{colour}]{r.status}[/]")
+        for k, v in r.facts.items():
+            out.print(f"  {k:<18} {escape(v)}")
+        if r.rows[0]:
+            out.print(f"  rows               {r.rows[0]} in = {r.rows[1]} clean + {r.rows[2]} quarantined")
+        if r.mapping:
+            out.print("  header mapping     " + escape("; ".join(f"{a} → {b}" for a, b in r.mapping)))
+        if r.row_numbers:
+            out.print("  row numbers        " + escape(", ".join(r.row_numbers)) + " (dropped)")
+        if r.unmapped:
+            out.print("  unknown headers    " + escape(", ".join(r.unmapped)) + " (left out; if one means a field, add it under header_aliases)")
+        for column, reason, n in r.quarantine:
+            out.print(f"  quarantined        {n} row(s): {escape(column)}: {escape(reason)}")
+        for message in r.unknown_values:
+            out.print("  unknown values     " + escape(message))
+        if r.error:
+            out.print(f"  [{colour}]problem[/]            " + escape(r.error))
+        out.print()
+    bad = [r for r in reports if r.status != "ok"]
+    out.print(f"{len(reports)} file(s): {len(reports) - len(bad)} would ingest, {len(bad)} would not (nothing was written under {paths.data})")
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
@@ -372,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     q.set_defaults(func=cmd_sql)
 
+    ins = sub.add_parser("inspect", help="show what civstat would make of a file or folder of exports (writes nothing)")
+    ins.add_argument("path", help="a roster file, or a folder of them (e.g. a bureau's year-end exports)")
+    ins.set_defaults(func=cmd_inspect)
+
     i = sub.add_parser("ingest", help="clean raw rosters into data/clean (Parquet), quarantine and ledger")
     i.add_argument("--period", action="append", help="YYYY-MM or YYYY (repeatable; default: every period)")
     i.set_defaults(func=cmd_ingest)
@@ -385,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     paths = Paths.from_env(args.data_dir)
+    import os
+
+    os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)  # the Dagster definitions (partitions) read it when loaded
     return args.func(args, paths)
 
 

@@ -4,6 +4,7 @@ as a scheduled run, with the runs recorded in the Dagster instance under <data>/
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 import dagster as dg
@@ -30,7 +31,7 @@ def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.As
     keys = monthly.get_partition_keys()
     missing = [p for p in partitions if p not in keys]
     if missing:
-        raise ValueError(f"no partition {', '.join(missing)}: months run from {keys[0]} to {keys[-1]} (config/civstat.yaml local.first_month)")
+        raise ValueError(f"no partition {', '.join(missing)}: months run from {keys[0]} to {keys[-1]}")
     ordered = sorted(partitions)
     run_tags = {RANGE_START: ordered[0], RANGE_END: ordered[-1], **(tags or {})}
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)
@@ -45,5 +46,26 @@ def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.As
     )
 
 
+def periods_with_data(paths: Paths) -> list[str]:
+    """The period folders under data/raw that hold at least one file: YYYY-MM and YYYY."""
+    if not paths.raw.exists():
+        return []
+    return sorted(p.name for p in paths.raw.iterdir()
+                  if p.is_dir() and re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", p.name) and any(f.is_file() for f in p.rglob("*")))
+
+
 def months_with_data(paths: Paths) -> list[str]:
-    return sorted(p.name for p in paths.raw.glob("????-??") if p.is_dir()) if paths.raw.exists() else []
+    return [p for p in periods_with_data(paths) if len(p) == 7]
+
+
+def partitions_for_year(paths: Paths, year: int) -> list[str]:
+    """The months of ``year`` with data, or its December when only annual registers are there; [] when nothing is."""
+    present = periods_with_data(paths)
+    months = [p for p in present if p.startswith(f"{year}-")]
+    return months or ([f"{year}-12"] if str(year) in present else [])
+
+
+def partition_for_period(paths: Paths, period: str) -> list[str]:
+    """A month with data (its own folder, or its year's registers); [] when there is none."""
+    present = periods_with_data(paths)
+    return [period] if period in present or period[:4] in present else []

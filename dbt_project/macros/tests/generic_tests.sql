@@ -20,10 +20,12 @@ where {{ column_name }} is not null
 {% endtest %}
 
 {% test rolls_up(model, measures, group_by, parent_levels=none) %}
-{#- Every region's additive measures equal the sum over its children (village -> township ->
-    county -> prefecture -> province), per the other grouping columns. ``parent_levels`` limits the
-    check to parents at those levels (for facts registered above the village, such as an
-    institution registered to its township, the township is where that fact starts). -#}
+{#- Nothing is lost rolling up: every region's additive measures are at least the sum over its
+    children (village -> township -> county -> prefecture -> province), per the other grouping
+    columns. At least, not equal: a fact may be registered at the region itself (an institution
+    listed by county only, a population table by county), so a parent = its own facts + its
+    children's. Children without the measure (null) are not compared. ``parent_levels`` limits the
+    check to parents at those levels. -#}
 with parents as (
     select m.*, d.parent_code
     from {{ model }} as m
@@ -47,6 +49,6 @@ left join {{ model }} as p
     {% for g in group_by %}and p.{{ g }} = c.{{ g }} {% endfor %}
 where
     {% for m in measures %}
-    abs(coalesce(c.{{ m }}, 0) - coalesce(p.{{ m }}, 0)) > 0.005{% if not loop.last %} or{% endif %}
+    (c.{{ m }} is not null and coalesce(p.{{ m }}, 0) < c.{{ m }} - 0.005){% if not loop.last %} or{% endif %}
     {% endfor %}
 {% endtest %}

@@ -7,6 +7,7 @@ one of the two, blank, footer and duplicate rows included (quarantined with thei
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -109,19 +110,34 @@ def value_from_name(f: Field, name_and_title: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title: str = "") -> pl.Expr:
+def value_in_text(f: Field, text: pl.Expr) -> pl.Expr:
+    """The code of ``f`` whose spelling appears in another cell of the row (城市低保 -> urban)."""
+    out = pl.lit(None, dtype=pl.String)
+    for code, spellings in reversed(list(f.values.items())):
+        words = sorted({s for s in spellings if len(s) >= 2}, key=len, reverse=True)
+        if words:
+            out = pl.when(text.str.contains("|".join(map(re.escape, words)))).then(pl.lit(code)).otherwise(out)
+    return out
+
+
+def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title: str = "", other: pl.Expr | None = None) -> pl.Expr:
     """The typed value of one non-identity field (null when empty or unparseable); ``text`` is
-    None when the file has no column for the field."""
+    None when the file has no column for the field; ``other`` is the cell of the field named by
+    ``default_from`` when the value may come from it."""
     dtype = FIELD_DTYPES[f.type]
     if text is None:
         fill = f.default if f.default else period if f.default_from == "period" else None
         if f.default_from == "name":
             fill = value_from_name(f, name_and_title)
+        if other is not None:
+            return pl.coalesce(value_in_text(f, other), pl.lit(fill)).cast(dtype)
         return pl.lit(fill).cast(dtype)
     if f.type == "text":
         return text
     if f.type == "enum":
         value = values.parse_enum(text, f.value_lookup())
+        if other is not None:
+            value = value.fill_null(pl.when(text.is_null()).then(value_in_text(f, other)))
         return value.fill_null(pl.when(text.is_null()).then(pl.lit(f.default))) if f.default else value
     if f.type == "int":
         return values.parse_coded_int(text, f.value_lookup()) if f.values else values.parse_int(text)
@@ -191,9 +207,15 @@ def clean_roster(
         str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None
     )
 
-    stripped = [pl.col(c).str.strip_chars().replace("", None) for c in all_cols]
+    # a row-number cell alone (序号 pre-filled down an empty template) does not make a row; a footer
+    # written in the 序号 column (合计, 数据来源：…) does
+    stripped = [
+        (lambda s: pl.when(~s.str.contains(r"^\d+(\.0+)?$")).then(s))(pl.col(c).str.strip_chars().replace("", None))
+        if c in match.row_number_columns else pl.col(c).str.strip_chars().replace("", None)
+        for c in all_cols
+    ]
     content_cols = [c for c in all_cols if c not in match.row_number_columns] or all_cols
-    content = [s for c, s in zip(all_cols, stripped, strict=True) if c in content_cols]
+    content = stripped
     first_cell = pl.coalesce(*content).map_batches(values.nfkc_where_needed, return_dtype=pl.String)
     df = cells.with_columns(
         pl.int_range(first_row_number, first_row_number + pl.len(), dtype=pl.Int64).alias("_row"),
@@ -230,7 +252,8 @@ def clean_roster(
             df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop("_cert_text")
             exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
-            values_first.append(_parse_value(f, text if f.name in by_field else None, period, name_and_title).alias(f"v_{f.name}"))
+            other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
+            values_first.append(_parse_value(f, text if f.name in by_field else None, period, name_and_title, other).alias(f"v_{f.name}"))
             exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
 
@@ -256,6 +279,8 @@ def clean_roster(
     region_fields = [f for f in roster.fields if f.type == "region_name"]
     if region_fields:
         given = {f.level: f"t_{f.name}" for f in region_fields if f.name in by_field}
+        if len(given) > 1:
+            given.pop("any", None)  # a region of no stated level only counts when it is the only one
         if "division_code" in by_field:
             df = df.with_columns(division_code=pl.col("v_division_code"))
         elif given and resolver is not None:

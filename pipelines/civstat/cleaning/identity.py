@@ -25,7 +25,7 @@ ID_BAD_CHECK = "id_bad_check"
 
 ID_REASONS_ZH = {
     ID_EMPTY: "身份证号为空",
-    ID_LOST_PRECISION: "身份证号经Excel转为数字后丢失位数（科学计数法或末三位为000），无法恢复，请从系统重新导出",
+    ID_LOST_PRECISION: "身份证号经Excel转为数字后丢失位数（数字单元格、科学计数法，或末三位为000且校验码不符），无法恢复，请从系统重新导出",
     ID_BAD_FORMAT: "身份证号格式错误（应为18位，或15位旧号）",
     ID_BAD_BIRTH_DATE: "身份证号中的出生日期不存在",
     ID_BAD_CHECK: "身份证号校验码错误",
@@ -91,12 +91,16 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
     reason = (
         pl.when(text.is_null() | (text == ""))
         .then(pl.lit(ID_EMPTY))
-        .when(text.str.contains(r"[Ee][+-]?\d+$|\.") | text.str.contains(r"^\d{15}000$"))
+        .when(text.str.contains(r"[Ee][+-]?\d+$|\."))
         .then(pl.lit(ID_LOST_PRECISION))
         .when(~well_formed)
         .then(pl.lit(ID_BAD_FORMAT))
         .when(birth.is_null() | ~birth.is_between(pl.date(1880, 1, 1), pl.lit(dt.date.today())))
         .then(pl.lit(ID_BAD_BIRTH_DATE))
+        # digits ending in 000 whose check character fails went through Excel as a number; a text
+        # ID ending in 000 with a valid check character is valid (about 1 real ID in 1,100)
+        .when(~is15 & (check_value_of_char(text.str.slice(17, 1)) != expected_s) & text.str.contains(r"^\d{15}000$"))
+        .then(pl.lit(ID_LOST_PRECISION))
         .when(~is15 & (check_value_of_char(text.str.slice(17, 1)) != expected_s))
         .then(pl.lit(ID_BAD_CHECK))
     )

@@ -9,11 +9,11 @@ message is the row a person sees when they open the file.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 import zipfile
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
@@ -116,7 +116,7 @@ def _xlsx_big_numbers(path: Path) -> list[str]:
     found = []
     with zipfile.ZipFile(path) as archive:
         names = sorted(n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
-        for name in names[:1]:
+        for name in names:  # every sheet: the roster may be on any of them
             for match in _NUMERIC_CELL.finditer(archive.read(name)):
                 value = float(match.group(1))
                 if abs(value) >= 1e14:
@@ -157,25 +157,88 @@ def read_excel_grid(path: Path, fmt: str) -> RawGrid:
     return RawGrid(cells, first_row, fmt)
 
 
-_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr\s*>", re.S | re.I)
-_CELL = re.compile(r"<t([dh])\b([^>]*)>(.*?)</t[dh]\s*>", re.S | re.I)
-_COLSPAN = re.compile(r"colspan\s*=\s*['\"]?(\d+)", re.I)
-_TAG = re.compile(r"<[^>]+>")
+MAX_SPAN = 1000  # a colspan/rowspan beyond this is a broken or hostile file, not a roster
+MAX_COLUMNS = 16384  # Excel's own limit
+
+
+class _TableParser(HTMLParser):
+    """The cells of every <tr> as (text, rowspan, colspan); text of nested tags is joined."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[tuple[str, int, int]]] = []
+        self._cell: list[str] | None = None
+        self._spans = (1, 1)
+
+    @staticmethod
+    def _span(attrs: list[tuple[str, str | None]], name: str) -> int:
+        for key, value in attrs:
+            if key == name and value:
+                digits = re.match(r"\s*(\d+)", value)
+                if digits:
+                    span = int(digits.group(1))
+                    if span > MAX_SPAN:
+                        raise UnreadableFile(f"an HTML table cell spans {span} {name[:3]}s (more than {MAX_SPAN}): not a roster export")
+                    return max(span, 1)
+        return 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._close_cell()
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._close_cell()
+            if not self.rows:
+                self.rows.append([])
+            self._cell = []
+            self._spans = (self._span(attrs, "rowspan"), self._span(attrs, "colspan"))
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th", "tr", "table"):
+            self._close_cell()
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def _close_cell(self) -> None:
+        if self._cell is not None:
+            self.rows[-1].append(("".join(self._cell).strip(), *self._spans))
+            self._cell = None
 
 
 def read_html_grid(data: bytes) -> RawGrid:
-    """An .xls that is really an HTML table (what many web systems export)."""
+    """An .xls that is really an HTML table (what many web systems export). Merged cells
+    (rowspan, colspan) keep their text in the first cell and leave the others empty, as a
+    spreadsheet shows them, so every value stays under its own header."""
     text, encoding = decode_text(data)
-    rows: list[list[str | None]] = []
-    for row_html in _ROW.findall(text):
+    parser = _TableParser()
+    parser.feed(text)
+    parser.close()
+    grid: list[list[str | None]] = []
+    taken: dict[tuple[int, int], bool] = {}  # (row, col) covered by a span from above or the left
+    for r, cells in enumerate(parser.rows):
         row: list[str | None] = []
-        for _, attrs, inner in _CELL.findall(row_html):
-            value = html.unescape(_TAG.sub("", inner)).strip() or None
-            span = int(m.group(1)) if (m := _COLSPAN.search(attrs)) else 1
-            row.extend([value] + [None] * (span - 1))
-        rows.append(row)
-    width = max((len(r) for r in rows), default=1)
-    columns = {f"c{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
+        col = 0
+        for value, rowspan, colspan in cells:
+            while taken.pop((r, col), False):
+                row.append(None)
+                col += 1
+            if col + colspan > MAX_COLUMNS:
+                raise UnreadableFile(f"an HTML table row is wider than {MAX_COLUMNS} columns: not a roster export")
+            row.extend([value or None] + [None] * (colspan - 1))
+            for dr in range(1, rowspan):
+                for dc in range(colspan):
+                    taken[(r + dr, col + dc)] = True
+            col += colspan
+        while taken.pop((r, col), False):
+            row.append(None)
+            col += 1
+        grid.append(row)
+    width = max((len(r) for r in grid), default=1)
+    columns = {f"c{i}": [r[i] if i < len(r) else None for r in grid] for i in range(width)}
     return RawGrid(pl.DataFrame(columns, schema={c: pl.String for c in columns}), 1, HTML, encoding)
 
 

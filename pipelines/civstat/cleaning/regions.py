@@ -77,12 +77,34 @@ class RegionResolver:
                 anywhere = keyed.group_by("key").agg(pl.col("prefix").first(), pl.len().alias("n"))
                 tables.append((with_parent, anywhere))
             self.by_level[level] = tables
+        # a region column of no stated level (地区): any division of the register, by name or core
+        self.any_level = []
+        for key in ("name", "core"):
+            keyed = d.filter(pl.col("level") != "province").select("division_code", key=pl.col(key)).unique()
+            self.any_level.append(keyed.group_by("key").agg(pl.col("division_code").first().alias("code"), pl.len().alias("n")))
         urban_rural = divisions.select("division_code", "urban_rural_code") if "urban_rural_code" in divisions.columns else None
         self.urban_rural: dict[str, str] = {} if urban_rural is None else dict(
             urban_rural.filter(pl.col("urban_rural_code").str.contains(r"^[12]")).select(
                 "division_code", pl.when(pl.col("urban_rural_code").str.starts_with("1")).then(pl.lit("urban")).otherwise(pl.lit("rural"))
             ).iter_rows()
         )
+
+    def _resolve_any(self, out, col: str, lazy: bool):
+        value = pl.col(col)
+        exact, core = (t.lazy() if lazy else t for t in self.any_level)
+        joined = out.with_columns(_name=clean_name(value)).with_columns(_core=core_name(pl.col("_name"))).join(
+            exact.rename({"code": "_c0", "n": "_n0"}), left_on="_name", right_on="key", how="left", maintain_order="left",
+        ).join(core.rename({"code": "_c1", "n": "_n1"}), left_on="_core", right_on="key", how="left", maintain_order="left")
+        is_code = value.str.contains(r"^(\d{6}|\d{9}|\d{12})$")
+        found = (pl.when(is_code).then(value.str.pad_end(12, "0")).when(pl.col("_n0") == 1).then(pl.col("_c0"))
+                 .when(pl.col("_n0").is_null() & (pl.col("_n1") == 1)).then(pl.col("_c1")))
+        problem = (pl.when(value.is_null() | is_code).then(None)
+                   .when((pl.col("_n0") > 1) | (pl.col("_n0").is_null() & (pl.col("_n1") > 1))).then(pl.lit(AMBIGUOUS_REGION))
+                   .when(found.is_null()).then(pl.lit(UNKNOWN_REGION)))
+        return joined.with_columns(
+            division_code=pl.when(problem.is_null()).then(found), region_error=problem,
+            region_error_column=pl.when(problem.is_not_null()).then(pl.lit(col)),
+        ).drop("_prefix", "_name", "_core", "_c0", "_n0", "_c1", "_n1")
 
     def urban_rural_of(self, division_code: pl.Expr) -> pl.Expr:
         """urban / rural from the division's 城乡分类代码 (1xx urban, 2xx rural); null when it has none."""
@@ -96,6 +118,8 @@ class RegionResolver:
         out = frame.with_columns(_prefix=pl.lit(None, dtype=pl.String), region_error=pl.lit(None, dtype=pl.String),
                                  region_error_column=pl.lit(None, dtype=pl.String))
         lazy = isinstance(frame, pl.LazyFrame)
+        if set(columns) == {"any"}:
+            return self._resolve_any(out, columns["any"], lazy)
         for level in ("county", "township", "village"):
             col = columns.get(level)
             if col is None:

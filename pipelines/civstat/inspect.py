@@ -1,0 +1,149 @@
+"""``civstat inspect PATH``: what civstat would make of a bureau's exports, before the first run.
+
+A dry run: the files are copied into a temporary data directory (deleted afterwards) and ingested
+there exactly as ``civstat ingest`` would, so what is shown is what a run will do. Nothing is
+written under the real data directory. Per file: format, encoding, header rows, roster, programme,
+where urban/rural comes from, period; the header mapping; headers and values nobody knows, with
+counts; rows that would be quarantined, by reason; and the configuration lines to add.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from civstat.cleaning.clean import REASONS_ZH
+from civstat.cleaning.suggest import describe_unknown
+from civstat.ingest import RAW_SUFFIXES, IngestError, ingest, prepare_file, read_ledger, read_quarantine
+from civstat.registry import Registry, registry as default_registry
+from civstat.settings import Paths
+
+PERIOD_DIR = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
+
+
+@dataclass
+class FileReport:
+    path: Path
+    source_file: str  # as placed in the dry run: <period>/<name>
+    status: str
+    facts: dict[str, str] = field(default_factory=dict)
+    mapping: list[tuple[str, str]] = field(default_factory=list)  # header as written -> field
+    row_numbers: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    unknown_values: list[str] = field(default_factory=list)  # messages with the lines to add
+    quarantine: list[tuple[str, str, int]] = field(default_factory=list)  # column, reason, rows
+    rows: tuple[int, int, int] = (0, 0, 0)  # in, clean, quarantined
+    error: str | None = None
+
+
+def guess_period(name: str) -> str | None:
+    """The month a file name names: 农村低保家庭查询_20241231 -> 2024-12; 2024年12月 -> 2024-12; 2024年 -> 2024."""
+    if m := re.search(r"(?<!\d)(19|20)(\d{2})(0[1-9]|1[0-2])(\d{2})?(?!\d)", name):
+        return f"{m.group(1)}{m.group(2)}-{m.group(3)}"
+    if m := re.search(r"(?<!\d)((?:19|20)\d{2})\s*[年.\-/]\s*(\d{1,2})(?:\s*月|(?!\d))", name):
+        if 1 <= int(m.group(2)) <= 12:
+            return f"{m.group(1)}-{int(m.group(2)):02d}"
+    if m := re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", name):
+        return m.group(1)
+    return None
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in RAW_SUFFIXES
+                  and not p.name.startswith((".", "~$")))
+
+
+def _place(path: Path, root: Path) -> str | None:
+    """Where the file goes under a dry-run raw/: its own period folder when it has one."""
+    for parent in [path.parent, *path.parent.parents]:
+        if PERIOD_DIR.fullmatch(parent.name):
+            return parent.name
+        if parent == root:
+            break
+    return guess_period(path.name)
+
+
+def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
+    reg = reg or default_registry()
+    target = target.resolve()
+    root = target if target.is_dir() else target.parent
+    reports: list[FileReport] = []
+    with tempfile.TemporaryDirectory(prefix="civstat-inspect-") as tmp:
+        paths = Paths(Path(tmp))
+        placed: dict[str, Path] = {}
+        for path in _files(target):
+            period = _place(path, root)
+            if period is None:
+                reports.append(FileReport(path, path.name, "failed", error=(
+                    f"{path.name}: no period: put the file in a folder named YYYY-MM (monthly rosters) or YYYY (annual registers), "
+                    "or name the month in the file name (…_20241231.xlsx)")))
+                continue
+            dest = paths.raw / period / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+            # an annual register named with a month goes in its year's folder
+            try:
+                prepared = prepare_file(dest, paths, reg)
+                if prepared.match.roster.period == "year" and len(period) == 7:
+                    (paths.raw / period[:4]).mkdir(parents=True, exist_ok=True)
+                    dest = dest.rename(paths.raw / period[:4] / path.name)
+            except IngestError:
+                pass
+            placed[dest.relative_to(paths.raw).as_posix()] = path
+        ingest(paths, reg=reg, workers=1)
+        ledger = read_ledger(paths)
+        quarantine = read_quarantine(paths)
+        for source_file, original in placed.items():
+            row = ledger.filter(pl.col("source_file") == source_file)
+            info = row.row(0, named=True) if row.height else {}
+            report = FileReport(original, source_file, info.get("status") or "failed", error=info.get("error"))
+            report.rows = (info.get("rows_in") or 0, info.get("rows_clean") or 0, info.get("rows_quarantined") or 0)
+            try:
+                prepared = prepare_file(paths.raw / source_file, paths, reg)
+            except IngestError as exc:
+                report.error = report.error or str(exc)
+                reports.append(report)
+                continue
+            match = prepared.match
+            report.facts = {
+                "format": prepared.grid.format + (f" ({prepared.grid.encoding})" if prepared.grid.encoding else ""),
+                "header rows": ", ".join(str(prepared.grid.first_row + r) for r in match.header_rows),
+                "roster": f"{match.roster.name} ({match.roster.zh})",
+                "programme": prepared.programme or "-",
+                "urban/rural from": prepared.urban_rural_source,
+                "period": prepared.period,
+            }
+            if match.from_name:
+                report.facts["from the file name or title"] = ", ".join(sorted(match.from_name))
+            report.mapping = [(match.labels[c], f"{f.name} ({f.zh})") for c, f in match.columns.items()]
+            report.row_numbers = [match.labels[c] for c in match.row_number_columns]
+            report.unmapped = list(match.unmapped)
+            q = quarantine.filter(pl.col("source_file") == source_file)
+            if q.height:
+                first = q.sort("source_row", "field", nulls_last=False).group_by("source_row", maintain_order=True).first()
+                by_reason = first.group_by("column", "reason_code").len().sort("len", descending=True)
+                report.quarantine = [(c or "-", REASONS_ZH.get(r, r), n) for c, r, n in by_reason.iter_rows()]
+            if info.get("unknown_values") and not (report.status == "rejected"):
+                report.unknown_values = _unknown_messages(prepared, reg)
+            reports.append(report)
+    return reports
+
+
+def _unknown_messages(prepared, reg: Registry) -> list[str]:
+    """The per-column messages (with config lines) for values nobody maps, from a fresh clean of the file."""
+    from civstat.cleaning.clean import clean_roster
+    from civstat.ingest import period_date
+    from civstat.settings import pseudonym_secret
+
+    result = clean_roster(prepared.grid, prepared.match, source_file=prepared.source_file, period=period_date(prepared.period),
+                          programme=prepared.programme, urban_rural=prepared.urban_rural, resolver=None, secret=pseudonym_secret())
+    roster = prepared.match.roster
+    config = str(reg.config_file)
+    return [describe_unknown(roster, roster.field(u.field), u.column, u.values, config) for u in result.unknown_values or []]
