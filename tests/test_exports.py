@@ -90,3 +90,93 @@ def test_the_published_marts_show_the_fixture_figures_exactly(bureau_run):
             if not _matches(row[column], want):
                 wrong.append((figure["mart"], where, column, row[column], want, figure.get("note")))
     assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_an_unknown_value_vocabulary_fails_the_run_with_the_line_to_add_and_then_publishes(tmp_path, monkeypatch, capsys):
+    """A bureau whose system writes 残疾等级 as 一等/甲等: every row of that file is rejected, the run
+    stops before publication with one message (file, column, values with counts, the lines to add);
+    once the lines are in the configuration the same files publish."""
+    import re
+
+    from civstat import registry as registry_module
+    from civstat.settings import config_path
+
+    shutil.copytree(EXPORTS / "city_2024" / "raw", tmp_path / "raw")
+    care = tmp_path / "raw" / "2024-12" / "重度残疾人护理补贴发放花名册202412.csv"
+    words = {"一级": "一等", "1级": "一等", "Ⅰ级": "甲等", "二级": "二等", "2级": "二等", "Ⅱ级": "乙等"}
+    text = care.read_bytes().decode("gb18030")
+    care.write_bytes(re.sub(r",(一级|1级|Ⅰ级|二级|2级|Ⅱ级),", lambda m: f",{words[m.group(1)]},", text).encode("gb18030"))
+    config = tmp_path / "civstat.yaml"
+    config.write_text(config_path().read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("CIVSTAT_CONFIG", str(config))
+    registry_module.registry.cache_clear()
+    try:
+        assert main(["--data-dir", str(tmp_path), "run", "--year", "2024"]) == 1
+        printed = capsys.readouterr().err
+        message = " ".join(printed.split())
+        assert "REJECTED 2024-12/重度残疾人护理补贴发放花名册202412.csv: column '残疾等级' (disab_care.disability_grade) rejects 7 of 7" in message
+        for value, rows in (("一等", 2), ("二等", 3), ("甲等", 1), ("乙等", 1)):
+            assert f"'{value}' ({rows} rows)" in message
+        assert "value_aliases: disab_care: disability_grade:" in message
+        assert not (tmp_path / "marts" / "_publication.json").exists()
+        ledger = read_ledger(Paths.from_env(tmp_path))
+        assert ledger.filter(pl.col("source_file") == "2024-12/重度残疾人护理补贴发放花名册202412.csv")["status"].to_list() == ["rejected"]
+
+        config.write_text(config.read_text(encoding="utf-8").replace("value_aliases: {}", (
+            "value_aliases:\n  disab_care:\n    disability_grade:\n      '1': [一等, 甲等]\n      '2': [二等, 乙等]")), encoding="utf-8")
+        registry_module.registry.cache_clear()
+        assert main(["--data-dir", str(tmp_path), "run", "--year", "2024"]) == 0
+        care_rows = pl.read_parquet(tmp_path / "clean" / "disab_care" / "**" / "*.parquet")
+        assert sorted(care_rows["disability_grade"].to_list()) == [1, 1, 1, 2, 2, 2, 2]
+        assert (tmp_path / "marts" / "_publication.json").exists()
+    finally:
+        registry_module.registry.cache_clear()
+
+
+@pytest.mark.parametrize("bureau", BUREAUS)
+def test_inspect_shows_every_fixture_file_and_writes_nothing(bureau, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    data = tmp_path / "data"
+    data.mkdir()
+    status = main(["--data-dir", str(data), "inspect", str(EXPORTS / bureau / "raw")])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    files = expected(bureau)["files"]
+    for source_file, want in files.items():
+        name = source_file.split("/")[-1]
+        block = printed.split(name, 1)[1].split("\n\n", 1)[0]
+        for label in ("format", "header rows", "roster", "programme", "urban/rural from", "period"):
+            assert f"  {label}" in block, (name, label)
+        assert f"{want['rows_in']} in = {want['rows_clean']} clean + {want['rows_quarantined']} quarantined" in block, name
+        if want["rows_quarantined"]:
+            assert "quarantined        " in block, name
+    assert f"{len(files)} file(s): {len(files)} would ingest, 0 would not" in printed
+    assert list(data.iterdir()) == []
+
+
+def test_inspect_prints_the_lines_for_unknown_values_and_headers(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    folder = tmp_path / "exports"
+    shutil.copytree(EXPORTS / "city_2024" / "raw", folder)
+    care = folder / "2024-12" / "重度残疾人护理补贴发放花名册202412.csv"
+    text = care.read_bytes().decode("gb18030").replace(",一级,", ",特一级,")
+    care.write_bytes(text.replace("发放金额（元）", "本月补助").encode("gb18030"))
+    assert main(["--data-dir", str(tmp_path), "inspect", str(care)]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "required column 发放金额（元） (disab_care.amount) not found" in printed
+    assert "headers nobody knows: '本月补助'" in printed
+    care.write_bytes(text.encode("gb18030"))
+    assert main(["--data-dir", str(tmp_path), "inspect", str(care)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "'特一级' (1 rows)" in printed
+    assert "value_aliases: disab_care: disability_grade: # codes of 残疾等级: 1, 2, 3, 4 '1': [特一级]" in printed
+
+
+def test_a_period_without_raw_files_is_refused_before_dagster_starts_naming_what_is_there(tmp_path, capsys):
+    shutil.copytree(EXPORTS / "county_2021" / "raw", tmp_path / "raw")
+    assert main(["--data-dir", str(tmp_path), "run", "--period", "2024-03"]) == 2
+    said = capsys.readouterr().err
+    assert "no raw files for 2024-03" in said and "2021, 2021-12" in said
+    assert main(["--data-dir", str(tmp_path), "run", "--period", "2021-13"]) == 2
+    assert "there is no month 13" in capsys.readouterr().err
+    assert not (tmp_path / "dagster").exists()

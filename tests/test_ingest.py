@@ -218,3 +218,63 @@ def test_every_clean_row_with_a_region_has_a_known_12_digit_division_code(tiny_i
         codes = pl.read_parquet(clean / roster.name / "**" / "*.parquet")["division_code"]
         assert codes.null_count() == 0, roster.name
         assert set(codes.unique().to_list()) <= divisions, roster.name
+
+
+# ---------------------------------------------------------------- members follow their household
+
+def _id(address: str, birth: str, seq: str) -> str:
+    from civstat.cleaning.identity import check_char
+
+    return address + birth + seq + check_char(address + birth + seq)
+
+
+def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_into_quarantine(tmp_path):
+    """A national-platform pair: the person file has no region and no urban/rural column. A member of
+    a household whose row was quarantined is quarantined with that reason; a member of a household the
+    family file does not list is quarantined too; nobody is dropped."""
+    root = data_dir_with_divisions(tmp_path)
+    head_a, head_b, head_c, head_d = (_id("990101", "19600101", s) for s in ("011", "021", "031", "041"))
+    wrong_c = head_c[:17] + ("0" if head_c[17] != "0" else "1")
+    write_csv(root / "raw" / "2025-03" / "特困人员家庭查询_20250331.csv", [
+        ["序号", "户主姓名", "户主证件号码", "保障人数", "救助金额", "区县", "乡镇（街道）", "村（社区）", "城乡类别", "人员状态"],
+        ["1", "测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区", "城市", "正常"],
+        ["2", "测试乙", head_b, "1", "待核实", "示范县", "河口乡", "红旗村", "农村", "正常"],
+        ["3", "测试丙", wrong_c, "1", "600", "示范县", "河口乡", "红旗村", "农村", "正常"],
+        ["数据来源：低收入人口动态监测信息平台"],
+    ])
+    member_a = _id("990101", "19900101", "051")
+    write_csv(root / "raw" / "2025-03" / "特困人员查询_20250331.csv", [
+        ["序号", "姓名", "证件号码", "户主证件号码", "与户主关系", "人员状态"],
+        ["1", "测试甲", head_a, head_a, "户主", "正常"],
+        ["2", "测试丁", member_a, head_a, "配偶", "正常"],
+        ["3", "测试乙", head_b, head_b, "户主", "正常"],
+        ["4", "测试丙", head_c, head_c, "户主", "正常"],
+        ["5", "测试戊", head_d, head_d, "户主", "正常"],
+        ["6"],
+    ])
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    ledger = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "person").row(0, named=True)
+    assert (ledger["rows_in"], ledger["rows_clean"], ledger["rows_quarantined"]) == (6, 2, 4)
+    persons = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet")
+    assert persons.select("division_code", "urban_rural", "programme").unique().rows() == [("990101001001", "urban", "tekun")]
+    quarantine = read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "person").sort("source_row")
+    assert quarantine.select("source_row", "reason_code").rows() == [
+        (4, "household_quarantined"), (5, "household_not_listed"), (6, "household_not_listed"), (7, "blank_row")]
+    assert "户主记录被隔离" in quarantine["reason"][0]
+    family = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "family").row(0, named=True)
+    assert (family["rows_in"], family["rows_clean"], family["rows_quarantined"], family["rows_footer"]) == (4, 1, 3, 1)
+
+
+def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):
+    root = data_dir_with_divisions(tmp_path)
+    head_a, head_b = (_id("990101", "19600101", s) for s in ("011", "021"))
+    write_csv(root / "raw" / "2025-03" / "低保家庭花名册.csv", [
+        ["户主姓名", "户主身份证号", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村"],
+        ["测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区"],
+        ["测试乙", head_b, "1", "600", "示范县", "河口乡", "红旗村委会"],
+    ])
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    family = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet").sort("division_code")
+    assert family.select("division_code", "urban_rural").rows() == [("990101001001", "urban"), ("990101002201", "rural")]

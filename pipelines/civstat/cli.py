@@ -72,8 +72,16 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
         evaluation = e.event_specific_data
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
     if not result.success:
+        from civstat.ingest import read_ledger
+
+        ledger = read_ledger(paths)
+        scope = set(partitions) | {p[:4] for p in partitions}
+        refused = ledger.filter(ledger["period"].is_in(list(scope)) & ledger["status"].is_in(["failed", "rejected"]))
+        for row in refused.iter_rows(named=True):
+            # the message carries YAML lines to copy: printed as they are, no markup
+            console.print(f"{row['status'].upper()} {row['error']}", markup=False, highlight=False, soft_wrap=True)
         for e in result.all_events:
-            if e.is_step_failure:
+            if e.is_step_failure and not (refused.height and e.step_key.startswith("clean_rosters")):
                 console.print(f"[red]step failed[/]: {e.step_key}: {e.event_specific_data.error.message.strip()[:1500]}")
         console.print(f"[red]run failed[/]: nothing new was published; the previous publication in {paths.marts} is unchanged")
         return 1

@@ -60,6 +60,15 @@ def _files(path: Path) -> list[Path]:
                   and not p.name.startswith((".", "~$")))
 
 
+def _registers_beside(path: Path, reg: Registry) -> list[Path]:
+    """Division registers near a lone file (its folder, or the raw folder above its period folder):
+    region names resolve against them."""
+    from civstat.ingest import candidate_rosters
+
+    root = path.parent.parent if PERIOD_DIR.fullmatch(path.parent.name) else path.parent
+    return [p for p in _files(root) if p != path and candidate_rosters(p.name, reg) == [reg["division"]]]
+
+
 def _place(path: Path, root: Path) -> str | None:
     """Where the file goes under a dry-run raw/: its own period folder when it has one."""
     for parent in [path.parent, *path.parent.parents]:
@@ -78,7 +87,8 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
     with tempfile.TemporaryDirectory(prefix="civstat-inspect-") as tmp:
         paths = Paths(Path(tmp))
         placed: dict[str, Path] = {}
-        for path in _files(target):
+        files = _files(target) + (_registers_beside(target, reg) if target.is_file() else [])
+        for path in files:
             period = _place(path, root)
             if period is None:
                 reports.append(FileReport(path, path.name, "failed", error=(

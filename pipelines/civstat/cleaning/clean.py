@@ -315,7 +315,9 @@ def clean_roster(
     if has_urban_rural and resolver is not None and "division_code" in df.columns:
         df = df.with_columns(v_urban_rural=pl.coalesce("v_urban_rural", resolver.urban_rural_of(pl.col("division_code"))))
     if has_urban_rural and programme in ("dibao", "tekun"):
-        df = df.with_columns(e_urban_rural=pl.coalesce("e_urban_rural", _error(pl.col("v_urban_rural").is_null(), URBAN_RURAL_UNKNOWN)))
+        # only where nothing else is wrong with the row (a member of an unlisted household has no region either)
+        fine = pl.all_horizontal(pl.col(c).is_null() for c in df.columns if c.startswith("e_"))
+        df = df.with_columns(e_urban_rural=pl.coalesce("e_urban_rural", _error(pl.col("v_urban_rural").is_null() & fine, URBAN_RURAL_UNKNOWN)))
 
     df = df.with_columns(
         _structural=pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
@@ -334,7 +336,10 @@ def clean_roster(
         blank=(pl.col("_structural") == BLANK_ROW).sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(),
         dup=(pl.col("_structural") == DUPLICATE_ROW).sum(),
     ).row(0)
-    rejected = live.select(pl.col(c).is_not_null().sum().alias(c[2:]) for c in error_cols).row(0, named=True) if error_cols else {}
+    # what a column rejects of its own (a member following a quarantined household is the family file's problem)
+    rejected = live.select(
+        (pl.col(c).is_not_null() & (pl.col(c) != HOUSEHOLD_QUARANTINED)).sum().alias(c[2:]) for c in error_cols
+    ).row(0, named=True) if error_cols else {}
     result = CleanResult(
         clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]), rows_data=live.height,
         rejected_by_field={k: int(v) for k, v in rejected.items() if v},

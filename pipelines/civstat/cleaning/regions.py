@@ -34,6 +34,7 @@ def parent_prefix(code: pl.Expr, level: str) -> pl.Expr:
 # Suffixes a roster may leave out: the committee a village register names (青山村委会 for 青山村),
 # then the level word itself (城关镇 / 城关). Names are matched as written first, then by core.
 COMMITTEE_SUFFIX = r"(社区居民委员会|居民委员会|村民委员会|村委会|居委会|委员会|办事处)$"
+VILLAGE_SUFFIX = r"(社区|嘎查|村|居)$"
 LEVEL_SUFFIX = r"(民族苏木|民族乡|自治县|自治旗|街道|林区|特区|苏木|嘎查|社区|镇|乡|区|县|市|旗|村|居)$"
 
 
@@ -43,10 +44,22 @@ def clean_name(name: pl.Expr) -> pl.Expr:
 
 def core_name(name: pl.Expr) -> pl.Expr:
     """青山村委会, 青山村 -> 青山; 东风社区居民委员会, 东风社区 -> 东风; 城关镇 -> 城关 (never empty)."""
+    # after a committee suffix only a village word may remain (红星村村民委员会 -> 红星); 红旗村委会 -> 红旗, never 红
     without_committee = name.str.replace(COMMITTEE_SUFFIX, "")
-    without_committee = pl.when(without_committee.str.len_chars() > 0).then(without_committee).otherwise(name)
-    core = without_committee.str.replace(LEVEL_SUFFIX, "")
-    return pl.when(core.str.len_chars() > 0).then(core).otherwise(without_committee)
+    core = pl.when(without_committee != name).then(without_committee.str.replace(VILLAGE_SUFFIX, "")).otherwise(
+        name.str.replace(LEVEL_SUFFIX, ""))
+    return pl.when(core.str.len_chars() > 0).then(core).otherwise(name)
+
+
+def name_kind(name: pl.Expr) -> pl.Expr:
+    """What kind of place a name says it is: village (村, 村委会, 嘎查), community (社区, 居委会), the
+    level word itself (镇, 乡, 街道 ...), or '' when it says nothing. 青山村 is not 青山社区."""
+    committee = name.str.extract(COMMITTEE_SUFFIX, 1)
+    level = name.str.extract(LEVEL_SUFFIX, 1)
+    word = pl.coalesce(committee, level)
+    return (pl.when(word.str.contains("居|社区")).then(pl.lit("community"))
+            .when(word.str.contains("村|嘎查")).then(pl.lit("village"))
+            .otherwise(pl.coalesce(level, pl.lit(""))))
 
 
 class RegionResolver:
@@ -60,17 +73,20 @@ class RegionResolver:
         if aliases:
             extra = pl.DataFrame({"name": list(aliases), "division_code": list(aliases.values())})
             d = pl.concat([d, extra.select(d.columns)])
-        d = d.with_columns(level=division_level(pl.col("division_code")), core=core_name(pl.col("name")))
+        d = d.with_columns(level=division_level(pl.col("division_code")), core=core_name(pl.col("name")),
+                           kind=name_kind(pl.col("name")))
+        d = d.with_columns(core_kind=pl.col("core") + "|" + pl.col("kind"))
         self.by_level = {}
         for level in ("county", "township", "village"):
             rows = d.filter(pl.col("level") == level).select(
                 parent=parent_prefix(pl.col("division_code"), level),
                 name=pl.col("name"),
+                core_kind=pl.col("core_kind"),
                 core=pl.col("core"),
                 prefix=pl.col("division_code").str.slice(0, LEVEL_DIGITS[level]),
             ).unique()
             tables = []
-            for key in ("name", "core"):
+            for key in ("name", "core_kind", "core"):
                 # a name that means two different divisions under one parent cannot be resolved
                 keyed = rows.select("parent", "prefix", key=pl.col(key)).unique()
                 with_parent = keyed.group_by("parent", "key").agg(pl.col("prefix").first(), pl.len().alias("n"))
@@ -127,8 +143,9 @@ class RegionResolver:
             digits = LEVEL_DIGITS[level]
             value = pl.col(col)
             is_code = value.str.contains(rf"^\d{{{digits}}}(\d*)$")
-            joined = out.with_columns(_key_parent=pl.col("_prefix"), _name=clean_name(value)).with_columns(_core=core_name(pl.col("_name")))
-            for i, ((with_parent, anywhere), key) in enumerate(zip(self.by_level[level], ("_name", "_core"), strict=True)):
+            joined = out.with_columns(_key_parent=pl.col("_prefix"), _name=clean_name(value)).with_columns(
+                _core=core_name(pl.col("_name")), _kind=name_kind(pl.col("_name"))).with_columns(_core_kind=pl.col("_core") + "|" + pl.col("_kind"))
+            for i, ((with_parent, anywhere), key) in enumerate(zip(self.by_level[level], ("_name", "_core_kind", "_core"), strict=True)):
                 if lazy:
                     with_parent, anywhere = with_parent.lazy(), anywhere.lazy()
                 joined = joined.join(
@@ -138,20 +155,20 @@ class RegionResolver:
                     anywhere.rename({"prefix": f"_pa{i}", "n": f"_na{i}"}), left_on=key, right_on="key", how="left", maintain_order="left",
                 )
             under_parent = pl.col("_prefix").is_not_null()
-            # as written first, then by core name; under the parent when the row names one
-            n_exact = pl.when(under_parent).then(pl.col("_np0")).otherwise(pl.col("_na0"))
-            p_exact = pl.when(under_parent).then(pl.col("_pp0")).otherwise(pl.col("_pa0"))
-            n_core = pl.when(under_parent).then(pl.col("_np1")).otherwise(pl.col("_na1"))
-            p_core = pl.when(under_parent).then(pl.col("_pp1")).otherwise(pl.col("_pa1"))
+            # as written first, then by core name and kind (青山村 -> 青山村委会), then by core name
+            # alone (青山 -> 青山村委会); under the parent when the row names one
+            n = [pl.when(under_parent).then(pl.col(f"_np{i}")).otherwise(pl.col(f"_na{i}")) for i in range(3)]
+            p = [pl.when(under_parent).then(pl.col(f"_pp{i}")).otherwise(pl.col(f"_pa{i}")) for i in range(3)]
             found = (
                 pl.when(value.is_null()).then(pl.col("_prefix"))
                 .when(is_code).then(value.str.slice(0, digits))
-                .when(n_exact == 1).then(p_exact)
-                .when(n_exact.is_null() & (n_core == 1)).then(p_core)
+                .when(n[0] == 1).then(p[0])
+                .when(n[0].is_null() & (n[1] == 1)).then(p[1])
+                .when(n[0].is_null() & n[1].is_null() & (n[2] == 1)).then(p[2])
             )
             problem = (
                 pl.when(value.is_null() | is_code).then(None)
-                .when((n_exact > 1) | (n_exact.is_null() & (n_core > 1))).then(pl.lit(AMBIGUOUS_REGION))
+                .when((n[0] > 1) | (n[0].is_null() & (n[1] > 1)) | (n[0].is_null() & n[1].is_null() & (n[2] > 1))).then(pl.lit(AMBIGUOUS_REGION))
                 .when(found.is_null()).then(pl.lit(UNKNOWN_REGION))
             )
             out = joined.with_columns(
@@ -159,7 +176,7 @@ class RegionResolver:
                 region_error_column=pl.when(pl.col("region_error").is_null() & problem.is_not_null())
                 .then(pl.lit(col)).otherwise(pl.col("region_error_column")),
                 _prefix=found,
-            ).drop("_key_parent", "_name", "_core", *[f"_{a}{b}{i}" for a in "np" for b in "pa" for i in (0, 1)])
+            ).drop("_key_parent", "_name", "_core", "_kind", "_core_kind", *[f"_{a}{b}{i}" for a in "np" for b in "pa" for i in (0, 1, 2)])
         return out.with_columns(
             division_code=pl.when(pl.col("region_error").is_null()).then(pl.col("_prefix").str.pad_end(12, "0"))
         ).drop("_prefix")

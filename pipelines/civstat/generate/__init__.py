@@ -82,7 +82,11 @@ class Writer:
             keys = [c for c in ("person_id", "head_id") if c in truth.columns]
             protected = truth.select(pl.any_horizontal(pl.col(c).is_in(list(keep)) for c in keys)).to_series() if keys else None
         style = choose_style(self.rng, truth.height, self.force_fmt)
-        # each file picks its own header spelling for every field
+        # each county's system has its own vocabulary ("export flavour": header and value spellings),
+        # and each file may still pick another header spelling for a field
+        flavour = export_flavour(county.code6 if county else "registers", self.reg[roster])
+        style.aliases.update(flavour.aliases)
+        style.spellings.update(flavour.spellings)
         for f in self.reg[roster].fields:
             if len(f.aliases) > 1 and self.rng.random() < 0.3:
                 style.aliases[f.name] = f.aliases[int(self.rng.integers(0, len(f.aliases)))]
@@ -122,6 +126,29 @@ class Writer:
             truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).select("truth_row", "head_id"), on="truth_row")
         unlisted = {"id_lost_precision", "id_bad_check", "id_several_in_cell"}
         return {h: ("household_not_listed" if r in unlisted else "household_quarantined") for h, r in bad.select("head_id", "reason").iter_rows()}
+
+
+@dataclass
+class Flavour:
+    aliases: dict[str, str]
+    spellings: dict[str, int]
+
+
+def export_flavour(system: str, roster) -> Flavour:
+    """The vocabulary of one county's assistance system, stable for that county: which header and
+    which spelling of each value it writes (残疾等级 as 2, 二级, Ⅱ级 or 2级; status as 在保 or 正常 ...).
+    The first spelling is the registry's canonical one, so about half the counties use others."""
+    import zlib
+
+    rng = np.random.default_rng(zlib.crc32(f"{system}/{roster.name}".encode()))
+    aliases, spellings = {}, {}
+    for f in roster.fields:
+        if len(f.aliases) > 1 and rng.random() < 0.5:
+            aliases[f.name] = f.aliases[int(rng.integers(0, len(f.aliases)))]
+        if f.values and rng.random() < 0.5:
+            widest = max(len(v) for v in f.values.values())
+            spellings[f.name] = int(rng.integers(0, widest + (1 if f.type == "int" else 0)))
+    return Flavour(aliases, spellings)
 
 
 def _totals(clean: pl.DataFrame, roster: str, programme: str | None, period: str, county: County | None) -> pl.DataFrame:

@@ -31,6 +31,7 @@ class Style:
     region_as_code: bool
     income: str  # monthly | annual (family files)
     aliases: dict[str, str] = field(default_factory=dict)
+    spellings: dict[str, int] = field(default_factory=dict)  # field -> which spelling of its values (export flavour)
 
 
 @dataclass
@@ -91,8 +92,10 @@ def _fmt_amount(col: pl.Expr, how: str) -> pl.Expr:
     return grouped + with_decimals.str.extract(r"(\.\d+)$", 1)
 
 
-def _enum_text(f: Field, col: pl.Expr) -> pl.Expr:
-    return col.replace_strict({code: spellings[0] for code, spellings in f.values.items()}, default=None, return_dtype=pl.String)
+def _enum_text(f: Field, col: pl.Expr, which: int = 0) -> pl.Expr:
+    """The code as this export writes it: spelling number ``which`` of each value (the first when it has fewer)."""
+    return col.replace_strict({code: spellings[min(which, len(spellings) - 1)] for code, spellings in f.values.items()},
+                              default=None, return_dtype=pl.String)
 
 
 def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Generator, protected: pl.Series | None = None,
@@ -126,10 +129,12 @@ def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Gen
             text = _fmt_date(col, style.month_format)
         elif f.type == "amount":
             text = _fmt_amount(col, style.amount_style)
+        elif f.type == "int" and f.values and style.spellings.get(f.name):
+            text = _enum_text(f, col.cast(pl.Int64).cast(pl.String), style.spellings[f.name] - 1)  # 一级, 1级, Ⅰ级 ...
         elif f.type == "int":
             text = col.cast(pl.Int64).cast(pl.String)
         elif f.type == "enum":
-            text = _enum_text(f, col)
+            text = _enum_text(f, col, style.spellings.get(f.name, 0))
         elif f.type == "bool":
             text = pl.when(col).then(pl.lit("是")).otherwise(pl.lit("否"))
         else:
