@@ -40,13 +40,18 @@ def cmd_ingest(args: argparse.Namespace, paths: Paths) -> int:
 
         def on_file(outcome, n, total):
             progress.update(task, total=total, completed=n, description=f"ingesting {outcome.source_file[-40:]}")
-            if outcome.status == "failed":
-                console.print(f"[red]failed[/] {outcome.error}")
+            if outcome.status in ("failed", "rejected"):
+                console.print(f"{outcome.status.upper()} {outcome.error}", markup=False, highlight=False, soft_wrap=True)
 
         report = ingest(paths, args.period or None, on_file=on_file)
+    for name, why in report.ignored:
+        console.print(f"not ingested: {name}: {why}", markup=False, highlight=False)
+    for name in report.withdrawn:
+        console.print(f"withdrawn: {name}: no longer in data/raw, its rows were withdrawn", markup=False, highlight=False)
     t = report.totals()
     console.print(
-        f"files: {t['files']} ({t['ingested']} ingested, {t['skipped']} already in the ledger, {t['failed']} failed); "
+        f"files: {t['files']} ({t['ingested']} ingested, {t['skipped']} already in the ledger, {t['failed']} failed or rejected, "
+        f"{len(report.ignored)} not roster files, {len(report.withdrawn)} withdrawn); "
         f"rows in {t['rows_in']:,} = clean {t['rows_clean']:,} + quarantined {t['rows_quarantined']:,}"
     )
     console.print(f"clean tables: {paths.clean}   quarantine: {paths.quarantine}   ledger: {paths.ledger}")
@@ -452,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")  # Dagster's notice about backfill_policy
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from civstat.ingest import ScrubFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubFilter())
     paths = Paths.from_env(args.data_dir)
     import os
 

@@ -22,7 +22,7 @@ import polars as pl
 
 from civstat.cleaning.clean import QUARANTINE_SCHEMA, REASONS_ZH, CleanResult, HouseholdLookup, clean_roster, value_from_name
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
-from civstat.cleaning.readers import RawGrid, UnreadableFile, read_grid
+from civstat.cleaning.readers import DEFAULT_LIMITS, Limits, RawGrid, UnreadableFile, read_grid
 from civstat.cleaning.suggest import describe_unknown
 from civstat.cleaning.regions import RegionResolver
 from civstat.registry import Registry, Roster, registry as default_registry
@@ -30,7 +30,9 @@ from civstat.settings import Paths, config_path, pseudonym_secret
 
 log = logging.getLogger("civstat.ingest")
 
-RAW_SUFFIXES = {".xlsx", ".xls", ".csv", ".txt", ".htm", ".html"}
+RAW_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".csv", ".tsv", ".txt", ".htm", ".html"}
+#: Files in data/raw that are not rosters and are not reported (documentation, the generator's oracle).
+NOT_ROSTERS = ("README.md", "README.txt", "_manifest")
 LEDGER_SCHEMA = {
     "source_file": pl.String, "content_sha256": pl.String, "roster": pl.String, "programme": pl.String,
     "period": pl.String, "format": pl.String, "encoding": pl.String, "rows_in": pl.Int64, "rows_clean": pl.Int64,
@@ -39,8 +41,28 @@ LEDGER_SCHEMA = {
     "ingested_at": pl.Datetime("us"), "config_sha256": pl.String,
 }
 #: Ledger statuses: ok (cleaned), rejected (read, but one column rejected most rows: nothing
-#: published from it), failed (could not be read or mapped).
-OK, REJECTED, FAILED = "ok", "rejected", "failed"
+#: published from it), failed (could not be read or mapped; its earlier rows are withdrawn),
+#: withdrawn (the file left data/raw, deleted or renamed: its rows were withdrawn).
+OK, REJECTED, FAILED, WITHDRAWN = "ok", "rejected", "failed", "withdrawn"
+ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{5,8}|\d{8}\.?\d*[Ee]\+?)(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
+class ScrubFilter(logging.Filter):
+    """Masks anything shaped like a 身份证号 in a log record, whoever logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def scrub(text: str | None) -> str | None:
+    """The last line of defence: anything shaped like a 身份证号 in a message is masked."""
+    if text is None:
+        return None
+    return ID_SHAPED.sub(lambda m: m.group(1) + "********" + m.group(3), text)
 DEFAULT_MAX_REJECTED_SHARE = 0.5
 
 
@@ -63,6 +85,8 @@ class FileOutcome:
 @dataclass
 class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # files in data/raw not ingested, and why
+    withdrawn: list[str] = field(default_factory=list)  # files gone from data/raw whose rows were withdrawn
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -152,7 +176,15 @@ def read_ledger(paths: Paths) -> pl.DataFrame:
 
 
 def _ledger_row(**values) -> pl.DataFrame:
+    values["error"] = scrub(values.get("error"))
     return pl.DataFrame([{k: values.get(k) for k in LEDGER_SCHEMA}], schema=LEDGER_SCHEMA)
+
+
+def withdraw(paths: Paths, source_file: str) -> None:
+    """Remove a raw file's clean and quarantine rows (it was deleted, renamed, or cannot be read now)."""
+    fid = file_id(source_file)
+    for stale in [*paths.clean.glob(f"*/period=*/{fid}.parquet"), *paths.quarantine.glob(f"period=*/{fid}.parquet")]:
+        stale.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- divisions for region lookups
@@ -194,14 +226,32 @@ class Prepared:
     urban_rural_source: str  # column | file name | household | division code | none
 
 
+def limits(reg: Registry) -> Limits:
+    local = reg.local
+    return Limits(
+        max_cell_chars=int(local.get("max_cell_chars", DEFAULT_LIMITS.max_cell_chars)),
+        max_rows=int(local.get("max_rows_per_file", DEFAULT_LIMITS.max_rows)),
+        max_columns=int(local.get("max_columns_per_file", DEFAULT_LIMITS.max_columns)),
+        max_bytes=int(local.get("max_file_bytes", DEFAULT_LIMITS.max_bytes)),
+    )
+
+
 def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
     """Read ``path``, find its header and roster, its programme and period; raise IngestError."""
     source_file = path.relative_to(paths.raw).as_posix()
     period = period_of(path, paths.raw)
+    if path.is_symlink() and not path.resolve().is_relative_to(paths.data.resolve()):
+        raise IngestError(f"{source_file}: a link to a file outside the data directory; copy the file into data/raw instead")
+    before = path.stat()
     try:
-        grid = read_grid(path)
+        grid = read_grid(path, limits(reg))
     except UnreadableFile as exc:
-        raise IngestError(f"{source_file}: {exc}") from exc
+        raise IngestError(f"{source_file}: {exc}") from None
+    except OSError as exc:
+        raise IngestError(f"{source_file}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    after = path.stat()
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise IngestError(f"{source_file}: changed while it was being read (still being copied or saved?); it is read again on the next run")
     try:
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
@@ -330,17 +380,38 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
 
 # ---------------------------------------------------------------- many files
 
-def discover(paths: Paths, periods: Iterable[str] | None = None) -> list[Path]:
-    """Raw files, annual registers before monthly rosters, division registers first of all."""
+def in_scope(top: str, periods: Iterable[str] | None) -> bool:
+    """Whether files under data/raw/<top>/ belong to a run over ``periods`` (a month's run takes its year's registers)."""
+    if periods is None:
+        return True
+    wanted = set(periods)
+    return top in wanted or (len(top) == 4 and any(p.startswith(top) for p in wanted))
+
+
+def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Raw files, annual registers before monthly rosters, division registers first of all. Files
+    that are not read are added to ``ignored`` with the reason (a hidden or temporary file, a type
+    civstat does not read)."""
     if not paths.raw.exists():
         return []
-    wanted = set(periods) if periods else None
+    periods = list(periods) if periods else None
     found = []
     for path in sorted(paths.raw.rglob("*")):
-        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix.lower() not in RAW_SUFFIXES:
+        rel = path.relative_to(paths.raw)
+        if path.is_dir() or rel.parts[0] in NOT_ROSTERS or not in_scope(rel.parts[0], periods) and len(rel.parts) > 1:
             continue
-        top = path.relative_to(paths.raw).parts[0]
-        if wanted is not None and top not in wanted and not (len(top) == 4 and any(p.startswith(top) for p in wanted)):
+        why = None
+        if path.name.startswith("~$") or path.name.startswith(".~"):
+            why = "a temporary file of an open Office or WPS document"
+        elif any(part.startswith(".") for part in rel.parts):
+            why = "a hidden file (its name starts with a dot)"
+        elif path.suffix.lower() not in RAW_SUFFIXES:
+            why = f"not a roster file type ({path.suffix or 'no extension'}); civstat reads {', '.join(sorted(RAW_SUFFIXES))}"
+        elif not path.is_file():
+            why = "not a regular file"
+        if why:
+            if ignored is not None:
+                ignored.append((rel.as_posix(), why))
             continue
         found.append(path)
     return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
@@ -351,15 +422,19 @@ def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: Division
     source_file = path.relative_to(paths.raw).as_posix()
     try:
         return ingest_file(path, paths, reg, divisions, secret, digest, only_roster)
-    except Exception as exc:  # one file's failure, whatever it is, is that file's ledger row; the others go on
+    except BaseException as exc:  # one file's failure, whatever it is, is that file's ledger row; the others go on
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
         if not isinstance(exc, IngestError):
             # a library's message may quote the file's cells (IDs, names): never pass it on
             log.error("%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__)
             exc = IngestError(f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)")
-        log.error("%s", exc)
-        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status=FAILED, error=str(exc), ingested_at=dt.datetime.now(),
+        message = scrub(str(exc))
+        log.error("%s", message)
+        withdraw(paths, source_file)  # a file that cannot be read now publishes nothing, not its old rows
+        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status=FAILED, error=message, ingested_at=dt.datetime.now(),
                              config_sha256=reg.config_sha256)
-        return FileOutcome(source_file, FAILED, error=str(exc), ledger=ledger)
+        return FileOutcome(source_file, FAILED, error=message, ledger=ledger)
 
 
 _worker: dict = {}
@@ -393,12 +468,35 @@ def ingest(
     """
     reg = reg or default_registry()
     secret = pseudonym_secret()
-    files = discover(paths, periods)
+    report = IngestReport()
+    files = discover(paths, periods, report.ignored)
+    for name, why in report.ignored:
+        log.warning("%s: not ingested: %s", name, why)
     ledger = read_ledger(paths)
+    # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
+    # file) has its rows withdrawn, and its ledger row says so
+    present = {p.relative_to(paths.raw).as_posix() for p in files}
+    gone = ledger.filter(~pl.col("source_file").is_in(list(present)) & (pl.col("status") != WITHDRAWN)
+                         & pl.col("source_file").map_elements(lambda f: in_scope(f.split("/")[0], periods), return_dtype=pl.Boolean))
+    if gone.height:
+        digests_now = {content_hash(p): p.relative_to(paths.raw).as_posix() for p in files}
+        notes = {}
+        for row in gone.iter_rows(named=True):
+            withdraw(paths, row["source_file"])
+            renamed = digests_now.get(row["content_sha256"] or "")
+            notes[row["source_file"]] = f"renamed to {renamed}: its rows are now that file's" if renamed else "no longer in data/raw: its rows were withdrawn"
+            report.withdrawn.append(row["source_file"])
+            log.warning("%s: %s", row["source_file"], notes[row["source_file"]])
+        is_gone = pl.col("source_file").is_in(list(notes))
+        ledger = ledger.with_columns(
+            status=pl.when(is_gone).then(pl.lit(WITHDRAWN)).otherwise(pl.col("status")),
+            error=pl.when(is_gone).then(pl.col("source_file").replace_strict(notes, default=None, return_dtype=pl.String)).otherwise(pl.col("error")),
+            ingested_at=pl.when(is_gone).then(pl.lit(dt.datetime.now())).otherwise(pl.col("ingested_at")),
+        )
+        _write_atomic(ledger.sort("source_file"), paths.ledger)
     # a file is done when its content was cleaned under the same registry and configuration
     done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(
         (pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)}
-    report = IngestReport()
     new_rows: list[pl.DataFrame] = []
 
     def record(outcome: FileOutcome) -> None:

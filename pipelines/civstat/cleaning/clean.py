@@ -28,6 +28,8 @@ ID_SEVERAL_IN_CELL = "id_several_in_cell"
 HOUSEHOLD_QUARANTINED = "household_quarantined"
 HOUSEHOLD_NOT_LISTED = "household_not_listed"
 URBAN_RURAL_UNKNOWN = "urban_rural_unknown"
+DATE_AFTER_PERIOD = "date_after_period"
+EARLIEST_DATE = dt.date(1890, 1, 1)
 
 REASONS_ZH = {
     **identity.ID_REASONS_ZH,
@@ -45,6 +47,7 @@ REASONS_ZH = {
     HOUSEHOLD_QUARANTINED: "户主记录被隔离（家庭花名册中该户的行无法清洗），本人随户隔离",
     HOUSEHOLD_NOT_LISTED: "户主不在本期同一项目的家庭花名册中",
     URBAN_RURAL_UNKNOWN: "城乡无法确定：无保障类别列，文件名无城市/农村，所在区划也无城乡分类代码",
+    DATE_AFTER_PERIOD: "日期晚于统计期末（出生、发放、复核等日期不应在本期之后）",
 }
 
 # Footer and sign-off rows of statistical forms (the first non-empty cell of the row): never data.
@@ -155,7 +158,7 @@ def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title
     raise ValueError(f"field type {f.type} is not parsed here")
 
 
-def _value_error(f: Field, text: pl.Expr, value: pl.Expr, programme: str | None) -> pl.Expr:
+def _value_error(f: Field, text: pl.Expr, value: pl.Expr, programme: str | None, period_end: dt.date | None = None) -> pl.Expr:
     """Why the value of one field cannot be kept (null when it can); ``value`` is a column."""
     if f.type == "text":
         error = _error(text.is_not_null() & ~text.str.contains(f.pattern), BAD_VALUE) if f.pattern else pl.lit(None, dtype=pl.String)
@@ -170,6 +173,10 @@ def _value_error(f: Field, text: pl.Expr, value: pl.Expr, programme: str | None)
         if f.max is not None:
             outside = outside | (value > pl.lit(f.max))
         error = pl.coalesce(error, _error(value.is_not_null() & outside, OUT_OF_RANGE))
+    if f.type in ("date", "month"):
+        error = pl.coalesce(error, _error(value.is_not_null() & (value < pl.lit(EARLIEST_DATE)), OUT_OF_RANGE))
+        if period_end is not None and not f.future:
+            error = pl.coalesce(error, _error(value.is_not_null() & (value > pl.lit(period_end)), DATE_AFTER_PERIOD))
     if f.required_in(programme):
         error = pl.coalesce(error, _error(value.is_null(), MISSING_REQUIRED))
     return error
@@ -203,6 +210,8 @@ def clean_roster(
     rows_in = cells.height
     first_row_number = grid.first_row + match.data_start
     by_field = {f.name: col for col, f in match.columns.items()}
+    period_end = dt.date(period.year, 12, 31) if roster.period == "year" else (
+        dt.date(period.year + period.month // 12, period.month % 12 + 1, 1) - dt.timedelta(days=1))
     name_and_title = source_file + " " + " ".join(
         str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None
     )
@@ -254,7 +263,7 @@ def clean_roster(
         else:
             other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
             values_first.append(_parse_value(f, text if f.name in by_field else None, period, name_and_title, other).alias(f"v_{f.name}"))
-            exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme).alias(f"e_{f.name}"))
+            exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme, period_end).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
 
     # ---- cross-field rules
@@ -351,14 +360,20 @@ def clean_roster(
 
 
 def _unknown_values(live: pl.DataFrame, match: HeaderMatch, by_field: dict[str, str]) -> list[UnknownValue]:
-    """Per column with a vocabulary: the values nobody maps, with their row counts."""
+    """Per column with a vocabulary: the values nobody maps, with their row counts. A value that is
+    also a name in the file (a column shifted under the wrong header) is shown as *** only."""
+    names = [f"t_{f.name}" for f in match.roster.fields if f.type == "person_name" and f.name in by_field]
+    known_names = pl.concat([live[c] for c in names]).drop_nulls().unique().implode() if names else None
     found = []
     for f in match.roster.fields:
         if not (f.values or f.type == "bool") or f.name not in by_field or f"e_{f.name}" not in live.columns:
             continue
         bad = live.filter(pl.col(f"e_{f.name}") == BAD_VALUE)
         if bad.height:
-            masked = bad.select(pl.col(f"t_{f.name}").str.replace_all(ID_LIKE, "${1}********${2}"))
+            shown = pl.col(f"t_{f.name}").str.replace_all(ID_LIKE, "${1}********${2}")
+            if known_names is not None:
+                shown = pl.when(pl.col(f"t_{f.name}").is_in(known_names)).then(pl.lit("***")).otherwise(shown)
+            masked = bad.select(shown.alias(f"t_{f.name}"))
             counts = masked.group_by(f"t_{f.name}").len().sort(["len", f"t_{f.name}"], descending=[True, False])
             found.append(UnknownValue(f.name, match.labels.get(by_field[f.name], f.zh), dict(counts.iter_rows())))
     return found

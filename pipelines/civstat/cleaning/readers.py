@@ -22,7 +22,21 @@ XLSX, XLS, HTML, CSV = "xlsx", "xls", "html", "csv"
 
 
 class UnreadableFile(Exception):
-    """The file cannot be read at all (the message names the file and why)."""
+    """The file cannot be read at all. The message says why in civstat's own words: it never
+    quotes a library's error, which may carry the file's cells (IDs, names)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a roster file may hold; beyond these a file is refused, not read into memory."""
+
+    max_cell_chars: int = 32767  # Excel's own limit for a cell
+    max_rows: int = 5_000_000
+    max_columns: int = 16384  # Excel's own limit
+    max_bytes: int = 2 << 30
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -45,34 +59,60 @@ def sniff_format(head: bytes) -> str:
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
+    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK); a UTF-8 BOM
+    in front of GBK bytes (a re-saved export) is read as GBK."""
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
     try:
-        return data.decode("utf-8"), "utf-8"
+        return body.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030"), "gb18030"
+        return body.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        raise UnreadableFile(f"not UTF-8, GBK or GB18030 text (byte {exc.start} cannot be decoded)") from exc
+        raise UnreadableFile(f"not UTF-8, GBK or GB18030 text (byte {exc.start + (3 if bom else 0)} cannot be decoded)") from None
 
 
 def _named(df: pl.DataFrame) -> pl.DataFrame:
     return df.rename({old: f"c{i}" for i, old in enumerate(df.columns)})
 
 
-def _csv_width(text: str, lines: int | None) -> int:
+def _csv_width(text: str, lines: int | None, separator: str = ",") -> int:
     sample = text if lines is None else "\n".join(text.split("\n", lines)[:lines])
-    return max((len(row) for row in csv.reader(io.StringIO(sample))), default=1)
+    csv.field_size_limit(1 << 31)
+    return max((len(row) for row in csv.reader(io.StringIO(sample), delimiter=separator)), default=1)
 
 
-def read_csv_grid(data: bytes) -> RawGrid:
+def _separator(text: str, tab_hint: bool) -> str:
+    first = next((line for line in text.split("\n", 50)[:50] if line.strip()), "")
+    return "\t" if tab_hint or first.count("\t") > first.count(",") else ","
+
+
+def _where_parsing_fails(text: str, separator: str) -> str:
+    """Where Python's strict CSV reader stops (a line number), for a message that quotes nothing."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator, strict=True)
+    done = 0  # the last line of the last record read whole
+    try:
+        for _ in reader:
+            done = reader.line_num
+    except csv.Error:
+        return f": the record starting at line {done + 1} does not end (an unclosed quote or a malformed field)"
+    return ""
+
+
+def read_csv_grid(data: bytes, limits: Limits = DEFAULT_LIMITS, *, tab: bool = False) -> RawGrid:
     text, encoding = decode_text(data)
-    payload = data[3:] if encoding == "utf-8-sig" else data if encoding == "utf-8" else text.encode("utf-8")
     del data
-    for width in (_csv_width(text, 2000), None):
-        width = width or _csv_width(text, None)
+    if "\r" in text:  # Windows (\r\n) and old Mac (\r alone) line endings
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip(" \t\n,\ufeff"):
+        return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, CSV, encoding)
+    separator = _separator(text, tab)
+    payload = text.encode("utf-8")
+    for width in (_csv_width(text, 2000, separator), None):
+        width = width or _csv_width(text, None, separator)
+        if width > limits.max_columns:
+            raise UnreadableFile(f"a line has {width} fields (more than {limits.max_columns}): not a roster export")
         try:
             cells = pl.read_csv(
                 payload,
@@ -81,21 +121,29 @@ def read_csv_grid(data: bytes) -> RawGrid:
                 schema={f"c{i}": pl.String for i in range(width)},
                 missing_columns="insert",
                 quote_char='"',
+                separator=separator,
             )
             return RawGrid(cells, 1, CSV, encoding)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
-                raise UnreadableFile(f"CSV cannot be parsed: {exc}") from exc
+                # Polars' message quotes the rows it could not parse: never pass it on
+                where = _where_parsing_fails(text, separator)
+                raise UnreadableFile(f"the CSV cannot be parsed{where}; fix or re-export the file") from None
     raise AssertionError("unreachable")
 
 
-def _xlsx_first_row(path: Path) -> int:
+def _sheet_names(archive: zipfile.ZipFile) -> list[str]:
+    names = [n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
+    return sorted(names, key=lambda n: int(re.search(r"(\d+)\.xml$", n).group(1)))
+
+
+def _xlsx_first_row(path: Path, sheet_index: int = 0) -> int:
     """calamine starts a sheet at its first non-empty row; find that row's number in the XML."""
     with zipfile.ZipFile(path) as archive:
-        names = sorted(n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
+        names = _sheet_names(archive)
         if not names:
             return 1
-        with archive.open(names[0]) as sheet:
+        with archive.open(names[min(sheet_index, len(names) - 1)]) as sheet:
             head = sheet.read(1 << 20).decode("utf-8", "replace")
     for match in re.finditer(r'<row [^>]*?r="(\d+)"[^>]*?(?:/>|>(.*?)</row>)', head, re.S):
         if match.group(2) and re.search(r"<v>|<is>", match.group(2)):
@@ -115,8 +163,7 @@ def _xlsx_big_numbers(path: Path) -> list[str]:
     """
     found = []
     with zipfile.ZipFile(path) as archive:
-        names = sorted(n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
-        for name in names:  # every sheet: the roster may be on any of them
+        for name in _sheet_names(archive):  # every sheet: the roster may be on any of them
             for match in _NUMERIC_CELL.finditer(archive.read(name)):
                 value = float(match.group(1))
                 if abs(value) >= 1e14:
@@ -130,27 +177,29 @@ def _excel_display(big: pl.Expr) -> pl.Expr:
     return digits.str.slice(0, 1) + "." + digits.str.slice(1, 5).str.strip_chars_end("0") + "E+" + (digits.str.len_chars() - 1).cast(pl.String)
 
 
-def read_excel_grid(path: Path, fmt: str) -> RawGrid:
+def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(path)
-    except Exception as exc:  # fastexcel raises its own error types for broken workbooks
-        raise UnreadableFile(f"not a readable {fmt} workbook: {exc}") from exc
-    with_data = []
-    for name in reader.sheet_names:
-        sheet = reader.load_sheet(name, header_row=None, dtypes="string")
-        if sheet.height:
-            with_data.append((name, sheet))
+        with_data = []
+        for index, name in enumerate(reader.sheet_names):
+            sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+            if sheet.height:
+                with_data.append((name, sheet, index))
+    except Exception as exc:  # fastexcel's own error types; their text may quote cells: not passed on
+        raise UnreadableFile(f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it") from None
     if not with_data:
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
     if len(with_data) > 1:
-        names = ", ".join(n for n, _ in with_data)
+        names = ", ".join(n for n, _, _ in with_data)
         raise UnreadableFile(f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file")
     cells = _named(with_data[0][1].to_polars())
+    if cells.width > limits.max_columns or cells.height > limits.max_rows:
+        raise UnreadableFile(f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})")
     first_row = 1
     if fmt == XLSX:
-        first_row = _xlsx_first_row(path)
+        first_row = _xlsx_first_row(path, with_data[0][2])
         big = _xlsx_big_numbers(path)
         if big:
             cells = cells.with_columns(pl.when(pl.col(c).is_in(big)).then(_excel_display(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cells.columns)
@@ -209,7 +258,7 @@ class _TableParser(HTMLParser):
             self._cell = None
 
 
-def read_html_grid(data: bytes) -> RawGrid:
+def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     """An .xls that is really an HTML table (what many web systems export). Merged cells
     (rowspan, colspan) keep their text in the first cell and leave the others empty, as a
     spreadsheet shows them, so every value stays under its own header."""
@@ -226,8 +275,8 @@ def read_html_grid(data: bytes) -> RawGrid:
             while taken.pop((r, col), False):
                 row.append(None)
                 col += 1
-            if col + colspan > MAX_COLUMNS:
-                raise UnreadableFile(f"an HTML table row is wider than {MAX_COLUMNS} columns: not a roster export")
+            if col + colspan > min(MAX_COLUMNS, limits.max_columns):
+                raise UnreadableFile(f"an HTML table row is wider than {min(MAX_COLUMNS, limits.max_columns)} columns: not a roster export")
             row.extend([value or None] + [None] * (colspan - 1))
             for dr in range(1, rowspan):
                 for dc in range(colspan):
@@ -242,12 +291,30 @@ def read_html_grid(data: bytes) -> RawGrid:
     return RawGrid(pl.DataFrame(columns, schema={c: pl.String for c in columns}), 1, HTML, encoding)
 
 
-def read_grid(path: Path) -> RawGrid:
+def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
+    """Refuse a grid with a cell longer than any roster cell can be (the row and column named)."""
+    if grid.cells.height > limits.max_rows:
+        raise UnreadableFile(f"{grid.cells.height} rows (more than {limits.max_rows})")
+    lengths = grid.cells.select(pl.col(c).str.len_chars().max() for c in grid.cells.columns).row(0)
+    for col, length in enumerate(lengths):
+        if length is not None and length > limits.max_cell_chars:
+            row = grid.cells.with_row_index("_r").filter(pl.col(f"c{col}").str.len_chars() > limits.max_cell_chars)["_r"][0]
+            raise UnreadableFile(f"row {grid.first_row + row}, column {col + 1}: a cell of {length} characters "
+                                 f"(more than {limits.max_cell_chars}): not a roster cell")
+    return grid
+
+
+def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     """Read ``path`` whatever its real format (the extension is not trusted)."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise UnreadableFile(f"{size:,} bytes (more than {limits.max_bytes:,})")
     with open(path, "rb") as fh:
         head = fh.read(512)
     fmt = sniff_format(head)
     if fmt in (XLSX, XLS):
-        return read_excel_grid(path, fmt)
+        return check_cells(read_excel_grid(path, fmt, limits), limits)
     data = path.read_bytes()
-    return read_html_grid(data) if fmt == HTML else read_csv_grid(data)
+    if fmt == HTML:
+        return check_cells(read_html_grid(data, limits), limits)
+    return check_cells(read_csv_grid(data, limits, tab=path.suffix.lower() == ".tsv"), limits)

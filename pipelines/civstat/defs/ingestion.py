@@ -52,7 +52,7 @@ def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
         f"[{n}/{total}] {o.source_file}: {o.status} {o.rows_in} in = {o.rows_clean} clean + {o.rows_quarantined} quarantined"))
     ledger = read_ledger(paths)
     years = {p[:4] for p in periods}
-    in_scope = ledger.filter(ledger["period"].is_in(periods) | ledger["period"].is_in(list(years)))
+    in_scope = ledger.filter((ledger["period"].is_in(periods) | ledger["period"].is_in(list(years))) & (ledger["status"] == "ok"))
     for roster in ROSTERS:
         rows = in_scope.filter(in_scope["roster"] == roster)
         yield dg.MaterializeResult(asset_key=["clean", roster], metadata={
@@ -61,6 +61,10 @@ def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
             "rows_clean": int(rows["rows_clean"].sum() or 0),
             "rows_quarantined": int(rows["rows_quarantined"].sum() or 0),
         })
+    for name, why in report.ignored:
+        context.log.warning(f"{name}: not ingested: {why}")
+    for name in report.withdrawn:
+        context.log.warning(f"{name}: no longer in data/raw: its rows were withdrawn")
     if report.failed:
         lines = "\n".join(f"- {o.error}" for o in report.failed[:20])
         raise dg.Failure(description=f"{len(report.failed)} file(s) could not be ingested; nothing is published:\n{lines}",

@@ -62,6 +62,7 @@ class Field:
     level: str | None = None  # region_name: county | township | village
     default: str | None = None
     default_from: str | None = None  # "period": filled from the file's period when absent
+    future: bool = False  # a date that may lie after the period's end (a standard announced ahead)
 
     def required_in(self, programme: str | None) -> bool:
         return self.required or (programme is not None and programme in self.required_for)
@@ -192,6 +193,7 @@ def _build_field(spec: dict[str, Any], extra_aliases: list[str], extra_values: d
         level=spec.get("level"),
         default=spec.get("default"),
         default_from=spec.get("default_from"),
+        future=bool(spec.get("future", False)),
     )
 
 

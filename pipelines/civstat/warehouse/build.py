@@ -157,6 +157,28 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def refuse_failed_files(paths: Paths) -> None:
+    """Nothing is published while a raw file cannot be read or was rejected: its rows are missing."""
+    from civstat.ingest import FAILED, REJECTED, read_ledger
+
+    ledger = read_ledger(paths)
+    bad = ledger.filter(ledger["status"].is_in([FAILED, REJECTED]))
+    if bad.height:
+        names = ", ".join(bad["source_file"].head(5).to_list()) + (f" and {bad.height - 5} more" if bad.height > 5 else "")
+        raise BuildError(f"{bad.height} raw file(s) could not be ingested ({names}); nothing is published until they are "
+                         "fixed or removed from data/raw (civstat status lists why)")
+
+
+def source_files(paths: Paths) -> list[dict]:
+    """The raw files a publication is built from: name, content hash, rows."""
+    from civstat.ingest import OK, read_ledger
+
+    ledger = read_ledger(paths)
+    ok = ledger.filter(ledger["status"] == OK).sort("source_file")
+    return [{"source_file": r["source_file"], "sha256": r["content_sha256"], "rows_clean": r["rows_clean"]}
+            for r in ok.select("source_file", "content_sha256", "rows_clean").iter_rows(named=True)]
+
+
 def publish(paths: Paths, build_result: BuildResult) -> Path:
     """Copy marts and dimensions into a new warehouse.duckdb and Parquet files; rename them in."""
     marts_dir = paths.marts
@@ -164,12 +186,12 @@ def publish(paths: Paths, build_result: BuildResult) -> Path:
     staging = marts_dir / f".publish-{build_result.run_id}"
     staging.mkdir()
     try:
-        return _publish_from(staging, marts_dir, build_result)
+        return _publish_from(staging, marts_dir, build_result, source_files(paths))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> Path:
+def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult, sources_used: list[dict] | None = None) -> Path:
     descriptions = _descriptions()
     target_db = staging / "warehouse.duckdb"
     con = duckdb.connect(str(target_db))
@@ -198,7 +220,7 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
     finally:
         con.close()
     info = {"run_id": build_result.run_id, "published_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "files": sorted(p.name for p in staging.iterdir())}
+            "files": sorted(p.name for p in staging.iterdir()), "built_from": sources_used or []}
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     # the switch: each rename is atomic; the DuckDB file (the consistent unit) goes last
     for name in [*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb"]:
@@ -208,6 +230,7 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult) -> 
 
 def build_and_publish(paths: Paths, *, unit_tests: bool = False) -> tuple[BuildResult, Path]:
     with single_writer(paths):
+        refuse_failed_files(paths)
         result = build(paths, unit_tests=unit_tests)
         published = publish(paths, result)
         cleanup_builds(paths, keep=result.build_file)
