@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from civstat.defs import defs
 from civstat.defs.resources import CivstatResource
+from civstat.ingest import read_ledger
 from civstat.settings import Paths
 
 
@@ -159,3 +162,39 @@ def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publicati
     assert [e.asset_key.to_user_string() for e in failed] == ["clean/family"]
     assert not any(e.asset_key.to_user_string() == "mart/published" for e in result.get_asset_materialization_events())
     assert publication(copy / "marts") == before
+
+
+def test_no_full_id_or_name_is_in_anything_a_run_wrote(orchestrated, tiny_generated):
+    """Parquet, DuckDB, Dagster's SQLite storage and logs, reports (xlsx, html), Data Docs, dbt's
+    artifacts: every file under the data directory but data/raw."""
+    from privacy import leaks, people_in
+
+    root, _ = orchestrated
+    ids, names = people_in(root / "raw")
+    assert len(ids) > 500 and len(names) > 300
+    assert not leaks(root, ids, names)
+
+
+def test_an_unclosed_quote_leaks_nothing_into_the_ledger_the_logs_or_the_console(tiny_generated, tmp_path):
+    """The CSV whose parse error once carried ~290,000 characters of rows into every log."""
+    import subprocess
+    import sys
+
+    from privacy import leaks, people_in
+
+    shutil.copytree(tiny_generated / "raw", tmp_path / "raw")
+    month = sorted(p for p in (tmp_path / "raw").iterdir() if p.name[:4].isdigit() and len(p.name) == 7)[0]
+    source = next(p for p in month.glob("*.csv"))
+    lines = source.read_bytes().split(b"\n")
+    lines[len(lines) // 2] = b'"' + lines[len(lines) // 2]
+    broken = month / ("引号未闭合_" + source.name)
+    broken.write_bytes(b"\n".join(lines))
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path), "CIVSTAT_LOG_LEVEL": "INFO"}
+    run = subprocess.run([sys.executable, "-m", "civstat.cli", "-v", "run", "--period", month.name],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 1
+    ids, names = people_in(tmp_path / "raw")
+    assert not leaks(tmp_path, ids, names, extra_text=run.stdout + run.stderr)
+    ledger = read_ledger(Paths.from_env(tmp_path))
+    error = ledger.filter(pl.col("source_file").str.contains("引号未闭合"))["error"][0]
+    assert "does not end (an unclosed quote" in error and len(error) < 400

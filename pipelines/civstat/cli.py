@@ -232,7 +232,11 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     from civstat.ingest import read_ledger
     from civstat.orchestrate import instance_for
 
+    from civstat.orchestrate import mark_abandoned_runs
+
     instance = instance_for(paths)
+    for run_id in mark_abandoned_runs(instance):
+        console.print(f"[yellow]run {run_id[:8]} was killed[/]: its process is gone; recorded as failed")
     runs = instance.get_runs(limit=args.runs)
     console.print("[bold]latest runs[/]")
     for r in runs:
@@ -254,7 +258,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         import json
 
         info = json.loads(publication.read_text(encoding="utf-8"))
-        console.print(f"[bold]published[/]: run {info['run_id']} at {info['published_at']} in {paths.marts}")
+        console.print(f"[bold]published[/]: release {info.get('release', info['run_id'])} at {info['published_at']} in {paths.marts}, "
+                      f"built from {len(info.get('built_from', []))} raw file(s)")
     else:
         console.print("[bold]published[/]: nothing yet")
     return 0
@@ -375,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civstat", description="civstat: civil-affairs statistics warehouse (民政统计数据仓库)")
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
     parser.add_argument("-v", "--verbose", action="store_true")
+    waiting = parser.add_mutually_exclusive_group()
+    waiting.add_argument("--wait", dest="wait", action="store_true", default=True,
+                         help="when another run is writing the data directory, wait for it (the default)")
+    waiting.add_argument("--no-wait", dest="wait", action="store_false", help="when another run is writing, stop at once")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write invented roster extracts (no real person) into data/raw")
@@ -465,7 +474,14 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)  # the Dagster definitions (partitions) read it when loaded
-    return args.func(args, paths)
+    from civstat import locking
+
+    locking.WAIT = args.wait
+    try:
+        return args.func(args, paths)
+    except locking.WriterBusy as exc:
+        console.print(f"[yellow]busy[/]: {exc}")
+        return 3
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, fi
 from civstat.cleaning.readers import DEFAULT_LIMITS, Limits, RawGrid, UnreadableFile, read_grid
 from civstat.cleaning.suggest import describe_unknown
 from civstat.cleaning.regions import RegionResolver
+from civstat.faults import kill_point
 from civstat.registry import Registry, Roster, registry as default_registry
 from civstat.settings import Paths, config_path, pseudonym_secret
 
@@ -465,7 +466,16 @@ def ingest(
 
     Division registers go first (region names resolve against them); the other files are
     independent and are cleaned by ``workers`` processes (``$CIVSTAT_WORKERS``, default 2).
+    Runs under the data directory's writer lock.
     """
+    from civstat.locking import single_writer
+
+    with single_writer(paths.data):
+        return _ingest(paths, periods, reg=reg, on_file=on_file, workers=workers)
+
+
+def _ingest(paths: Paths, periods: Iterable[str] | None, *, reg: Registry | None,
+            on_file: Callable[[FileOutcome, int, int], None] | None, workers: int | None) -> IngestReport:
     reg = reg or default_registry()
     secret = pseudonym_secret()
     report = IngestReport()
@@ -500,6 +510,8 @@ def ingest(
     new_rows: list[pl.DataFrame] = []
 
     def record(outcome: FileOutcome) -> None:
+        if outcome.status == OK:
+            kill_point("ingest:file-written")  # a file's Parquet is written, the ledger not yet
         report.outcomes.append(outcome)
         if outcome.ledger is not None:
             new_rows.append(outcome.ledger)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Sequence
 
 import dagster as dg
@@ -12,20 +13,24 @@ import dagster as dg
 from civstat.settings import Paths
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+PID_TAG, HOST_TAG = "civstat/pid", "civstat/host"  # an in-process run's process, to tell a killed run from a running one
 
 
 def instance_for(paths: Paths) -> dg.DagsterInstance:
     """The persistent Dagster instance of this data directory (runs, materialisations, checks)."""
     home = paths.data / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    settings = home / "dagster.yaml"
+    if not settings.exists() or not settings.read_text(encoding="utf-8").strip():
+        # runs launched from the web UI, schedules and the sensor queue one at a time: one writer
+        settings.write_text("run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+                            "  config:\n    max_concurrent_runs: 1\n", encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
 
 def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.AssetKey] | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     """Materialise every asset (or ``selection``) for the partitions, in one run."""
-    from civstat.defs.definitions import ASSETS, CHECKS, resources
     from civstat.defs.partitions import monthly
 
     keys = monthly.get_partition_keys()
@@ -33,8 +38,18 @@ def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.As
     if missing:
         raise ValueError(f"no partition {', '.join(missing)}: months run from {keys[0]} to {keys[-1]}")
     ordered = sorted(partitions)
-    run_tags = {RANGE_START: ordered[0], RANGE_END: ordered[-1], **(tags or {})}
+    run_tags = {RANGE_START: ordered[0], RANGE_END: ordered[-1], PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **(tags or {})}
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)
+    from civstat.locking import single_writer
+
+    with single_writer(paths.data):  # the whole run: its build and its publication are one writer's
+        mark_abandoned_runs(instance_for(paths))
+        return _materialize(paths, selection, run_tags)
+
+
+def _materialize(paths: Paths, selection, run_tags: dict) -> dg.ExecuteInProcessResult:
+    from civstat.defs.definitions import ASSETS, CHECKS, resources
+
     return dg.materialize(
         [*ASSETS, *CHECKS],
         instance=instance_for(paths),
@@ -69,3 +84,16 @@ def partition_for_period(paths: Paths, period: str) -> list[str]:
     """A month with data (its own folder, or its year's registers); [] when there is none."""
     present = periods_with_data(paths)
     return [period] if period in present or period[:4] in present else []
+
+
+def mark_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs still 'started' whose process on this machine is gone (killed): recorded as failed."""
+    import psutil
+
+    gone = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])):
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if pid and host == socket.gethostname() and not psutil.pid_exists(int(pid)):
+            instance.report_run_failed(run, f"the process running it (pid {pid}) is gone: it was killed or crashed")
+            gone.append(run.run_id)
+    return gone

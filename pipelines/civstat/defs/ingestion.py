@@ -4,6 +4,7 @@
 import dagster as dg
 
 from civstat.defs.partitions import monthly
+from civstat.faults import kill_point
 from civstat.defs.resources import CivstatResource
 from civstat.ingest import candidate_rosters, discover, ingest, read_ledger
 from civstat.registry import registry
@@ -28,6 +29,7 @@ def _clean_spec(roster: str) -> dg.AssetSpec:
                 backfill_policy=dg.BackfillPolicy.single_run())
 def raw_extracts(context: dg.AssetExecutionContext, civstat: CivstatResource):
     """The files of each roster kind found for the month (and its year's registers)."""
+    kill_point("step:raw_extracts")
     paths = civstat.paths()
     files = discover(paths, list(context.partition_keys))
     by_roster: dict[str, list[str]] = {r: [] for r in ROSTERS}
@@ -46,6 +48,7 @@ def raw_extracts(context: dg.AssetExecutionContext, civstat: CivstatResource):
 def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
     """Ingest the month's files (skipping those already in the ledger); a file that cannot be read
     fails the run after the others are cleaned, so nothing downstream publishes."""
+    kill_point("step:clean_rosters")
     paths = civstat.paths()
     periods = list(context.partition_keys)
     report = ingest(paths, periods, on_file=lambda o, n, total: context.log.info(

@@ -1,6 +1,7 @@
 """The dbt models as Dagster assets (dbt tests become asset checks) and the publication."""
 
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from civstat.defs.partitions import monthly
+from civstat.faults import kill_point
 from civstat.defs.resources import CivstatResource
 from civstat.warehouse import sources
 from civstat.warehouse.build import (
@@ -66,19 +68,20 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     Intermediate models live in memory for one dbt process (profiles.yml). When only some models
     are selected (a click in the UI, a retry), their upstream is first built without being
     reported, with the intermediates in a scratch file the selected models then read."""
+    kill_point("step:warehouse_models")
     paths = civstat.paths()
     build_file = paths.data / "warehouse" / "build.duckdb"
     scratch = build_file.with_name("scratch.duckdb")
-    build_file.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (build_file, build_file.with_name("build.duckdb.wal"), scratch, scratch.with_name("scratch.duckdb.wal")):
-        leftover.unlink(missing_ok=True)
-    sources.write_schema_files(paths.clean)
-    os.environ.update(dbt_env(paths, build_file))
-    dbt_var_args = ["--vars", json.dumps(dbt_vars())]
     # one dbt target directory per data directory, used under the lock: dbt keeps its parse there,
     # so the next run re-parses only what changed (dagster-dbt's default is a new one each time)
     target = paths.data / "warehouse" / "dbt_target"
-    with single_writer(paths):  # one writer of the build file at a time, whoever starts it
+    with single_writer(paths):  # taken before anything is deleted or written, whoever starts the run
+        build_file.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in (build_file, build_file.with_name("build.duckdb.wal"), scratch, scratch.with_name("scratch.duckdb.wal")):
+            leftover.unlink(missing_ok=True)
+        sources.write_schema_files(paths.clean)
+        os.environ.update(dbt_env(paths, build_file))
+        dbt_var_args = ["--vars", json.dumps(dbt_vars())]
         if not context.is_subset:
             yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
             return
@@ -100,8 +103,10 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
           deps=[["mart", name] for name in (*MARTS, *ALERTS, *DIMENSIONS)],
           description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically")
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
+    kill_point("step:published_marts")
     paths = civstat.paths()
     build_file = paths.data / "warehouse" / "build.duckdb"
     with single_writer(paths):
-        published = publish(paths, BuildResult(run_id=context.run_id[:8] + "-" + context.partition_keys[-1], build_file=build_file, seconds=0.0))
+        batch = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + context.run_id[:8]
+        published = publish(paths, BuildResult(run_id=batch, build_file=build_file, seconds=0.0))
     return dg.MaterializeResult(metadata={"warehouse": str(published), "marts": list(MARTS)})

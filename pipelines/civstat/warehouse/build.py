@@ -1,18 +1,21 @@
-"""Run dbt over the clean Parquet into a fresh DuckDB build file, then publish it atomically.
+"""Run dbt over the clean Parquet into a fresh DuckDB build file, then publish it as one release.
 
-Only one run at a time writes (a lock file in the data directory). dbt builds into
-``data/warehouse/build-<run>.duckdb``; nothing under ``data/marts`` changes until every model,
-test and unit test has passed. Publication then writes each mart's Parquet file and a new
-``warehouse.duckdb`` (marts, dimensions and their descriptions only) beside the old ones and
-renames them into place, so a reader never sees a half-built state and a failed or killed run
-leaves the previous publication as it was.
+Only one run at a time writes (``civstat.locking``). dbt builds into ``data/warehouse/build.duckdb``;
+nothing under ``data/marts`` changes until every model and test has passed. Publication writes a
+whole release, ``data/marts/releases/<batch>/`` (each mart's Parquet file, ``warehouse.duckdb`` with
+the marts, dimensions and their descriptions, ``_publication.json``), then switches one pointer,
+``data/marts/current`` (a symbolic link, replaced by an atomic rename). The stable paths analysts
+use (``data/marts/warehouse.duckdb``, ``data/marts/<mart>.parquet``) are links through ``current``,
+so a reader opening any of them gets the old release or the new one, never a mix; a failed or
+killed run leaves the previous release in place, and its leftovers are removed by the next one.
+The last ``local.keep_releases`` releases (default 5) are kept, so last year's tables can be
+reproduced after this year's data arrives.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from civstat.faults import kill_point
 from civstat.registry import registry as default_registry
 from civstat.settings import PROJECT_ROOT, Paths
 from civstat.warehouse import sources
@@ -53,14 +57,10 @@ class BuildResult:
 
 @contextlib.contextmanager
 def single_writer(paths: Paths) -> Iterator[None]:
-    """Hold the data directory's writer lock: one run builds or publishes at a time."""
-    paths.data.mkdir(parents=True, exist_ok=True)
-    with open(paths.data / ".civstat.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another civstat run holds %s; waiting for it", paths.data / ".civstat.lock")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    """Hold the data directory's writer lock (``civstat.locking``): one run writes at a time."""
+    from civstat.locking import single_writer as lock
+
+    with lock(paths.data):
         yield
 
 
@@ -179,19 +179,75 @@ def source_files(paths: Paths) -> list[dict]:
             for r in ok.select("source_file", "content_sha256", "rows_clean").iter_rows(named=True)]
 
 
-def publish(paths: Paths, build_result: BuildResult) -> Path:
-    """Copy marts and dimensions into a new warehouse.duckdb and Parquet files; rename them in."""
+PUBLISHED_FILES = (*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb")
+
+
+def _switch_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` with one atomic rename (readers see the old or the new target)."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def clean_leftovers(paths: Paths) -> None:
+    """Remove what killed runs left: half-written releases, stray link files, old staging folders."""
     marts_dir = paths.marts
-    marts_dir.mkdir(parents=True, exist_ok=True)
-    staging = marts_dir / f".publish-{build_result.run_id}"
-    staging.mkdir()
+    if not marts_dir.exists():
+        return
+    for stale in [*marts_dir.glob(".publish-*"), *(marts_dir / "releases").glob(".incoming-*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in marts_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def releases(paths: Paths) -> list[Path]:
+    """The complete releases, oldest first (by when they were published)."""
+    root = paths.marts / "releases"
+
+    def published_at(release: Path) -> str:
+        try:
+            return json.loads((release / "_publication.json").read_text(encoding="utf-8"))["published_at"]
+        except (OSError, ValueError, KeyError):
+            return ""
+
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.exists() else []
+    return sorted(found, key=lambda p: (published_at(p), p.name))
+
+
+def publish(paths: Paths, build_result: BuildResult) -> Path:
+    """Write a release of marts and dimensions from the build file, then switch ``current`` to it."""
+    marts_dir = paths.marts
+    clean_leftovers(paths)
+    batch = build_result.run_id
+    staging = marts_dir / "releases" / f".incoming-{batch}"
+    staging.mkdir(parents=True)
     try:
-        return _publish_from(staging, marts_dir, build_result, source_files(paths))
+        _publish_from(staging, build_result, source_files(paths))
+        kill_point("publish:release-written")
+        release = staging.with_name(batch)
+        os.replace(staging, release)
+        kill_point("publish:before-switch")
+        _switch_link(marts_dir / "current", f"releases/{batch}")
+        kill_point("publish:after-switch")
+        for name in PUBLISHED_FILES:  # stable paths, through current (set once; old real files replaced)
+            stable = marts_dir / name
+            if not (stable.is_symlink() and os.readlink(stable) == f"current/{name}"):
+                _switch_link(stable, f"current/{name}")
+        _keep_last_releases(paths, batch)
+        return marts_dir / "warehouse.duckdb"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult, sources_used: list[dict] | None = None) -> Path:
+def _keep_last_releases(paths: Paths, current: str) -> None:
+    keep = int(default_registry().local.get("keep_releases", 5))
+    old = [r for r in releases(paths) if r.name != current]
+    for release in old[: max(0, len(old) - (keep - 1))]:
+        shutil.rmtree(release, ignore_errors=True)
+
+
+def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[dict] | None = None) -> None:
     descriptions = _descriptions()
     target_db = staging / "warehouse.duckdb"
     con = duckdb.connect(str(target_db))
@@ -219,19 +275,17 @@ def _publish_from(staging: Path, marts_dir: Path, build_result: BuildResult, sou
         con.execute("checkpoint")
     finally:
         con.close()
-    info = {"run_id": build_result.run_id, "published_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "files": sorted(p.name for p in staging.iterdir()), "built_from": sources_used or []}
+    info = {"run_id": build_result.run_id, "batch": build_result.run_id, "release": f"releases/{build_result.run_id}",
+            "published_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "files": sorted([*(p.name for p in staging.iterdir()), "_publication.json"]), "built_from": sources_used or []}
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
-    # the switch: each rename is atomic; the DuckDB file (the consistent unit) goes last
-    for name in [*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb"]:
-        os.replace(staging / name, marts_dir / name)
-    return marts_dir / "warehouse.duckdb"
 
 
 def build_and_publish(paths: Paths, *, unit_tests: bool = False) -> tuple[BuildResult, Path]:
     with single_writer(paths):
         refuse_failed_files(paths)
         result = build(paths, unit_tests=unit_tests)
+        kill_point("build:before-publish")
         published = publish(paths, result)
         cleanup_builds(paths, keep=result.build_file)
         return result, published
