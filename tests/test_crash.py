@@ -56,6 +56,8 @@ def published_once(tmp_path_factory) -> Path:
     first = civstat(root, *RUN)
     assert first.returncode == 0, first.stderr[-3000:]
     (root / "raw" / "2021-12" / "孤儿基本生活费发放花名册202112.csv").unlink()
+    # and one renamed: the next run ingests it under its new name
+    (root / "raw" / "2021" / "养老机构名录2021.xlsx").rename(root / "raw" / "2021" / "养老机构名录2021（更正）.xlsx")
     return root
 
 
@@ -79,7 +81,7 @@ def test_a_run_killed_at_any_point_leaves_one_readable_release_and_the_next_run_
     assert killed.returncode == -signal.SIGKILL, (point, killed.returncode, killed.stderr[-2000:])
     after_kill = published_release(root)  # the old release or the new one, whole, readable
     assert after_kill == before or point == "publish:after-switch"
-    again = civstat(root, *RUN)
+    again = civstat(root, *command)  # the same kind of run, now undisturbed
     assert again.returncode == 0, again.stderr[-3000:]
     assert published_release(root) not in (before,)
     assert not list((root / "marts" / "releases").glob(".incoming-*"))

@@ -187,6 +187,12 @@ def _switch_link(link: Path, target: str) -> None:
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target)
+    if link.is_dir() and not link.is_symlink():  # a copy of the data directory made without links
+        aside = link.with_name(f".{link.name}.{os.getpid()}.old")
+        os.replace(link, aside)
+        os.replace(tmp, link)
+        shutil.rmtree(aside, ignore_errors=True)
+        return
     os.replace(tmp, link)
 
 
@@ -197,8 +203,8 @@ def clean_leftovers(paths: Paths) -> None:
         return
     for stale in [*marts_dir.glob(".publish-*"), *(marts_dir / "releases").glob(".incoming-*")]:
         shutil.rmtree(stale, ignore_errors=True)
-    for stale in marts_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
+    for stale in [*marts_dir.glob(".*.tmp"), *marts_dir.glob(".*.old")]:
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
 
 
 def releases(paths: Paths) -> list[Path]:
