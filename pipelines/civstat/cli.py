@@ -78,9 +78,10 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
     if not result.success:
         from civstat.ingest import read_ledger
+        from civstat.periods import Period
 
         ledger = read_ledger(paths)
-        scope = set(partitions) | {p[:4] for p in partitions}
+        scope = set(partitions) | {Period.parse(p).year_period.key for p in partitions}
         refused = ledger.filter(ledger["period"].is_in(list(scope)) & ledger["status"].is_in(["failed", "rejected"]))
         for row in refused.iter_rows(named=True):
             # the message carries YAML lines to copy: printed as they are, no markup
@@ -98,10 +99,10 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
 
     Any period with raw files runs; one without is refused before Dagster starts, naming those that have."""
     from civstat.orchestrate import months_with_data, partition_for_period, partitions_for_year, periods_with_data
-    from civstat.periods import PeriodError, parse_month
+    from civstat.periods import Period, PeriodError
 
     present = periods_with_data(paths)
-    there = ", ".join(present) if present else "none"
+    there = ", ".join(p.key for p in present) if present else "none"
     if args.year:
         partitions = partitions_for_year(paths, args.year)
         if not partitions:
@@ -109,7 +110,9 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
             return 2
     elif args.period:
         try:
-            period = parse_month(args.period)
+            period = Period.parse(args.period)
+            if not period.is_month:
+                raise PeriodError(f"'{args.period}' is a year: use --year {period.year}, or give a month")
         except PeriodError as exc:
             console.print(f"[red]{exc}[/]")
             return 2
@@ -118,7 +121,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
             console.print(f"[red]no raw files for {period}[/] in {paths.raw} (periods with files: {there})")
             return 2
     else:
-        partitions = months_with_data(paths) or [f"{p}-12" for p in present]
+        partitions = months_with_data(paths) or [Period(p.year, 12).key for p in present]
         if not partitions:
             console.print(f"[red]no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
             return 2
@@ -142,7 +145,7 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     console.print(f"  clean Parquet    {paths.clean}  ({int(ledger['rows_clean'].sum() or 0):,} rows clean, "
                   f"{int(ledger['rows_quarantined'].sum() or 0):,} quarantined with reasons in {paths.quarantine})")
     console.print(f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart; warnings in monitoring_alerts.parquet)")
-    reports = paths.data / "reports"
+    reports = paths.reports
     if reports.exists():
         workbooks = sorted(reports.glob("*.xlsx"))
         lists = sorted((reports / "alerts").glob("*/*.xlsx")) if (reports / "alerts").exists() else []
@@ -174,7 +177,7 @@ def cmd_sql(args: argparse.Namespace, paths: Paths) -> int:
     import polars as pl
     from rich.table import Table
 
-    db = paths.marts / "warehouse.duckdb"
+    db = paths.published_warehouse
     if not db.exists():
         console.print(f"[red]no published warehouse at {db}[/]: run `civstat demo` or `civstat build` first")
         return 1
@@ -253,7 +256,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         failed = ledger.filter(ledger["status"] == "failed")
         for row in failed.head(5).iter_rows(named=True):
             console.print(f"  [red]failed[/] {row['source_file']}: {row['error'][:200]}")
-    publication = paths.marts / "_publication.json"
+    publication = paths.publication
     if publication.exists():
         import json
 
@@ -272,15 +275,15 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
     from civstat.quality.run import recipient_jumps, validate_clean, validate_marts
     from civstat.registry import registry
 
-    docs = paths.data / "quality" / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    docs = paths.quality / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
     console.print("running the expectation suites (expectations/) ...")
     results = validate_clean(paths, args.period or None, docs)
-    database = paths.data / "warehouse" / "build.duckdb"
+    database = paths.build_file
     if not database.exists():
-        database = paths.marts / "warehouse.duckdb"
+        database = paths.published_warehouse
     if database.exists():
         results += validate_marts(database, docs)
-        bound = float(registry().local.get("max_monthly_change", 0.3))
+        bound = registry().local.max_monthly_change
         jumps = recipient_jumps(database, bound)
         if jumps.height:
             console.print(f"[yellow]warning[/]: {jumps.height} county counts changed by more than {bound:.0%} in a month, e.g.")

@@ -22,10 +22,11 @@ import polars as pl
 
 from civstat.cleaning.clean import QUARANTINE_SCHEMA, REASONS_ZH, CleanResult, HouseholdLookup, clean_roster, value_from_name
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
-from civstat.cleaning.readers import DEFAULT_LIMITS, Limits, RawGrid, UnreadableFile, read_grid
+from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, read_grid
 from civstat.cleaning.suggest import describe_unknown
 from civstat.cleaning.regions import RegionResolver
 from civstat.faults import kill_point
+from civstat.periods import Period
 from civstat.registry import Registry, Roster, registry as default_registry
 from civstat.settings import Paths, config_path, pseudonym_secret
 
@@ -64,7 +65,6 @@ def scrub(text: str | None) -> str | None:
     if text is None:
         return None
     return ID_SHAPED.sub(lambda m: m.group(1) + "********" + m.group(3), text)
-DEFAULT_MAX_REJECTED_SHARE = 0.5
 
 
 class IngestError(Exception):
@@ -105,17 +105,13 @@ class IngestReport:
 
 # ---------------------------------------------------------------- where a file belongs
 
-def period_of(path: Path, raw_root: Path) -> str:
-    """The period directory the file sits in: YYYY-MM (monthly rosters) or YYYY (annual registers)."""
+def period_of(path: Path, raw_root: Path) -> Period:
+    """The period of the folder the file sits in: a month (monthly rosters) or a year (annual registers)."""
     rel = path.relative_to(raw_root)
-    top = rel.parts[0] if len(rel.parts) > 1 else ""
-    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", top) or re.fullmatch(r"\d{4}", top):
-        return top
-    raise IngestError(f"{rel}: raw files go in data/raw/<YYYY-MM>/ (monthly rosters) or data/raw/<YYYY>/ (annual registers); move it into its period's folder")
-
-
-def period_date(period: str) -> dt.date:
-    return dt.date(int(period[:4]), int(period[5:7]) if len(period) > 4 else 1, 1)
+    period = Period.of_folder(rel.parts[0]) if len(rel.parts) > 1 else None
+    if period is None:
+        raise IngestError(f"{rel}: raw files go in data/raw/<YYYY-MM>/ (monthly rosters) or data/raw/<YYYY>/ (annual registers); move it into its period's folder")
+    return period
 
 
 def candidate_rosters(file_name: str, reg: Registry) -> list[Roster]:
@@ -196,12 +192,12 @@ class DivisionCache:
     def __init__(self, paths: Paths, reg: Registry):
         self.paths, self.reg, self._by_year = paths, reg, {}
 
-    def resolver(self, period: str) -> RegionResolver | None:
+    def resolver(self, period: Period) -> RegionResolver | None:
         root = self.paths.clean_table("division")
         years = sorted(int(p.name.split("=")[1]) for p in root.glob("period=*")) if root.exists() else []
         if not years:
             return None
-        usable = [y for y in years if y <= int(period[:4])] or years[:1]
+        usable = [y for y in years if y <= period.year] or years[:1]
         year = usable[-1]
         if year not in self._by_year:
             divisions = pl.read_parquet(root / f"period={year}" / "*.parquet")
@@ -219,7 +215,7 @@ class Prepared:
     """A file read and recognised, before cleaning: what ``civstat inspect`` shows."""
 
     source_file: str
-    period: str
+    period: Period
     grid: RawGrid
     match: HeaderMatch
     programme: str | None
@@ -228,13 +224,7 @@ class Prepared:
 
 
 def limits(reg: Registry) -> Limits:
-    local = reg.local
-    return Limits(
-        max_cell_chars=int(local.get("max_cell_chars", DEFAULT_LIMITS.max_cell_chars)),
-        max_rows=int(local.get("max_rows_per_file", DEFAULT_LIMITS.max_rows)),
-        max_columns=int(local.get("max_columns_per_file", DEFAULT_LIMITS.max_columns)),
-        max_bytes=int(local.get("max_file_bytes", DEFAULT_LIMITS.max_bytes)),
-    )
+    return Limits.of(reg.local)
 
 
 def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
@@ -273,7 +263,7 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
     if roster.multi_programme and programme is None:
         words = "、".join(w for p in roster.programmes for w in reg.programme_file_words.get(p, ()))
         raise IngestError(f"{source_file}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name")
-    if roster.period == "month" and len(period) == 4:
+    if roster.period == "month" and not period.is_month:
         raise IngestError(f"{source_file}: {roster.zh} is a monthly roster; put it in data/raw/<YYYY-MM>/, not data/raw/{period}/")
     urban_rural = urban_rural_from_name(path.name, reg) or (urban_rural_from_name(title, reg) if title else None)
     has_ur_column = any(f.name == "urban_rural" for f in match.columns.values())
@@ -283,7 +273,7 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
     return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source)
 
 
-def household_lookup(paths: Paths, period: str, programme: str | None) -> HouseholdLookup | None:
+def household_lookup(paths: Paths, period: Period, programme: str | None) -> HouseholdLookup | None:
     """The clean and quarantined households of a period and programme (None when no family file has any)."""
     clean_dir = paths.clean_table("family") / f"period={period}"
     clean = pl.DataFrame(schema={"household_key": pl.String, "division_code": pl.String, "urban_rural": pl.String})
@@ -303,7 +293,7 @@ def household_lookup(paths: Paths, period: str, programme: str | None) -> Househ
 
 def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | None:
     """The message when one column rejects most of a file's data rows (None when none does)."""
-    limit = float(reg.local.get("max_rejected_share", DEFAULT_MAX_REJECTED_SHARE))
+    limit = reg.local.max_rejected_share
     if not result.rows_data or not result.rejected_by_field:
         return None
     name, rejected = max(result.rejected_by_field.items(), key=lambda kv: kv[1])
@@ -343,7 +333,7 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
     households = household_lookup(paths, period, programme) if roster.name == "person" else None
 
     result = clean_roster(
-        grid, match, source_file=source_file, period=period_date(period), programme=programme,
+        grid, match, source_file=source_file, period=period, programme=programme,
         urban_rural=prepared.urban_rural, resolver=resolver, secret=secret, households=households,
     )
     fid = file_id(source_file)
@@ -356,7 +346,7 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
             stale.unlink(missing_ok=True)
     else:
         _write_atomic(result.clean, clean_target)
-        quarantine = result.quarantine.with_columns(roster=pl.lit(roster.name), period=pl.lit(period), programme=pl.lit(programme, dtype=pl.String))
+        quarantine = result.quarantine.with_columns(roster=pl.lit(roster.name), period=pl.lit(period.key), programme=pl.lit(programme, dtype=pl.String))
         if quarantine.height:
             _write_atomic(quarantine, q_target)
         elif q_target.exists():
@@ -369,7 +359,7 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
             log.warning("%s: %s", source_file, describe_unknown(roster, roster.field(u.field), u.column, u.values, str(reg.config_file or config_path())))
     status = REJECTED if rejected else OK
     ledger = _ledger_row(
-        source_file=source_file, content_sha256=digest, roster=roster.name, programme=programme, period=period,
+        source_file=source_file, content_sha256=digest, roster=roster.name, programme=programme, period=period.key,
         format=grid.format, encoding=grid.encoding, rows_in=result.rows_in, rows_clean=result.clean.height,
         rows_quarantined=result.rows_quarantined, rows_blank=result.rows_blank, rows_footer=result.rows_footer,
         rows_duplicate=result.rows_duplicate, unmapped_headers="、".join(match.unmapped) or None, unknown_values=unknown,
@@ -385,8 +375,8 @@ def in_scope(top: str, periods: Iterable[str] | None) -> bool:
     """Whether files under data/raw/<top>/ belong to a run over ``periods`` (a month's run takes its year's registers)."""
     if periods is None:
         return True
-    wanted = set(periods)
-    return top in wanted or (len(top) == 4 and any(p.startswith(top) for p in wanted))
+    folder = Period.of_folder(top)
+    return folder is not None and any(folder.contains(Period.parse(p)) for p in periods)
 
 
 def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[tuple[str, str]] | None = None) -> list[Path]:

@@ -9,7 +9,6 @@ counts; rows that would be quarantined, by reason; and the configuration lines t
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -20,10 +19,10 @@ import polars as pl
 from civstat.cleaning.clean import REASONS_ZH
 from civstat.cleaning.suggest import describe_unknown
 from civstat.ingest import RAW_SUFFIXES, IngestError, ingest, prepare_file, read_ledger, read_quarantine
+from civstat.periods import Period
 from civstat.registry import Registry, registry as default_registry
 from civstat.settings import Paths
 
-PERIOD_DIR = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
 
 
 @dataclass
@@ -41,18 +40,6 @@ class FileReport:
     error: str | None = None
 
 
-def guess_period(name: str) -> str | None:
-    """The month a file name names: 农村低保家庭查询_20241231 -> 2024-12; 2024年12月 -> 2024-12; 2024年 -> 2024."""
-    if m := re.search(r"(?<!\d)(19|20)(\d{2})(0[1-9]|1[0-2])(\d{2})?(?!\d)", name):
-        return f"{m.group(1)}{m.group(2)}-{m.group(3)}"
-    if m := re.search(r"(?<!\d)((?:19|20)\d{2})\s*[年.\-/]\s*(\d{1,2})(?:\s*月|(?!\d))", name):
-        if 1 <= int(m.group(2)) <= 12:
-            return f"{m.group(1)}-{int(m.group(2)):02d}"
-    if m := re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", name):
-        return m.group(1)
-    return None
-
-
 def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -65,18 +52,19 @@ def _registers_beside(path: Path, reg: Registry) -> list[Path]:
     region names resolve against them."""
     from civstat.ingest import candidate_rosters
 
-    root = path.parent.parent if PERIOD_DIR.fullmatch(path.parent.name) else path.parent
+    root = path.parent.parent if Period.of_folder(path.parent.name) else path.parent
     return [p for p in _files(root) if p != path and candidate_rosters(p.name, reg) == [reg["division"]]]
 
 
-def _place(path: Path, root: Path) -> str | None:
-    """Where the file goes under a dry-run raw/: its own period folder when it has one."""
+def _place(path: Path, root: Path) -> Period | None:
+    """Where the file goes under a dry-run raw/: its own period folder when it has one, else the
+    month its name names (…_20241231.xlsx)."""
     for parent in [path.parent, *path.parent.parents]:
-        if PERIOD_DIR.fullmatch(parent.name):
-            return parent.name
+        if (period := Period.of_folder(parent.name)) is not None:
+            return period
         if parent == root:
             break
-    return guess_period(path.name)
+    return Period.in_name(path.name)
 
 
 def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
@@ -95,15 +83,15 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                     f"{path.name}: no period: put the file in a folder named YYYY-MM (monthly rosters) or YYYY (annual registers), "
                     "or name the month in the file name (…_20241231.xlsx)")))
                 continue
-            dest = paths.raw / period / path.name
+            dest = paths.raw / period.key / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
             # an annual register named with a month goes in its year's folder
             try:
                 prepared = prepare_file(dest, paths, reg)
-                if prepared.match.roster.period == "year" and len(period) == 7:
-                    (paths.raw / period[:4]).mkdir(parents=True, exist_ok=True)
-                    dest = dest.rename(paths.raw / period[:4] / path.name)
+                if prepared.match.roster.period == "year" and period.is_month:
+                    (paths.raw / period.year_period.key).mkdir(parents=True, exist_ok=True)
+                    dest = dest.rename(paths.raw / period.year_period.key / path.name)
             except IngestError:
                 pass
             placed[dest.relative_to(paths.raw).as_posix()] = path
@@ -128,7 +116,7 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                 "roster": f"{match.roster.name} ({match.roster.zh})",
                 "programme": prepared.programme or "-",
                 "urban/rural from": prepared.urban_rural_source,
-                "period": prepared.period,
+                "period": prepared.period.key,
             }
             if match.from_name:
                 report.facts["from the file name or title"] = ", ".join(sorted(match.from_name))
@@ -149,10 +137,9 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
 def _unknown_messages(prepared, reg: Registry) -> list[str]:
     """The per-column messages (with config lines) for values nobody maps, from a fresh clean of the file."""
     from civstat.cleaning.clean import clean_roster
-    from civstat.ingest import period_date
     from civstat.settings import pseudonym_secret
 
-    result = clean_roster(prepared.grid, prepared.match, source_file=prepared.source_file, period=period_date(prepared.period),
+    result = clean_roster(prepared.grid, prepared.match, source_file=prepared.source_file, period=prepared.period,
                           programme=prepared.programme, urban_rural=prepared.urban_rural, resolver=None, secret=pseudonym_secret())
     roster = prepared.match.roster
     config = str(reg.config_file)

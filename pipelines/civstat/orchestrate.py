@@ -4,21 +4,21 @@ as a scheduled run, with the runs recorded in the Dagster instance under <data>/
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Sequence
 
 import dagster as dg
 
+from civstat.defs.partitions import RANGE_END, RANGE_START  # noqa: F401 (re-exported)
+from civstat.periods import Period
 from civstat.settings import Paths
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 PID_TAG, HOST_TAG = "civstat/pid", "civstat/host"  # an in-process run's process, to tell a killed run from a running one
 
 
 def instance_for(paths: Paths) -> dg.DagsterInstance:
     """The persistent Dagster instance of this data directory (runs, materialisations, checks)."""
-    home = paths.data / "dagster"
+    home = paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists() or not settings.read_text(encoding="utf-8").strip():
@@ -61,29 +61,29 @@ def _materialize(paths: Paths, selection, run_tags: dict) -> dg.ExecuteInProcess
     )
 
 
-def periods_with_data(paths: Paths) -> list[str]:
-    """The period folders under data/raw that hold at least one file: YYYY-MM and YYYY."""
+def periods_with_data(paths: Paths) -> list[Period]:
+    """The period folders under data/raw that hold at least one file: months and years."""
     if not paths.raw.exists():
         return []
-    return sorted(p.name for p in paths.raw.iterdir()
-                  if p.is_dir() and re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", p.name) and any(f.is_file() for f in p.rglob("*")))
+    found = [(Period.of_folder(p.name), p) for p in paths.raw.iterdir() if p.is_dir()]
+    return sorted(period for period, p in found if period is not None and any(f.is_file() for f in p.rglob("*")))
 
 
 def months_with_data(paths: Paths) -> list[str]:
-    return [p for p in periods_with_data(paths) if len(p) == 7]
+    return [p.key for p in periods_with_data(paths) if p.is_month]
 
 
 def partitions_for_year(paths: Paths, year: int) -> list[str]:
     """The months of ``year`` with data, or its December when only annual registers are there; [] when nothing is."""
     present = periods_with_data(paths)
-    months = [p for p in present if p.startswith(f"{year}-")]
-    return months or ([f"{year}-12"] if str(year) in present else [])
+    months = [p.key for p in present if p.is_month and p.year == year]
+    return months or ([Period(year, 12).key] if Period(year) in present else [])
 
 
-def partition_for_period(paths: Paths, period: str) -> list[str]:
+def partition_for_period(paths: Paths, period: Period) -> list[str]:
     """A month with data (its own folder, or its year's registers); [] when there is none."""
     present = periods_with_data(paths)
-    return [period] if period in present or period[:4] in present else []
+    return [period.key] if period in present or period.year_period in present else []
 
 
 def mark_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -23,7 +23,7 @@ disabled_low_income as (
     select a.ancestor_code as division_code, p.period, 'disab_living' as programme, '' as subcategory, count(*) as eligible
     from {{ ref('int_low_income_persons') }} as p
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = p.division_code
-    where p.is_disabled and p.programme in ({{ "'" ~ var('disab_living_household_types', ['dibao', 'tekun']) | join("', '") ~ "'" }})
+    where p.is_disabled and p.programme in ({{ "'" ~ var('disab_living_household_types') | join("', '") ~ "'" }})
     group by all
 ),
 

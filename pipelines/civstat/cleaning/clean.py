@@ -16,6 +16,7 @@ from civstat.cleaning import identity, values
 from civstat.cleaning.headers import HeaderMatch
 from civstat.cleaning.readers import RawGrid
 from civstat.cleaning.regions import AMBIGUOUS_REGION, UNKNOWN_REGION, RegionResolver
+from civstat.periods import Period
 from civstat.registry import FIELD_DTYPES, Field
 
 BLANK_ROW = "blank_row"
@@ -195,7 +196,7 @@ def clean_roster(
     match: HeaderMatch,
     *,
     source_file: str,
-    period: dt.date,
+    period: Period,
     programme: str | None,
     urban_rural: str | None,
     resolver: RegionResolver | None,
@@ -210,8 +211,8 @@ def clean_roster(
     rows_in = cells.height
     first_row_number = grid.first_row + match.data_start
     by_field = {f.name: col for col, f in match.columns.items()}
-    period_end = dt.date(period.year, 12, 31) if roster.period == "year" else (
-        dt.date(period.year + period.month // 12, period.month % 12 + 1, 1) - dt.timedelta(days=1))
+    period_end = period.year_period.reference_date if roster.period == "year" else period.reference_date
+    period_start = period.first_day
     name_and_title = source_file + " " + " ".join(
         str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None
     )
@@ -262,7 +263,7 @@ def clean_roster(
             exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
             other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
-            values_first.append(_parse_value(f, text if f.name in by_field else None, period, name_and_title, other).alias(f"v_{f.name}"))
+            values_first.append(_parse_value(f, text if f.name in by_field else None, period_start, name_and_title, other).alias(f"v_{f.name}"))
             exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme, period_end).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
 
@@ -340,7 +341,7 @@ def clean_roster(
     if roster.name == "family" and "v_head_id" in failing.columns:
         failing = failing.with_columns(_household_key=identity.pseudonymise(failing["v_head_id"], secret))
     quarantine = _quarantine(df, failing, error_cols, match, by_field, region_fields, source_file)
-    clean = _clean_rows(live.filter(no_error), roster, id_fields, period, programme, source_file, secret)
+    clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, source_file, secret)
     counts = df.select(
         blank=(pl.col("_structural") == BLANK_ROW).sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(),
         dup=(pl.col("_structural") == DUPLICATE_ROW).sum(),

@@ -28,15 +28,26 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """What a roster file may hold; beyond these a file is refused, not read into memory."""
+    """What a roster file may hold; beyond these a file is refused, not read into memory
+    (``local.max_cell_chars`` … in config/civstat.yaml; Excel's own limits by default)."""
 
-    max_cell_chars: int = 32767  # Excel's own limit for a cell
-    max_rows: int = 5_000_000
-    max_columns: int = 16384  # Excel's own limit
-    max_bytes: int = 2 << 30
+    max_cell_chars: int
+    max_rows: int
+    max_columns: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, local) -> Limits:
+        return cls(local.max_cell_chars, local.max_rows_per_file, local.max_columns_per_file, local.max_file_bytes)
 
 
-DEFAULT_LIMITS = Limits()
+def _default_limits() -> Limits:
+    from civstat.settings import LocalSettings
+
+    return Limits.of(LocalSettings())
+
+
+DEFAULT_LIMITS = _default_limits()
 
 
 @dataclass

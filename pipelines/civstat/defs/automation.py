@@ -4,13 +4,13 @@
 import datetime as dt
 import hashlib
 import json
-import re
 
 import dagster as dg
 
 from civstat.defs.partitions import december_of, monthly
 from civstat.defs.resources import CivstatResource
 from civstat.ingest import RAW_SUFFIXES, content_hash
+from civstat.periods import Period
 
 monthly_job = dg.define_asset_job(
     "monthly_monitoring", selection=dg.AssetSelection.all(), partitions_def=monthly,
@@ -31,12 +31,11 @@ def annual_statistics_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunR
 def partition_for(top: str, today: dt.date, keys: list[str]) -> str | None:
     """The partition a raw folder feeds: its month, or for a year folder that year's December
     (or its latest month so far)."""
-    if re.fullmatch(r"\d{4}-\d{2}", top):
-        return top if top in keys else None
-    if re.fullmatch(r"\d{4}", top):
-        in_year = [k for k in keys if k.startswith(top)]
-        return in_year[-1] if in_year else None
-    return None
+    period = Period.of_folder(top)
+    if period is None:
+        return None
+    in_scope = [k for k in keys if period.contains(Period.parse(k))]
+    return in_scope[-1] if in_scope else None
 
 
 @dg.sensor(job=monthly_job, minimum_interval_seconds=60, name="raw_files_sensor",

@@ -8,6 +8,7 @@ from civstat.faults import kill_point
 from civstat.defs.resources import CivstatResource
 from civstat.ingest import candidate_rosters, discover, ingest, read_ledger
 from civstat.registry import registry
+from civstat.periods import Period
 
 ROSTERS = list(registry().rosters)
 
@@ -54,7 +55,7 @@ def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
     report = ingest(paths, periods, on_file=lambda o, n, total: context.log.info(
         f"[{n}/{total}] {o.source_file}: {o.status} {o.rows_in} in = {o.rows_clean} clean + {o.rows_quarantined} quarantined"))
     ledger = read_ledger(paths)
-    years = {p[:4] for p in periods}
+    years = {Period.parse(p).year_period.key for p in periods}
     in_scope = ledger.filter((ledger["period"].is_in(periods) | ledger["period"].is_in(list(years))) & (ledger["status"] == "ok"))
     for roster in ROSTERS:
         rows = in_scope.filter(in_scope["roster"] == roster)

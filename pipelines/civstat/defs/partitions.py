@@ -7,25 +7,23 @@ offers, never refuse data that exists.
 
 from __future__ import annotations
 
-import re
 
 import dagster as dg
 
+from civstat.periods import Period
 from civstat.registry import registry
 from civstat.settings import Paths
 
 DEFAULT_FIRST_MONTH = "2000-01"
+#: The tags of a run over a range of months (a backfill, `civstat run --year`).
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def first_month(paths: Paths | None = None) -> str:
-    configured = str(registry().local.get("first_month") or DEFAULT_FIRST_MONTH)
+    configured = registry().local.first_month or DEFAULT_FIRST_MONTH
     raw = (paths or Paths.from_env()).raw
-    present = sorted(
-        (p.name if len(p.name) == 7 else f"{p.name}-01")
-        for p in (raw.iterdir() if raw.exists() else [])
-        if p.is_dir() and re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", p.name)
-    )
-    return min([configured, *present[:1]])
+    present = sorted(p for p in (Period.of_folder(d.name) for d in (raw.iterdir() if raw.exists() else []) if d.is_dir()) if p)
+    return min([configured, *[p.months()[0].key for p in present[:1]]])
 
 
 FIRST_MONTH = first_month()
@@ -33,4 +31,4 @@ monthly = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, fmt="%Y-%m", en
 
 
 def december_of(year: int) -> str:
-    return f"{year}-12"
+    return Period(year, 12).partition_key

@@ -3,12 +3,12 @@ downstream builds or publishes; the month-over-month jump check only warns."""
 
 import dagster as dg
 
+from civstat.defs.partitions import RANGE_END, RANGE_START
 from civstat.defs.resources import CivstatResource
 from civstat.registry import registry
 from civstat.warehouse.build import MARTS
 
 ROSTERS = list(registry().rosters)
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def run_periods(context) -> list[str]:
@@ -44,7 +44,7 @@ def clean_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResour
     from civstat.quality.run import validate_clean
 
     paths = civstat.paths()
-    docs = paths.data / "quality" / context.run.run_id[:8]
+    docs = paths.quality / context.run.run_id[:8]
     selected = [k.asset_key.path[-1] for k in context.selected_asset_check_keys]
     for r in validate_clean(paths, run_periods(context) or None, docs, rosters=selected):
         context.log.info(r.describe())
@@ -62,15 +62,15 @@ def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResourc
     from civstat.quality.run import recipient_jumps, validate_marts
 
     paths = civstat.paths()
-    build = paths.data / "warehouse" / "build.duckdb"
-    docs = paths.data / "quality" / context.run.run_id[:8]
+    build = paths.build_file
+    docs = paths.quality / context.run.run_id[:8]
     names = {k.name for k in context.selected_asset_check_keys}
     if "gx_suite" in names:
         tables = {k.asset_key.path[-1] for k in context.selected_asset_check_keys if k.name == "gx_suite"}
         for r in validate_marts(build, docs, tables):
             yield _result(r, "gx_suite")
     if "monthly_change_within_bound" in names:
-        bound = float(registry().local.get("max_monthly_change", 0.3))
+        bound = registry().local.max_monthly_change
         jumps = recipient_jumps(build, bound)
         examples = [f"{r['division_name']} {r['programme']} {r['period']}: {r['previous']} → {r['current']}" for r in jumps.head(5).iter_rows(named=True)]
         yield dg.AssetCheckResult(

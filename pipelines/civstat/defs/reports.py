@@ -5,6 +5,7 @@ import dagster as dg
 
 from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
+from civstat.periods import Period
 
 
 @dg.asset(key=["report", "caseworker_lists"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
@@ -23,7 +24,7 @@ def caseworker_lists(context: dg.AssetExecutionContext, civstat: CivstatResource
 def annual_workbook(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     from civstat.reports.annual import write_workbook
 
-    year = int(context.partition_keys[-1][:4])
+    year = Period.parse(context.partition_keys[-1]).year
     full = write_workbook(civstat.paths(), year)
     public = write_workbook(civstat.paths(), year, public=True)
     return dg.MaterializeResult(metadata={"workbook": str(full), "public": str(public)})

@@ -70,11 +70,11 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     reported, with the intermediates in a scratch file the selected models then read."""
     kill_point("step:warehouse_models")
     paths = civstat.paths()
-    build_file = paths.data / "warehouse" / "build.duckdb"
+    build_file = paths.build_file
     scratch = build_file.with_name("scratch.duckdb")
     # one dbt target directory per data directory, used under the lock: dbt keeps its parse there,
     # so the next run re-parses only what changed (dagster-dbt's default is a new one each time)
-    target = paths.data / "warehouse" / "dbt_target"
+    target = paths.dbt_target
     with single_writer(paths):  # taken before anything is deleted or written, whoever starts the run
         build_file.parent.mkdir(parents=True, exist_ok=True)
         for leftover in (build_file, build_file.with_name("build.duckdb.wal"), scratch, scratch.with_name("scratch.duckdb.wal")):
@@ -105,7 +105,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     kill_point("step:published_marts")
     paths = civstat.paths()
-    build_file = paths.data / "warehouse" / "build.duckdb"
+    build_file = paths.build_file
     with single_writer(paths):
         batch = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + context.run_id[:8]
         published = publish(paths, BuildResult(run_id=batch, build_file=build_file, seconds=0.0))

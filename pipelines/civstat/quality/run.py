@@ -14,6 +14,7 @@ import polars as pl
 
 from civstat.quality import suites
 from civstat.settings import Paths
+from civstat.periods import Period
 
 log = logging.getLogger("civstat.quality")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -65,7 +66,7 @@ def _rows_for_gx(frame: pl.DataFrame) -> pd.DataFrame:
 
 def _period_keys(periods: list[str]) -> set[str]:
     """Partition keys of the periods: the months and their years (annual registers)."""
-    return set(periods) | {p[:4] for p in periods}
+    return set(periods) | {Period.parse(p).year_period.key for p in periods}
 
 
 def _failure(result) -> Failure:

@@ -13,10 +13,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import yaml
+
+if TYPE_CHECKING:
+    from civstat.settings import LocalSettings, Settings
 
 REGISTRY_FILE = Path(__file__).with_name("rosters.yaml")
 
@@ -34,8 +37,10 @@ FIELD_DTYPES: dict[str, pl.DataType] = {
 }
 #: Field types that never reach a clean table as themselves.
 DROPPED_TYPES = {"person_name", "disability_cert", "region_name"}
-#: The sections config/civstat.yaml may have.
-CONFIG_SECTIONS = {"header_aliases", "value_aliases", "region_aliases", "local"}
+#: What a field of rosters.yaml may say (anything else is refused, naming the roster and field).
+FIELD_KEYS = {"name", "type", "zh", "en", "aliases", "required", "personal", "values", "min", "max", "pattern", "out",
+              "level", "default", "default_from", "future", "include"}
+ROSTER_KEYS = {"zh", "en", "grain", "period", "programmes", "files", "key", "fields"}
 
 
 def value_key(text: str) -> str:
@@ -156,8 +161,9 @@ class Registry:
     programmes: dict[str, dict[str, str]]
     programme_file_words: dict[str, tuple[str, ...]]
     urban_rural_file_words: dict[str, tuple[str, ...]]
-    local: dict[str, Any]
+    local: LocalSettings
     region_aliases: dict[str, str]
+    settings: Settings
     config_file: Path | None = None
     config_sha256: str = ""
 
@@ -213,21 +219,36 @@ def default_config_path() -> Path:
     return config_path()
 
 
+def _check_registry(raw: dict[str, Any]) -> None:
+    """rosters.yaml is reviewed by hand: a misspelt key must fail loudly, not be ignored."""
+    def fields(specs):
+        for spec in specs:
+            bad = set(spec) - FIELD_KEYS
+            if bad:
+                raise ValueError(f"{REGISTRY_FILE}: field {spec.get('name', spec)} has unknown key(s) {sorted(bad)}")
+    for group, specs in raw["field_groups"].items():
+        fields(specs)
+    for name, spec in raw["rosters"].items():
+        bad = set(spec) - ROSTER_KEYS
+        if bad:
+            raise ValueError(f"{REGISTRY_FILE}: roster {name} has unknown key(s) {sorted(bad)}")
+        fields(spec["fields"])
+
+
 def load_registry(config_file: Path | None = None) -> Registry:
-    """Read the registry and merge the local configuration into it."""
+    """Read the registry and merge the local configuration (``Settings``) into it."""
     import hashlib
+
+    from civstat.settings import load_settings
 
     registry_text = REGISTRY_FILE.read_text(encoding="utf-8")
     raw = yaml.safe_load(registry_text)
+    _check_registry(raw)
     config_file = config_file or default_config_path()
-    config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
-    config = yaml.safe_load(config_text) if config_text else {}
-    config = config or {}
-    stray = set(config) - CONFIG_SECTIONS
-    if stray:
-        raise ValueError(f"{config_file}: unknown section(s) {sorted(stray)}; the file may have {sorted(CONFIG_SECTIONS)}")
-    extra = config.get("header_aliases") or {}
-    extra_values = config.get("value_aliases") or {}
+    settings, config_text = load_settings(config_file)
+    extra = settings.header_aliases
+    extra_values = {r: {f: {str(c): [str(v) for v in vs] for c, vs in codes.items()} for f, codes in fs.items()}
+                    for r, fs in settings.value_aliases.items()}
     for section, given in (("header_aliases", extra), ("value_aliases", extra_values)):
         unknown = set(given) - set(raw["rosters"])
         if unknown:
@@ -272,8 +293,9 @@ def load_registry(config_file: Path | None = None) -> Registry:
         programmes=raw["programmes"],
         programme_file_words={k: tuple(v) for k, v in raw["programme_file_words"].items()},
         urban_rural_file_words={k: tuple(v) for k, v in raw["urban_rural_file_words"].items()},
-        local=dict(config.get("local") or {}),
-        region_aliases={str(k): str(v) for k, v in (config.get("region_aliases") or {}).items()},
+        local=settings.local,
+        region_aliases={str(k): str(v) for k, v in settings.region_aliases.items()},
+        settings=settings,
         config_file=config_file,
         config_sha256=hashlib.sha256((registry_text + "\0" + config_text).encode("utf-8")).hexdigest(),
     )

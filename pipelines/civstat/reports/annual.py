@@ -169,7 +169,7 @@ def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
 def write_workbook(paths: Paths, year: int, out: Path | None = None, public: bool = False) -> Path:
     import xlsxwriter
 
-    db = paths.marts / "warehouse.duckdb"
+    db = paths.published_warehouse
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = build_tables(con, year)
@@ -177,7 +177,7 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
         vintage = con.execute("select min(period_label), max(period_label) from dim_periods where period_type = 'month'").fetchone()
     finally:
         con.close()
-    out = out or paths.data / "reports" / f"{year}年民政统计{'（公开版）' if public else ''}.xlsx"
+    out = out or paths.reports / f"{year}年民政统计{'（公开版）' if public else ''}.xlsx"
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(out)
     bold = book.add_format({"bold": True, "font_size": 14})

@@ -22,7 +22,7 @@ HEADERS = {
 
 def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> list[Path]:
     """Write the month's warning lists, one workbook per township; return the files written."""
-    db = paths.marts / "warehouse.duckdb"
+    db = paths.published_warehouse
     if not db.exists():
         raise FileNotFoundError(f"no published warehouse at {db}: run `civstat run` first")
     con = duckdb.connect(str(db), read_only=True)
@@ -41,7 +41,7 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
         """, params=[period + "-01"]).to_arrow_table())
     finally:
         con.close()
-    out_dir = out_dir or paths.data / "reports" / "alerts" / period
+    out_dir = out_dir or paths.reports / "alerts" / period
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     frame = frame.with_columns(

@@ -62,7 +62,7 @@ def line_chart(title: str, months: list[str], series: dict[str, list[float]], un
 
 
 def chart_page(paths: Paths, out: Path | None = None) -> Path:
-    db = paths.marts / "warehouse.duckdb"
+    db = paths.published_warehouse
     con = duckdb.connect(str(db), read_only=True)
     q = lambda sql: pl.from_arrow(con.sql(sql).to_arrow_table())  # noqa: E731
     try:
@@ -82,7 +82,7 @@ def chart_page(paths: Paths, out: Path | None = None) -> Path:
         run = con.execute("select run_id, published_at from _publication").fetchone()
     finally:
         con.close()
-    target = float(registry().local.get("beds_per_1000_target", 35))
+    target = registry().local.beds_per_1000_target
     months = sorted(trend["month"].unique().to_list())
     series = {}
     for programme in ("dibao", "tekun", "marginal", "rigid", "prevention"):
@@ -109,7 +109,7 @@ figure {{ margin: 0 0 28px 0; }}
 {''.join(f'<figure>{f}</figure>' for f in figures)}
 </body></html>
 """
-    out = out or paths.data / "reports" / "民政统计图表.html"
+    out = out or paths.reports / "民政统计图表.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -65,20 +65,8 @@ def single_writer(paths: Paths) -> Iterator[None]:
 
 
 def dbt_vars() -> dict:
-    local = default_registry().local
-    return {
-        "longevity_tiers": list(local.get("longevity_tiers", [80, 90, 100])),
-        "population_basis": local.get("population_basis", "hukou"),
-        "disab_living_household_types": list(local.get("disab_living_household_types", ["dibao", "tekun"])),
-        "dibao_amount_tolerance": float(local.get("dibao_amount_tolerance", 0.30)),
-        "marginal_income_multiplier": float(local.get("marginal_income_multiplier", 1.5)),
-        "review_interval_months": int(local.get("review_interval_months", 12)),
-        "review_interval_months_able_member": int(local.get("review_interval_months_able_member", 6)),
-        "rigid_recognition_valid_months": int(local.get("rigid_recognition_valid_months", 12)),
-        "disab_care_extend_grade_3_4_intellectual_mental": bool(local.get("disab_care_extend_grade_3_4_intellectual_mental", False)),
-        "w14_enabled": bool(local.get("w14_enabled", False)),
-        "w14_rural_urban_min_ratio": float(local.get("w14_rural_urban_min_ratio", 0.80)),
-    }
+    """The local options dbt's models read: the settings model, dumped."""
+    return default_registry().settings.dbt_vars()
 
 
 def dbt_env(paths: Paths, build_file: Path) -> dict[str, str]:
@@ -132,11 +120,10 @@ def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) 
     development and CI (``unit_tests=True``, and ``tests/test_warehouse.py``), not on every
     production build."""
     run_id = run_id or dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    work = paths.data / "warehouse"
-    work.mkdir(parents=True, exist_ok=True)
+    paths.warehouse.mkdir(parents=True, exist_ok=True)
     # one fixed name: dbt's profile stays the same from run to run, so dbt parses only what changed
     # (a run killed midway leaves this file behind; the next run starts it afresh)
-    build_file = work / "build.duckdb"
+    build_file = paths.build_file
     for leftover in (build_file, build_file.with_name("build.duckdb.wal")):
         leftover.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -241,13 +228,13 @@ def publish(paths: Paths, build_result: BuildResult) -> Path:
             if not (stable.is_symlink() and os.readlink(stable) == f"current/{name}"):
                 _switch_link(stable, f"current/{name}")
         _keep_last_releases(paths, batch)
-        return marts_dir / "warehouse.duckdb"
+        return paths.published_warehouse
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _keep_last_releases(paths: Paths, current: str) -> None:
-    keep = int(default_registry().local.get("keep_releases", 5))
+    keep = default_registry().local.keep_releases
     old = [r for r in releases(paths) if r.name != current]
     for release in old[: max(0, len(old) - (keep - 1))]:
         shutil.rmtree(release, ignore_errors=True)
@@ -299,6 +286,6 @@ def build_and_publish(paths: Paths, *, unit_tests: bool = False) -> tuple[BuildR
 
 def cleanup_builds(paths: Paths, keep: Path | None = None) -> None:
     """Remove build files other than ``keep`` (the latest build stays for inspection)."""
-    for old in (paths.data / "warehouse").glob("build*.duckdb*"):
+    for old in paths.warehouse.glob("build*.duckdb*"):
         if keep is None or old.name not in (keep.name, keep.name + ".wal"):
             old.unlink(missing_ok=True)
