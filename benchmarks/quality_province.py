@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_province import ROOT, PeakMemory, run_measured  # noqa: E402
+from ingest_province import ROOT, PeakMemory, run_measured
 
 
 def main() -> int:

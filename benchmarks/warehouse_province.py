@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_province import ROOT, run_measured  # noqa: E402
+from ingest_province import ROOT, run_measured
 
 
 def hand_written(clean: Path) -> float:

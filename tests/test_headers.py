@@ -7,7 +7,6 @@ import pytest
 
 from civstat.cleaning.headers import HeaderError, check_mapping, find_header
 from civstat.registry import load_registry, registry
-
 from rosters import FAMILY_HEADER, FAMILY_ROWS, TITLE
 
 

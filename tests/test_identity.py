@@ -123,7 +123,7 @@ def test_validation_never_fails_on_any_text_and_agrees_with_stdnum_on_18_charact
     if len(compact) == 18 and compact[:17].isdigit() and not compact.endswith("000") and compact[17] in "0123456789X":
         # stdnum accepts any calendar date (year 0001 to 9999); we also refuse births before 1880
         # or after today, so agreement is checked where the birth date is plausible.
-        plausible = "1880" <= compact[6:10] and compact[6:14] <= dt.date.today().strftime("%Y%m%d")
+        plausible = compact[6:10] >= "1880" and compact[6:14] <= dt.date.today().strftime("%Y%m%d")
         assert (value is not None) == (stdnum_valid(compact) and plausible)
 
 

@@ -160,8 +160,8 @@ def test_clean_totals_match_the_generators_manifest(tiny_ingested):
 def test_no_id_or_name_reaches_the_clean_tables_or_the_logs(tiny_generated, tmp_path):
     from civstat.cleaning.clean import FOOTER_PATTERN
     from civstat.cleaning.headers import find_header
-    from civstat.cleaning.readers import read_grid
     from civstat.cleaning.identity import normalise_id_text
+    from civstat.cleaning.readers import read_grid
     from civstat.ingest import candidate_rosters
     from civstat.registry import registry
 

@@ -15,7 +15,7 @@ import pytest
 
 from civstat.ingest import ingest, read_ledger, read_quarantine
 from civstat.settings import Paths
-from rosters import FAMILY_HEADER, FAMILY_ROWS, data_dir_with_divisions, write_csv, write_xlsx
+from rosters import FAMILY_HEADER, FAMILY_ROWS, data_dir_with_divisions, write_csv
 
 
 def _id(address: str, birth: str, seq: str) -> str:

@@ -44,13 +44,13 @@ def run_requests(schedule_name: str, when: dt.datetime) -> list[dg.RunRequest]:
 
 def test_the_monthly_schedule_runs_on_the_5th_for_the_month_before():
     assert defs.get_schedule_def("monthly_monitoring_schedule").cron_schedule == "0 6 5 * *"
-    [request] = run_requests("monthly_monitoring_schedule", dt.datetime(2025, 4, 5, 6, 0, tzinfo=dt.timezone.utc))
+    [request] = run_requests("monthly_monitoring_schedule", dt.datetime(2025, 4, 5, 6, 0, tzinfo=dt.UTC))
     assert request.partition_key == "2025-03"
 
 
 def test_the_annual_schedule_runs_mid_january_for_last_years_december():
     assert defs.get_schedule_def("annual_statistics_schedule").cron_schedule == "0 6 15 1 *"
-    [request] = run_requests("annual_statistics_schedule", dt.datetime(2026, 1, 15, 6, 0, tzinfo=dt.timezone.utc))
+    [request] = run_requests("annual_statistics_schedule", dt.datetime(2026, 1, 15, 6, 0, tzinfo=dt.UTC))
     assert request.partition_key == "2025-12"
 
 

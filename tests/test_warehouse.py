@@ -21,7 +21,6 @@ from civstat.settings import Paths
 from civstat.warehouse import sources
 from civstat.warehouse.build import BuildError, build_and_publish
 
-
 # ---------------------------------------------------------------- sources generated from the registry
 
 def test_the_committed_dbt_sources_match_the_registry():
@@ -98,7 +97,7 @@ def county_figures_equal_the_manifest(root: Path) -> None:
 
 def ratios_equal_an_independent_computation(root: Path) -> None:
     clean = root / "clean"
-    read = lambda roster: pl.read_parquet(clean / roster / "**" / "*.parquet", hive_partitioning=False)  # noqa: E731
+    read = lambda roster: pl.read_parquet(clean / roster / "**" / "*.parquet", hive_partitioning=False)
     # beds per 1,000 older people, per county and year, from the clean registers
     inst = read("institution").filter(pl.col("status") == "operating").group_by(
         county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(beds=pl.col("beds").sum())
@@ -137,7 +136,6 @@ def test_county_figures_equal_the_generators_truth(tiny_built):
 def test_twelve_months_of_county_data_equal_the_generators_truth(tmp_path):
     from civstat.generate import generate
     from civstat.ingest import ingest
-
     from test_ingest import assert_every_file_reconciles
 
     generate("county", 12, 7, tmp_path / "raw")

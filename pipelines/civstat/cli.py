@@ -233,9 +233,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     import datetime as dt
 
     from civstat.ingest import read_ledger
-    from civstat.orchestrate import instance_for
-
-    from civstat.orchestrate import mark_abandoned_runs
+    from civstat.orchestrate import instance_for, mark_abandoned_runs
 
     instance = instance_for(paths)
     for run_id in mark_abandoned_runs(instance):

@@ -23,11 +23,12 @@ import polars as pl
 from civstat.cleaning.clean import QUARANTINE_SCHEMA, REASONS_ZH, CleanResult, HouseholdLookup, clean_roster, value_from_name
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
 from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, read_grid
-from civstat.cleaning.suggest import describe_unknown
 from civstat.cleaning.regions import RegionResolver
+from civstat.cleaning.suggest import describe_unknown
 from civstat.faults import kill_point
 from civstat.periods import Period
-from civstat.registry import Registry, Roster, registry as default_registry
+from civstat.registry import Registry, Roster
+from civstat.registry import registry as default_registry
 from civstat.settings import Paths, config_path, pseudonym_secret
 
 log = logging.getLogger("civstat.ingest")
@@ -252,10 +253,10 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
     title = " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)
     if roster.multi_programme and programme is None:
         programme = programme_from_name(title, roster, reg)
+    mapped = {m.name for m in match.columns.values()}
     for f in roster.fields:
-        if f.default_from == "name" and f.name not in {m.name for m in match.columns.values()}:
-            if value_from_name(f, f"{source_file} {title}") is not None:
-                match.from_name.add(f.name)
+        if f.default_from == "name" and f.name not in mapped and value_from_name(f, f"{source_file} {title}") is not None:
+            match.from_name.add(f.name)
     try:
         check_mapping(match, source_file, str(reg.config_file or config_path()), programme)
     except HeaderError as exc:

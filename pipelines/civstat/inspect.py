@@ -20,9 +20,9 @@ from civstat.cleaning.clean import REASONS_ZH
 from civstat.cleaning.suggest import describe_unknown
 from civstat.ingest import RAW_SUFFIXES, IngestError, ingest, prepare_file, read_ledger, read_quarantine
 from civstat.periods import Period
-from civstat.registry import Registry, registry as default_registry
+from civstat.registry import Registry
+from civstat.registry import registry as default_registry
 from civstat.settings import Paths
-
 
 
 @dataclass
@@ -128,7 +128,7 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                 first = q.sort("source_row", "field", nulls_last=False).group_by("source_row", maintain_order=True).first()
                 by_reason = first.group_by("column", "reason_code").len().sort("len", descending=True)
                 report.quarantine = [(c or "-", REASONS_ZH.get(r, r), n) for c, r, n in by_reason.iter_rows()]
-            if info.get("unknown_values") and not (report.status == "rejected"):
+            if info.get("unknown_values") and report.status != "rejected":
                 report.unknown_values = _unknown_messages(prepared, reg)
             reports.append(report)
     return reports

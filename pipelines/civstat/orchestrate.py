@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from civstat.defs.partitions import RANGE_END, RANGE_START  # noqa: F401 (re-exported)
+from civstat.defs.partitions import RANGE_END, RANGE_START
 from civstat.periods import Period
 from civstat.settings import Paths
 

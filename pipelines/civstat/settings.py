@@ -9,7 +9,6 @@ else ``./data``.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +129,7 @@ class Paths:
     data: Path
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None) -> "Paths":
+    def from_env(cls, data_dir: str | Path | None = None) -> Paths:
         chosen = data_dir or os.environ.get("CIVSTAT_DATA_DIR") or "data"
         return cls(Path(chosen).expanduser().resolve())
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from civstat.registry import Field, Registry, Roster
+from civstat.registry import Field, Roster
 
 SCAN_ROWS = 30
 
@@ -124,7 +124,7 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
                 # a complete set of required fields wins; then more fields; then fewer header rows
                 key = (complete, count, -len(rows))
                 if best is None or key > best[0]:
-                    text = {c: str(l) for c, l in zip(columns, labels, strict=True) if l not in (None, "")}
+                    text = {c: str(label) for c, label in zip(columns, labels, strict=True) if label not in (None, "")}
                     best = (key, HeaderMatch(roster, rows, mapped, text))
     if best is None:
         names = ", ".join(r.name for r in candidates)

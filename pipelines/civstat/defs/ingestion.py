@@ -4,11 +4,11 @@
 import dagster as dg
 
 from civstat.defs.partitions import monthly
-from civstat.faults import kill_point
 from civstat.defs.resources import CivstatResource
+from civstat.faults import kill_point
 from civstat.ingest import candidate_rosters, discover, ingest, read_ledger
-from civstat.registry import registry
 from civstat.periods import Period
+from civstat.registry import registry
 
 ROSTERS = list(registry().rosters)
 

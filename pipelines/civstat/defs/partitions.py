@@ -7,7 +7,6 @@ offers, never refuse data that exists.
 
 from __future__ import annotations
 
-
 import dagster as dg
 
 from civstat.periods import Period

@@ -13,11 +13,21 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from civstat.defs.partitions import monthly
-from civstat.faults import kill_point
 from civstat.defs.resources import CivstatResource
+from civstat.faults import kill_point
 from civstat.warehouse import sources
 from civstat.warehouse.build import (
-    ALERTS, DBT_PROJECT, DIMENSIONS, MARTS, BuildResult, dbt_args, dbt_env, dbt_executable, dbt_vars, publish, single_writer,
+    ALERTS,
+    DBT_PROJECT,
+    DIMENSIONS,
+    MARTS,
+    BuildResult,
+    dbt_args,
+    dbt_env,
+    dbt_executable,
+    dbt_vars,
+    publish,
+    single_writer,
 )
 
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)

@@ -22,7 +22,8 @@ from civstat.generate.months import MonthView
 from civstat.generate.plant import plant
 from civstat.generate.render import choose_style, render
 from civstat.generate.world import SCALES, County, build_divisions, build_people, month_add, standards_schedule
-from civstat.registry import Registry, registry as default_registry
+from civstat.registry import Registry
+from civstat.registry import registry as default_registry
 
 MANIFEST_DIR = "_manifest"
 
@@ -276,7 +277,7 @@ def _generate_county(job: tuple) -> Manifest:
 
 def _write_registers(out: Path, reg: Registry, manifest: Manifest, rng: np.random.Generator, divisions: pl.DataFrame,
                      counties: list[County], schedules: dict[str, pl.DataFrame], month_dates: list[dt.date], force_fmt: str | None) -> None:
-    from civstat.generate.registers import institutions, community_facilities, population
+    from civstat.generate.registers import community_facilities, institutions, population
 
     writer = Writer(out, reg, manifest, rng, force_fmt)
     for year in sorted({d.year for d in month_dates}):

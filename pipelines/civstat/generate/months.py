@@ -10,8 +10,16 @@ import polars as pl
 
 from civstat.generate.plan import Plan
 from civstat.generate.world import (
-    DISAB_CARE_RATE, DISAB_LIVING_RATE, LONGEVITY_DEFAULT, ORPHAN_RATE, TEKUN_CARE, UNSUPPORTED_CHILD_RATE,
-    County, month_add, month_end, standard_for,
+    DISAB_CARE_RATE,
+    DISAB_LIVING_RATE,
+    LONGEVITY_DEFAULT,
+    ORPHAN_RATE,
+    TEKUN_CARE,
+    UNSUPPORTED_CHILD_RATE,
+    County,
+    month_add,
+    month_end,
+    standard_for,
 )
 
 STOP_REASONS = np.array(["家庭收入超过保障标准", "迁出本辖区", "自愿申请退出", "家庭财产状况不符合条件"])
@@ -89,7 +97,7 @@ class MonthView:
         income_pc = (pl.col("income_share") * std0).round(0)
         review_m = pl.lit(m) - ((pl.lit(m) - pl.col("entry_m") + pl.col("review_phase")) % pl.col("review_every"))
         recog_m = pl.lit(m) - ((pl.lit(m) - pl.col("entry_m") + pl.col("review_phase")) % 10)
-        month_expr = lambda k: pl.lit(self.start).dt.offset_by(pl.format("{}mo", k))  # noqa: E731
+        month_expr = lambda k: pl.lit(self.start).dt.offset_by(pl.format("{}mo", k))
         classified = pl.when(pl.col("classified")).then((std * 0.15).round(0)).otherwise(pl.lit(0.0))
         if programme == "dibao":
             amount = pl.col("covered") * (std - income_pc) + classified

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import polars as pl
 
 from civstat.generate.ids import id_expr
-from civstat.generate.months import age_at
 from civstat.generate.plan import Plan
 from civstat.generate.world import County, month_add, month_end, standard_for
 
@@ -111,7 +109,7 @@ class Planter:
         """Give the spare people the birth dates their cases need, then their IDs."""
         plans = []
         w = {rule: self.window(k) for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"])}
-        s = lambda rule: w[rule][0]  # noqa: E731
+        s = lambda rule: w[rule][0]
         t = max(0, self.n - 1)  # look-alikes sit in the last month
         plans += [
             ("W06_pos", self.years_before(self.ref(s("W06")), 40), {"disabled": False}),

@@ -28,7 +28,7 @@ def population(rng: np.random.Generator, counties: list[County], year: int) -> p
         v = _places(county)
         growth = 1 + 0.004 * (year - 2025)
         base = v.with_columns(total=(pl.col("hukou") * growth).round(0).cast(pl.Int64))
-        for basis, factor in (("hukou", None), ("resident", None)):
+        for basis, _factor in (("hukou", None), ("resident", None)):
             f = base.with_columns(basis=pl.lit(basis))
             if basis == "resident":
                 f = f.with_columns(total=(pl.col("total") * pl.when(pl.col("urban")).then(1.15).otherwise(0.85)).round(0).cast(pl.Int64))

@@ -192,12 +192,12 @@ def _write_xls(path: Path, r: Rendered, titles: list[str], headers: list[list[st
 
 def _write_html(path: Path, r: Rendered, style: Style, titles: list[str], headers: list[list[str | None]]) -> None:
     width = len(r.header)
-    esc = lambda v: html.escape(v) if v else ""  # noqa: E731
+    esc = lambda v: html.escape(v) if v else ""
     parts = [f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={"gbk" if style.encoding in ("gbk", "gb18030") else "utf-8"}"></head><body><table border="1">']
     parts += [f'<tr><td colspan="{width}">{esc(t)}</td></tr>' for t in titles]
     for labels in headers:
         parts.append("<tr>" + "".join(f"<th>{esc(label)}</th>" for label in labels) + "</tr>")
-    cell = lambda c: pl.lit("<td>") + pl.col(c).fill_null("").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;") + pl.lit("</td>")  # noqa: E731
+    cell = lambda c: pl.lit("<td>") + pl.col(c).fill_null("").str.replace_all("&", "&amp;").str.replace_all("<", "&lt;") + pl.lit("</td>")
     rows = r.cells.select(pl.concat_str([pl.lit("<tr>"), *[cell(c) for c in r.cells.columns], pl.lit("</tr>")]).alias("row"))["row"]
     parts.append("\n".join(rows.to_list()))
     parts.append("</table></body></html>")

@@ -3,6 +3,7 @@ source here) and keep the results as GX Data Docs (HTML) under <data>/quality/<r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable
@@ -12,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from civstat.periods import Period
 from civstat.quality import suites
 from civstat.settings import Paths
-from civstat.periods import Period
 
 log = logging.getLogger("civstat.quality")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -57,10 +58,8 @@ def _rows_for_gx(frame: pl.DataFrame) -> pd.DataFrame:
     data = frame.to_pandas()
     for column in data.columns:
         if pd.api.types.is_datetime64_any_dtype(data[column].dtype):
-            try:
+            with contextlib.suppress(pd.errors.OutOfBoundsDatetime):
                 data[column] = data[column].astype("datetime64[ns]")
-            except pd.errors.OutOfBoundsDatetime:
-                pass
     return data
 
 

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from civstat.generated import drifted, write_files
-from civstat.registry import Registry, registry as default_registry
+from civstat.registry import Registry
+from civstat.registry import registry as default_registry
 from civstat.settings import PROJECT_ROOT
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"

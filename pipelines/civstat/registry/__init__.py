@@ -226,7 +226,7 @@ def _check_registry(raw: dict[str, Any]) -> None:
             bad = set(spec) - FIELD_KEYS
             if bad:
                 raise ValueError(f"{REGISTRY_FILE}: field {spec.get('name', spec)} has unknown key(s) {sorted(bad)}")
-    for group, specs in raw["field_groups"].items():
+    for _group, specs in raw["field_groups"].items():
         fields(specs)
     for name, spec in raw["rosters"].items():
         bad = set(spec) - ROSTER_KEYS

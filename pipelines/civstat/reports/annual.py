@@ -5,7 +5,6 @@ cell in the same parent wherever one suppressed cell could be worked out from th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -45,7 +45,7 @@ def line_chart(title: str, months: list[str], series: dict[str, list[float]], un
     width, height, left, bottom = 860, 340, 70, 280
     top_value = max([v for values in series.values() for v in values] + [1]) * 1.1
     step = (width - left - 200) / max(len(months) - 1, 1)
-    y = lambda v: bottom - v / top_value * (bottom - 50)  # noqa: E731
+    y = lambda v: bottom - v / top_value * (bottom - 50)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_esc(title)}">',
              f'<text x="10" y="24" class="title">{_esc(title)}</text>',
              f'<line x1="{left}" y1="{bottom}" x2="{width - 140}" y2="{bottom}" stroke="#999"/>']
@@ -64,7 +64,7 @@ def line_chart(title: str, months: list[str], series: dict[str, list[float]], un
 def chart_page(paths: Paths, out: Path | None = None) -> Path:
     db = paths.published_warehouse
     con = duckdb.connect(str(db), read_only=True)
-    q = lambda sql: pl.from_arrow(con.sql(sql).to_arrow_table())  # noqa: E731
+    q = lambda sql: pl.from_arrow(con.sql(sql).to_arrow_table())
     try:
         year = q("select max(year) as y from elderly_care_beds")["y"][0]
         beds = q(f"""select division_name, beds_per_1000_aged_60_plus_hukou as v from elderly_care_beds

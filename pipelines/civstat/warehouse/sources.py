@@ -13,7 +13,8 @@ import polars as pl
 import yaml
 
 from civstat.generated import drifted, write_files
-from civstat.registry import Registry, registry as default_registry
+from civstat.registry import Registry
+from civstat.registry import registry as default_registry
 from civstat.settings import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
