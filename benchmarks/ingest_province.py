@@ -28,8 +28,20 @@ import polars as pl
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-PERSON_ROSTERS = {"person", "longevity", "disab_living", "disab_care", "orphan", "unsupported_child", "temporary",
-                  "death", "prevention", "vehicle", "business", "public_employee"}
+PERSON_ROSTERS = {
+    "person",
+    "longevity",
+    "disab_living",
+    "disab_care",
+    "orphan",
+    "unsupported_child",
+    "temporary",
+    "death",
+    "prevention",
+    "vehicle",
+    "business",
+    "public_employee",
+}
 
 
 class PeakMemory:
@@ -83,8 +95,11 @@ def duckdb_floor(files: list[Path]) -> float:
     con = duckdb.connect()
     started = time.perf_counter()
     for n, path in enumerate(files):
-        con.execute(f"create or replace table t{n % 4} as select * from read_csv(?, all_varchar=true, header=false, "
-                    "null_padding=true, auto_detect=true)", [str(path)])
+        con.execute(
+            f"create or replace table t{n % 4} as select * from read_csv(?, all_varchar=true, header=false, "
+            "null_padding=true, auto_detect=true)",
+            [str(path)],
+        )
     elapsed = time.perf_counter() - started
     con.close()
     return elapsed
@@ -114,7 +129,9 @@ def main() -> int:
 
     if not (args.reuse and (raw / "_manifest" / "manifest.json").exists()):
         shutil.rmtree(work, ignore_errors=True)
-        gen_time, gen_peak, gen = run_measured(cli + ["generate", "--scale", args.scale, "--months", str(args.months), "--seed", str(args.seed)], env)
+        gen_time, gen_peak, gen = run_measured(
+            cli + ["generate", "--scale", args.scale, "--months", str(args.months), "--seed", str(args.seed)], env
+        )
         if gen.returncode:
             print(gen.stderr)
             return 1
@@ -124,7 +141,12 @@ def main() -> int:
     person_rows = sum(f["rows_in"] for f in files if f["roster"] in PERSON_ROSTERS)
     all_rows = sum(f["rows_in"] for f in files)
     size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file() and "_manifest" not in p.parts)
-    formats = pl.DataFrame([{"format": f["format"], "rows_in": f["rows_in"]} for f in files]).group_by("format").agg(pl.len().alias("files"), pl.col("rows_in").sum().alias("rows")).sort("format")
+    formats = (
+        pl.DataFrame([{"format": f["format"], "rows_in": f["rows_in"]} for f in files])
+        .group_by("format")
+        .agg(pl.len().alias("files"), pl.col("rows_in").sum().alias("rows"))
+        .sort("format")
+    )
     print(f"data:     {len(files)} files, {size / 2**20:.0f} MiB, {all_rows:,} rows in ({person_rows:,} person rows)")
     print("          " + ", ".join(f"{r['format']}: {r['files']} files / {r['rows']:,} rows" for r in formats.iter_rows(named=True)))
 
@@ -140,7 +162,9 @@ def main() -> int:
     floor = min(duckdb_floor(utf8) for _ in range(2))
     polars_time = polars_read(utf8)
 
-    print(f"ingest:   {ingest_time:8.1f} s   {all_rows / ingest_time:12,.0f} rows/s   peak RSS {ingest_peak / 2**30:5.2f} GiB (goal <= 4 GiB)")
+    print(
+        f"ingest:   {ingest_time:8.1f} s   {all_rows / ingest_time:12,.0f} rows/s   peak RSS {ingest_peak / 2**30:5.2f} GiB (goal <= 4 GiB)"
+    )
     print(f"floor:    {floor:8.1f} s   DuckDB read_csv of the same data as UTF-8 CSV (all text), best of 2")
     print(f"context:  {polars_time:8.1f} s   Polars read_csv of the same UTF-8 files")
     print(f"ratio:    {ingest_time / floor:8.2f} x the DuckDB floor (goal <= 5x); {ingest_time / polars_time:.2f} x Polars read_csv")

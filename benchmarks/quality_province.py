@@ -70,10 +70,16 @@ def main() -> int:
     suites_time = clean_time + mart_time
     total = ingest_time + build_time + suites_time
     print(f"ingest:       {ingest_time:7.1f} s   peak RSS {ingest_peak / 2**30:.2f} GiB")
-    print(f"clean suites: {clean_time:7.1f} s   {len(clean)} suites over {rows:,} rows ({sum(r.success for r in clean)} passed), peak RSS {suites_peak / 2**30:.2f} GiB")
+    print(
+        f"clean suites: {clean_time:7.1f} s   {len(clean)} suites over {rows:,} rows ({sum(r.success for r in clean)} passed), peak RSS {suites_peak / 2**30:.2f} GiB"
+    )
     print(f"build:        {build_time:7.1f} s   peak RSS {build_peak / 2**30:.2f} GiB")
-    print(f"mart suites:  {mart_time:7.1f} s   {len(marts)} suites ({sum(r.success for r in marts)} passed) and the month-over-month check ({jumps.height} jumps)")
-    print(f"share:        {suites_time / total:7.1%} of ingest + suites + build ({total:.0f} s); the clean suites are {clean_time / ingest_time:.1%} of the ingest they follow")
+    print(
+        f"mart suites:  {mart_time:7.1f} s   {len(marts)} suites ({sum(r.success for r in marts)} passed) and the month-over-month check ({jumps.height} jumps)"
+    )
+    print(
+        f"share:        {suites_time / total:7.1%} of ingest + suites + build ({total:.0f} s); the clean suites are {clean_time / ingest_time:.1%} of the ingest they follow"
+    )
     shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 

@@ -15,6 +15,7 @@ medians are compared. Printed per round and as medians:
   dimensions, every data test) and its publication, and its peak memory;
 - the hand-written script's time, and the ratios. Goal: dbt within 3x of the hand-written script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,10 @@ def hand_written(clean: Path) -> float:
         started = time.perf_counter()
         con.execute(script)
         elapsed = time.perf_counter() - started
-        rows = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")}
+        rows = {
+            t: con.execute(f"select count(*) from {t}").fetchone()[0]
+            for t in ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")
+        }
         con.close()
     print(f"by hand:  {elapsed:8.1f} s   rows {rows}")
     return elapsed
@@ -53,9 +57,11 @@ THREE_MARTS = ("+low_income_monitoring", "+elderly_care_beds", "+subsidy_coverag
 def three_marts_command() -> list[str]:
     """dbt build of the three marts and their upstream, as civstat runs dbt (same vars, profile and
     build file, so dbt's partial parsing behaves as in production)."""
-    code = ("import sys; from civstat.settings import Paths; from civstat.warehouse import build as b; "
-            "p = Paths.from_env(); f = p.data / 'warehouse' / 'build.duckdb'; f.unlink(missing_ok=True); "
-            "b.run_dbt(p, f, 'build', '--select', *sys.argv[1:], '--indirect-selection', 'cautious', '--exclude-resource-type', 'unit_test')")
+    code = (
+        "import sys; from civstat.settings import Paths; from civstat.warehouse import build as b; "
+        "p = Paths.from_env(); f = p.data / 'warehouse' / 'build.duckdb'; f.unlink(missing_ok=True); "
+        "b.run_dbt(p, f, 'build', '--select', *sys.argv[1:], '--indirect-selection', 'cautious', '--exclude-resource-type', 'unit_test')"
+    )
     return [sys.executable, "-c", code, *THREE_MARTS]
 
 
@@ -86,13 +92,17 @@ def main() -> int:
         peaks.append(peak)
         run_results = json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text(encoding="utf-8"))
         by_hand.append(hand_written(clean))
-        print(f"round {round_no}: three marts {three[-1]:5.1f} s, civstat build {whole[-1]:5.1f} s "
-              f"(dbt's run {run_results['elapsed_time']:.1f} s), peak {peak / 2**30:.2f} GiB, by hand {by_hand[-1]:5.1f} s")
+        print(
+            f"round {round_no}: three marts {three[-1]:5.1f} s, civstat build {whole[-1]:5.1f} s "
+            f"(dbt's run {run_results['elapsed_time']:.1f} s), peak {peak / 2**30:.2f} GiB, by hand {by_hand[-1]:5.1f} s"
+        )
     hand = statistics.median(by_hand)
     print(f"median by hand:        {hand:6.1f} s")
     print(f"median three marts:    {statistics.median(three):6.1f} s   {statistics.median(three) / hand:5.2f} x by hand (goal <= 3x)")
-    print(f"median civstat build:  {statistics.median(whole):6.1f} s   {statistics.median(whole) / hand:5.2f} x by hand "
-          f"(also warnings, dimensions, publication); peak RSS {max(peaks) / 2**30:.2f} GiB")
+    print(
+        f"median civstat build:  {statistics.median(whole):6.1f} s   {statistics.median(whole) / hand:5.2f} x by hand "
+        f"(also warnings, dimensions, publication); peak RSS {max(peaks) / 2**30:.2f} GiB"
+    )
     return 0
 
 

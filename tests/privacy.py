@@ -56,9 +56,14 @@ def _texts(path: Path) -> list[str]:
             out = []
             tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
             for schema, table in tables:
-                columns = [c for c, t in con.execute(
-                    "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
-                    [schema, table]).fetchall() if t == "VARCHAR"]
+                columns = [
+                    c
+                    for c, t in con.execute(
+                        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+                        [schema, table],
+                    ).fetchall()
+                    if t == "VARCHAR"
+                ]
                 for column in columns:
                     out += [v for (v,) in con.execute(f'select distinct "{column}" from "{schema}"."{table}"').fetchall() if v]
             out += [c or "" for (c,) in con.execute("select comment from duckdb_columns()").fetchall()]

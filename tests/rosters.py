@@ -14,7 +14,18 @@ DIVISIONS = [
     ["990101002000", "河口乡", "210"],
     ["990101002201", "红旗村", "220"],
 ]
-FAMILY_HEADER = ["户主姓名", "户主身份证号", "家庭人口数", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村", "最近复核日期", "状态"]
+FAMILY_HEADER = [
+    "户主姓名",
+    "户主身份证号",
+    "家庭人口数",
+    "保障人口数",
+    "户月保障金额（元）",
+    "所属区县",
+    "所属街道/乡镇",
+    "所属社区/村",
+    "最近复核日期",
+    "状态",
+]
 FAMILY_ROWS = [
     ["测试甲", "11010519491231002X", "2", "2", "1,200元", "示范县", "城关镇", "东风社区", "2025/3/5", "在保"],
     ["测试乙", "110105491231002", "1", "1", "640", "示范县", "河口乡", "红旗村", "20250305", "在保"],
@@ -31,7 +42,9 @@ def write_csv(path: Path, rows: list[list[str | None]], encoding: str = "utf-8")
     return path
 
 
-def write_xlsx(path: Path, rows: list[list[str | None]], *, start_row: int = 0, merge_title: bool = False, numeric: dict | None = None) -> Path:
+def write_xlsx(
+    path: Path, rows: list[list[str | None]], *, start_row: int = 0, merge_title: bool = False, numeric: dict | None = None
+) -> Path:
     import xlsxwriter
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,9 +62,14 @@ def published_once(tmp_path_factory) -> Path:
 
 
 POINTS = [
-    ("ingest:file-written", RUN), ("step:raw_extracts", RUN), ("step:clean_rosters", RUN),
-    ("step:warehouse_models", RUN), ("step:published_marts", RUN),
-    ("build:before-publish", BUILD), ("publish:release-written", BUILD), ("publish:before-switch", BUILD),
+    ("ingest:file-written", RUN),
+    ("step:raw_extracts", RUN),
+    ("step:clean_rosters", RUN),
+    ("step:warehouse_models", RUN),
+    ("step:published_marts", RUN),
+    ("build:before-publish", BUILD),
+    ("publish:release-written", BUILD),
+    ("publish:before-switch", BUILD),
     ("publish:after-switch", BUILD),
 ]
 

@@ -114,7 +114,10 @@ def test_an_unknown_value_vocabulary_fails_the_run_with_the_line_to_add_and_then
         assert main(["--data-dir", str(tmp_path), "run", "--year", "2024"]) == 1
         printed = capsys.readouterr().err
         message = " ".join(printed.split())
-        assert "REJECTED 2024-12/重度残疾人护理补贴发放花名册202412.csv: column '残疾等级' (disab_care.disability_grade) rejects 7 of 7" in message
+        assert (
+            "REJECTED 2024-12/重度残疾人护理补贴发放花名册202412.csv: column '残疾等级' (disab_care.disability_grade) rejects 7 of 7"
+            in message
+        )
         for value, rows in (("一等", 2), ("二等", 3), ("甲等", 1), ("乙等", 1)):
             assert f"'{value}' ({rows} rows)" in message
         assert "value_aliases: disab_care: disability_grade:" in message
@@ -122,8 +125,13 @@ def test_an_unknown_value_vocabulary_fails_the_run_with_the_line_to_add_and_then
         ledger = read_ledger(Paths.from_env(tmp_path))
         assert ledger.filter(pl.col("source_file") == "2024-12/重度残疾人护理补贴发放花名册202412.csv")["status"].to_list() == ["rejected"]
 
-        config.write_text(config.read_text(encoding="utf-8").replace("value_aliases: {}", (
-            "value_aliases:\n  disab_care:\n    disability_grade:\n      '1': [一等, 甲等]\n      '2': [二等, 乙等]")), encoding="utf-8")
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                "value_aliases: {}",
+                ("value_aliases:\n  disab_care:\n    disability_grade:\n      '1': [一等, 甲等]\n      '2': [二等, 乙等]"),
+            ),
+            encoding="utf-8",
+        )
         registry_module.registry.cache_clear()
         assert main(["--data-dir", str(tmp_path), "run", "--year", "2024"]) == 0
         care_rows = pl.read_parquet(tmp_path / "clean" / "disab_care" / "**" / "*.parquet")

@@ -20,7 +20,9 @@ def fields(match) -> list[str]:
 
 
 def test_title_rows_above_the_header_are_skipped():
-    match = find_header(grid([[TITLE], ["填报单位：XX县民政局", None, "单位：元"], FAMILY_HEADER, *FAMILY_ROWS]), list(registry().rosters.values()))
+    match = find_header(
+        grid([[TITLE], ["填报单位：XX县民政局", None, "单位：元"], FAMILY_HEADER, *FAMILY_ROWS]), list(registry().rosters.values())
+    )
     assert match.roster.name == "family"
     assert match.header_rows == [2] and match.data_start == 3
     assert fields(match)[:5] == ["head_name", "head_id", "family_size", "covered_persons", "monthly_amount"]
@@ -35,7 +37,12 @@ def test_a_group_row_with_merged_cells_above_the_header():
 def test_a_two_row_header_with_sub_fields_under_a_merged_cell():
     bottom = [None] * 4 + ["户月保障金额（元）", "分类施保金额（元）"] + [None] * 5
     top = FAMILY_HEADER[:4] + ["保障资金", None] + FAMILY_HEADER[5:]
-    rows = [[TITLE], top, bottom, ["甲", "11010519491231002X", "2", "2", "800", "100", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"]]
+    rows = [
+        [TITLE],
+        top,
+        bottom,
+        ["甲", "11010519491231002X", "2", "2", "800", "100", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
+    ]
     match = find_header(grid(rows), [registry()["family"]])
     assert match.header_rows == [1, 2] and match.data_start == 3
     assert "monthly_amount" in fields(match) and "classified_amount" in fields(match)
@@ -44,9 +51,14 @@ def test_a_two_row_header_with_sub_fields_under_a_merged_cell():
 
 @pytest.mark.parametrize(
     "written_as, instead_of, field",
-    [("所属区", "所属区县", "county"), ("保障人口", "保障人口数", "covered_persons"), ("保障人数", "保障人口数", "covered_persons"),
-     ("户主身份证号码", "户主身份证号", "head_id"), ("户月保障金额 （元）", "户月保障金额（元）", "monthly_amount"),
-     ("户主身份证号 *", "户主身份证号", "head_id")],
+    [
+        ("所属区", "所属区县", "county"),
+        ("保障人口", "保障人口数", "covered_persons"),
+        ("保障人数", "保障人口数", "covered_persons"),
+        ("户主身份证号码", "户主身份证号", "head_id"),
+        ("户月保障金额 （元）", "户月保障金额（元）", "monthly_amount"),
+        ("户主身份证号 *", "户主身份证号", "head_id"),
+    ],
 )
 def test_header_variants_map_to_one_field(written_as, instead_of, field):
     header = [written_as if h == instead_of else h for h in FAMILY_HEADER]

@@ -52,7 +52,9 @@ def test_invalid_ids_are_rejected_with_their_reason(raw, reason):
     assert check([raw]) == [(None, reason)]
 
 
-@pytest.mark.parametrize("raw", ["11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ", "'11010519491231002X", " 110105 19491231002X "])
+@pytest.mark.parametrize(
+    "raw", ["11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ", "'11010519491231002X", " 110105 19491231002X "]
+)
 def test_lowercase_x_full_width_apostrophes_and_spaces_are_normalised(raw):
     assert check([raw]) == [("11010519491231002X", None)]
 
@@ -60,11 +62,13 @@ def test_lowercase_x_full_width_apostrophes_and_spaces_are_normalised(raw):
 def _generated_ids(n: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     births = np.datetime64("1920-01-01") + rng.integers(0, 365 * 100, n).astype("timedelta64[D]")
-    frame = pl.DataFrame({
-        "address": rng.choice(["110105", "430621", "990101", "532931"], n),
-        "birth_date": pl.Series(births).cast(pl.Date),
-        "male": rng.random(n) < 0.5,
-    })
+    frame = pl.DataFrame(
+        {
+            "address": rng.choice(["110105", "430621", "990101", "532931"], n),
+            "birth_date": pl.Series(births).cast(pl.Date),
+            "male": rng.random(n) < 0.5,
+        }
+    )
     return frame.select(id_expr("address", "birth_date", "male"))[:, 0].to_list()
 
 
@@ -76,9 +80,9 @@ def _corrupt(ids: list[str], seed: int) -> list[str]:
         pos = int(rng.integers(0, 18))
         if kind == 0:  # change one digit
             digit = str((int(value[pos]) + 1) % 10) if value[pos].isdigit() else "1"
-            out.append(value[:pos] + digit + value[pos + 1:])
+            out.append(value[:pos] + digit + value[pos + 1 :])
         elif kind == 1 and pos < 17:  # swap two neighbours
-            out.append(value[:pos] + value[pos + 1] + value[pos] + value[pos + 2:])
+            out.append(value[:pos] + value[pos + 1] + value[pos] + value[pos + 2 :])
         elif kind == 2:  # a different check character
             out.append(value[:17] + "0123456789X"[int(rng.integers(0, 11))])
         else:

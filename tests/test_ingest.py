@@ -24,18 +24,22 @@ def manifest(root: Path) -> dict:
 
 # ---------------------------------------------------------------- hand-made files
 
+
 def test_a_messy_family_file_cleans_and_quarantines_every_row(tmp_path):
     root = data_dir_with_divisions(tmp_path)
-    rows = [[TITLE], FAMILY_HEADER,
-            FAMILY_ROWS[0],
-            [],  # blank
-            FAMILY_ROWS[1],
-            FAMILY_ROWS[1],  # exact duplicate
-            ["测试丙", "4.30621E+17", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
-            ["测试丁", "110105194912310021", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
-            ["测试戊", "11010519491231002X", "1", "1", "500", "示范县", "城关镇", "无此村", "2025-02-30", "在保"],
-            ["合计", None, None, "6", "3,340"],
-            ["制表人：王某某", None, None, None, None]]
+    rows = [
+        [TITLE],
+        FAMILY_HEADER,
+        FAMILY_ROWS[0],
+        [],  # blank
+        FAMILY_ROWS[1],
+        FAMILY_ROWS[1],  # exact duplicate
+        ["测试丙", "4.30621E+17", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
+        ["测试丁", "110105194912310021", "1", "1", "500", "示范县", "城关镇", "东风社区", "2025-03-05", "在保"],
+        ["测试戊", "11010519491231002X", "1", "1", "500", "示范县", "城关镇", "无此村", "2025-02-30", "在保"],
+        ["合计", None, None, "6", "3,340"],
+        ["制表人：王某某", None, None, None, None],
+    ]
     write_xlsx(root / "raw" / "2025-03" / "示范县城市低保家庭花名册_2025年3月.xlsx", rows, start_row=1)
     report = ingest(Paths.from_env(root))
     assert not report.failed
@@ -45,8 +49,13 @@ def test_a_messy_family_file_cleans_and_quarantines_every_row(tmp_path):
     by_row = q.group_by("source_row").agg(pl.col("reason_code").sort()).sort("source_row").rows()
     # one empty row above the title: title in spreadsheet row 2, header in 3, data from row 4
     assert by_row == [
-        (5, ["blank_row"]), (7, ["duplicate_row"]), (8, ["id_lost_precision"]), (9, ["id_bad_check"]),
-        (10, ["bad_value", "unknown_region"]), (11, ["footer_row"]), (12, ["footer_row"]),
+        (5, ["blank_row"]),
+        (7, ["duplicate_row"]),
+        (8, ["id_lost_precision"]),
+        (9, ["id_bad_check"]),
+        (10, ["bad_value", "unknown_region"]),
+        (11, ["footer_row"]),
+        (12, ["footer_row"]),
     ]
     clean = pl.read_parquet(root / "clean" / "family" / "period=2025-03" / "*.parquet")
     assert clean["division_code"].to_list() == ["990101001001", "990101002201"]
@@ -80,7 +89,9 @@ def test_reingesting_changes_nothing_and_a_changed_file_replaces_its_rows(tmp_pa
 
 def test_an_unmapped_required_column_fails_that_file_clearly_and_the_others_go_on(tmp_path):
     root = data_dir_with_divisions(tmp_path)
-    write_csv(root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", [["户主姓名", "证件号", "保障人口数"], ["甲", "11010519491231002X", "1"]])
+    write_csv(
+        root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", [["户主姓名", "证件号", "保障人口数"], ["甲", "11010519491231002X", "1"]]
+    )
     write_csv(root / "raw" / "2025-03" / "示范县农村低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(root)}
     result = subprocess.run([sys.executable, "-m", "civstat.cli", "ingest"], capture_output=True, text=True, env=env)
@@ -107,14 +118,23 @@ def test_region_names_need_the_division_register(tmp_path):
 
 # ---------------------------------------------------------------- generated data
 
+
 def test_the_generated_data_has_every_quirk(tiny_generated):
     files = manifest(tiny_generated)["files"]
     assert {f["format"] for f in files} == {"xlsx", "xls", "html", "csv"}
     assert {f["encoding"] for f in files} >= {"utf-8", "utf-8-sig", "gbk", "gb18030"}
     assert {f["header_variant"] for f in files} == {"single", "group_above", "sub_fields"}
     reasons = {reason for f in files for _, reason in f["quarantined"]}
-    assert reasons >= {"blank_row", "duplicate_row", "footer_row", "id_lost_precision", "id_bad_check", "bad_value",
-                       "unknown_region", "id_several_in_cell"}
+    assert reasons >= {
+        "blank_row",
+        "duplicate_row",
+        "footer_row",
+        "id_lost_precision",
+        "id_bad_check",
+        "bad_value",
+        "unknown_region",
+        "id_several_in_cell",
+    }
     rosters = {f["roster"] for f in files}
     assert rosters == set(__import__("civstat.registry", fromlist=["registry"]).registry().rosters)
 
@@ -129,7 +149,9 @@ def assert_every_file_reconciles(root: Path) -> None:
         row = ledger.filter(pl.col("source_file") == f["source_file"]).row(0, named=True)
         assert row["status"] == "ok", row["error"]
         assert row["rows_in"] == row["rows_clean"] + row["rows_quarantined"]
-        assert (row["rows_in"], row["rows_clean"], row["rows_quarantined"]) == (f["rows_in"], f["rows_clean"], f["rows_quarantined"]), f["source_file"]
+        assert (row["rows_in"], row["rows_clean"], row["rows_quarantined"]) == (f["rows_in"], f["rows_clean"], f["rows_quarantined"]), f[
+            "source_file"
+        ]
         got = quarantine.filter(pl.col("source_file") == f["source_file"]).group_by("source_row").agg(pl.col("reason_code").first())
         assert sorted(got.rows()) == sorted((r, q) for r, q in f["quarantined"]), f["source_file"]
 
@@ -150,10 +172,16 @@ def test_clean_totals_match_the_generators_manifest(tiny_ingested):
         assert frame.height == f["rows_clean"]
         assert round(frame[column].fill_null(0).sum(), 2) == pytest.approx(f["clean_amount"], abs=0.005), f["source_file"]
     totals = pl.read_parquet(tiny_ingested / "raw" / "_manifest" / "totals.parquet")
-    persons = totals.filter(pl.col("roster") == "person").group_by("period", "programme").agg(pl.col("keys").sum()).sort("period", "programme")
-    cleaned = (pl.read_parquet(clean / "person" / "**" / "*.parquet", hive_partitioning=False)
-               .with_columns(period=pl.col("period").dt.strftime("%Y-%m"))
-               .group_by("period", "programme").agg(keys=pl.col("person_key").n_unique()).sort("period", "programme"))
+    persons = (
+        totals.filter(pl.col("roster") == "person").group_by("period", "programme").agg(pl.col("keys").sum()).sort("period", "programme")
+    )
+    cleaned = (
+        pl.read_parquet(clean / "person" / "**" / "*.parquet", hive_partitioning=False)
+        .with_columns(period=pl.col("period").dt.strftime("%Y-%m"))
+        .group_by("period", "programme")
+        .agg(keys=pl.col("person_key").n_unique())
+        .sort("period", "programme")
+    )
     assert cleaned.equals(persons.select(cleaned.columns).cast(cleaned.schema))
 
 
@@ -222,6 +250,7 @@ def test_every_clean_row_with_a_region_has_a_known_12_digit_division_code(tiny_i
 
 # ---------------------------------------------------------------- members follow their household
 
+
 def _id(address: str, birth: str, seq: str) -> str:
     from civstat.cleaning.identity import check_char
 
@@ -235,23 +264,29 @@ def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_
     root = data_dir_with_divisions(tmp_path)
     head_a, head_b, head_c, head_d = (_id("990101", "19600101", s) for s in ("011", "021", "031", "041"))
     wrong_c = head_c[:17] + ("0" if head_c[17] != "0" else "1")
-    write_csv(root / "raw" / "2025-03" / "特困人员家庭查询_20250331.csv", [
-        ["序号", "户主姓名", "户主证件号码", "保障人数", "救助金额", "区县", "乡镇（街道）", "村（社区）", "城乡类别", "人员状态"],
-        ["1", "测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区", "城市", "正常"],
-        ["2", "测试乙", head_b, "1", "待核实", "示范县", "河口乡", "红旗村", "农村", "正常"],
-        ["3", "测试丙", wrong_c, "1", "600", "示范县", "河口乡", "红旗村", "农村", "正常"],
-        ["数据来源：低收入人口动态监测信息平台"],
-    ])
+    write_csv(
+        root / "raw" / "2025-03" / "特困人员家庭查询_20250331.csv",
+        [
+            ["序号", "户主姓名", "户主证件号码", "保障人数", "救助金额", "区县", "乡镇（街道）", "村（社区）", "城乡类别", "人员状态"],
+            ["1", "测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区", "城市", "正常"],
+            ["2", "测试乙", head_b, "1", "待核实", "示范县", "河口乡", "红旗村", "农村", "正常"],
+            ["3", "测试丙", wrong_c, "1", "600", "示范县", "河口乡", "红旗村", "农村", "正常"],
+            ["数据来源：低收入人口动态监测信息平台"],
+        ],
+    )
     member_a = _id("990101", "19900101", "051")
-    write_csv(root / "raw" / "2025-03" / "特困人员查询_20250331.csv", [
-        ["序号", "姓名", "证件号码", "户主证件号码", "与户主关系", "人员状态"],
-        ["1", "测试甲", head_a, head_a, "户主", "正常"],
-        ["2", "测试丁", member_a, head_a, "配偶", "正常"],
-        ["3", "测试乙", head_b, head_b, "户主", "正常"],
-        ["4", "测试丙", head_c, head_c, "户主", "正常"],
-        ["5", "测试戊", head_d, head_d, "户主", "正常"],
-        ["6"],
-    ])
+    write_csv(
+        root / "raw" / "2025-03" / "特困人员查询_20250331.csv",
+        [
+            ["序号", "姓名", "证件号码", "户主证件号码", "与户主关系", "人员状态"],
+            ["1", "测试甲", head_a, head_a, "户主", "正常"],
+            ["2", "测试丁", member_a, head_a, "配偶", "正常"],
+            ["3", "测试乙", head_b, head_b, "户主", "正常"],
+            ["4", "测试丙", head_c, head_c, "户主", "正常"],
+            ["5", "测试戊", head_d, head_d, "户主", "正常"],
+            ["6"],
+        ],
+    )
     report = ingest(Paths.from_env(root))
     assert not report.failed, [o.error for o in report.failed]
     ledger = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "person").row(0, named=True)
@@ -260,7 +295,11 @@ def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_
     assert persons.select("division_code", "urban_rural", "programme").unique().rows() == [("990101001001", "urban", "tekun")]
     quarantine = read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "person").sort("source_row")
     assert quarantine.select("source_row", "reason_code").rows() == [
-        (4, "household_quarantined"), (5, "household_not_listed"), (6, "household_not_listed"), (7, "blank_row")]
+        (4, "household_quarantined"),
+        (5, "household_not_listed"),
+        (6, "household_not_listed"),
+        (7, "blank_row"),
+    ]
     assert "户主记录被隔离" in quarantine["reason"][0]
     family = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "family").row(0, named=True)
     assert (family["rows_in"], family["rows_clean"], family["rows_quarantined"], family["rows_footer"]) == (4, 1, 3, 1)
@@ -269,11 +308,14 @@ def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_
 def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):
     root = data_dir_with_divisions(tmp_path)
     head_a, head_b = (_id("990101", "19600101", s) for s in ("011", "021"))
-    write_csv(root / "raw" / "2025-03" / "低保家庭花名册.csv", [
-        ["户主姓名", "户主身份证号", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村"],
-        ["测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区"],
-        ["测试乙", head_b, "1", "600", "示范县", "河口乡", "红旗村委会"],
-    ])
+    write_csv(
+        root / "raw" / "2025-03" / "低保家庭花名册.csv",
+        [
+            ["户主姓名", "户主身份证号", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村"],
+            ["测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区"],
+            ["测试乙", head_b, "1", "600", "示范县", "河口乡", "红旗村委会"],
+        ],
+    )
     report = ingest(Paths.from_env(root))
     assert not report.failed, [o.error for o in report.failed]
     family = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet").sort("division_code")

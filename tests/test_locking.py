@@ -12,8 +12,10 @@ from civstat.locking import single_writer
 
 def test_a_second_writer_is_refused_with_no_wait_and_waits_otherwise(tmp_path):
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path)}
-    hold = ("import sys, time; from pathlib import Path; from civstat.locking import single_writer\n"
-            "with single_writer(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)\n")
+    hold = (
+        "import sys, time; from pathlib import Path; from civstat.locking import single_writer\n"
+        "with single_writer(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
     assert holder.stdout.readline().strip() == "held"
     busy = subprocess.run([sys.executable, "-m", "civstat.cli", "--no-wait", "ingest"], capture_output=True, text=True, env=env)
@@ -35,8 +37,10 @@ def test_the_lock_is_reentrant_within_one_process(tmp_path):
 
 
 def test_a_lock_released_by_a_killed_process_is_free_again(tmp_path):
-    hold = ("import sys, os, signal; from pathlib import Path; from civstat.locking import single_writer\n"
-            "with single_writer(Path(sys.argv[1])):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    hold = (
+        "import sys, os, signal; from pathlib import Path; from civstat.locking import single_writer\n"
+        "with single_writer(Path(sys.argv[1])):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     subprocess.run([sys.executable, "-c", hold, str(tmp_path)])
     with single_writer(tmp_path, wait=False):  # no WriterBusy: the kernel released the dead process's lock
         pass

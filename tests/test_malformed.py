@@ -25,8 +25,9 @@ def _id(address: str, birth: str, seq: str) -> str:
 
 
 def _family_lines(ids: list[str]) -> list[list[str]]:
-    return [FAMILY_HEADER] + [["测试" + str(i), pid, "1", "1", "600", "示范县", "城关镇", "东风社区", "2025/3/5", "在保"]
-                              for i, pid in enumerate(ids)]
+    return [FAMILY_HEADER] + [
+        ["测试" + str(i), pid, "1", "1", "600", "示范县", "城关镇", "东风社区", "2025/3/5", "在保"] for i, pid in enumerate(ids)
+    ]
 
 
 @pytest.fixture
@@ -45,7 +46,8 @@ def hostile(tmp_path) -> tuple[Path, list[str]]:
     (month / "示范县农村低保家庭花名册_BOM.csv").write_bytes(b"\xef\xbb\xbf" + gbk.encode("gbk"))
     # old-Mac line endings (\r alone): readable
     (month / "示范县农村特困家庭花名册_CR.csv").write_bytes(
-        "\r".join(",".join(r) for r in _family_lines(ids[32:34])).encode("utf-8") + b"\r")
+        "\r".join(",".join(r) for r in _family_lines(ids[32:34])).encode("utf-8") + b"\r"
+    )
     # a cell of 200,000 characters
     huge = _family_lines(ids[34:35])
     huge[1][7] = "东" * 200_000
@@ -56,7 +58,8 @@ def hostile(tmp_path) -> tuple[Path, list[str]]:
     (month / "示范县刚性支出家庭花名册_坏.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(200))
     # an HTML table whose cell spans twenty million columns
     (month / "示范县城市低保家庭花名册_跨列.xls").write_text(
-        '<html><table><tr><td colspan="20000000">x</td></tr><tr><td>户主姓名</td></tr></table></html>', encoding="utf-8")
+        '<html><table><tr><td colspan="20000000">x</td></tr><tr><td>户主姓名</td></tr></table></html>', encoding="utf-8"
+    )
     # a date in year 9999 and a birth date before 1890 are quarantined, the other rows kept
     dates = _family_lines(ids[33:38])
     dates[1][8], dates[2][8] = "9999-01-01", "1880-05-05"
@@ -70,7 +73,8 @@ def hostile(tmp_path) -> tuple[Path, list[str]]:
     (month / "示范县城市低保家庭花名册_链接.csv").symlink_to(outside)
     # a tab-separated export and a macro-enabled workbook are read like the others
     (month / "示范县农村特困家庭花名册_制表符.tsv").write_text(
-        "\n".join("\t".join(r) for r in _family_lines(ids[0:2])) + "\n", encoding="utf-8")
+        "\n".join("\t".join(r) for r in _family_lines(ids[0:2])) + "\n", encoding="utf-8"
+    )
     return root, ids
 
 
@@ -105,8 +109,10 @@ def test_dates_beyond_the_period_or_before_1890_are_quarantined_with_their_reaso
     root, _ = hostile
     ingest(Paths.from_env(root), workers=1)
     q = read_quarantine(Paths.from_env(root)).filter(pl.col("source_file").str.ends_with("_日期.csv")).sort("source_row")
-    assert q.select("source_row", "field", "reason_code").rows() == [(2, "last_review_date", "date_after_period"),
-                                                                     (3, "last_review_date", "out_of_range")]
+    assert q.select("source_row", "field", "reason_code").rows() == [
+        (2, "last_review_date", "date_after_period"),
+        (3, "last_review_date", "out_of_range"),
+    ]
 
 
 def test_a_file_changing_while_it_is_read_is_refused_for_this_run(tmp_path, monkeypatch):
@@ -137,8 +143,9 @@ def test_a_valid_id_ending_in_000_is_kept_and_a_number_cell_on_the_second_sheet_
 
     root = data_dir_with_divisions(tmp_path)
     # find a valid ID ending in 000 (about 1 in 1,100)
-    valid_000 = next(i for i in (_id("990101", "19600101", f"{s:03d}")[:15] + "000" for s in range(1000))
-                     if _id(i[:6], i[6:14], i[14:17]) == i)
+    valid_000 = next(
+        i for i in (_id("990101", "19600101", f"{s:03d}")[:15] + "000" for s in range(1000)) if _id(i[:6], i[6:14], i[14:17]) == i
+    )
     write_csv(root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", _family_lines([valid_000]))
     path = root / "raw" / "2025-03" / "示范县农村低保家庭花名册.xlsx"
     book = xlsxwriter.Workbook(path)

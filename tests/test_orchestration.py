@@ -63,7 +63,9 @@ def test_the_sensor_fires_once_per_file_version(tmp_path):
 
     def tick(cursor):
         with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance, repository_def=defs.get_repository_def())
+            context = dg.build_sensor_context(
+                cursor=cursor, resources=resources, instance=instance, repository_def=defs.get_repository_def()
+            )
             data = sensor.evaluate_tick(context)
             return list(data.run_requests or []), data.cursor
 
@@ -92,7 +94,15 @@ def test_a_full_run_materialises_every_asset_runs_every_check_and_publishes(orch
     root, result = orchestrated
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"raw/family", "clean/family", "mart/subsidy_coverage", "mart/published", "report/caseworker_lists", "report/annual_workbook", "report/chart_page"} <= materialized
+    assert {
+        "raw/family",
+        "clean/family",
+        "mart/subsidy_coverage",
+        "mart/published",
+        "report/caseworker_lists",
+        "report/annual_workbook",
+        "report/chart_page",
+    } <= materialized
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) >= 50 and all(e.passed for e in evaluations)
     assert (root / "marts" / "warehouse.duckdb").exists() and (root / "marts" / "low_income_monitoring.parquet").exists()
@@ -190,8 +200,9 @@ def test_an_unclosed_quote_leaks_nothing_into_the_ledger_the_logs_or_the_console
     broken = month / ("引号未闭合_" + source.name)
     broken.write_bytes(b"\n".join(lines))
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path), "CIVSTAT_LOG_LEVEL": "INFO"}
-    run = subprocess.run([sys.executable, "-m", "civstat.cli", "-v", "run", "--period", month.name],
-                         capture_output=True, text=True, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "civstat.cli", "-v", "run", "--period", month.name], capture_output=True, text=True, env=env
+    )
     assert run.returncode == 1
     ids, names = people_in(tmp_path / "raw")
     assert not leaks(tmp_path, ids, names, extra_text=run.stdout + run.stderr)

@@ -7,10 +7,19 @@ import pytest
 from civstat.periods import PeriodError, parse_month, parse_period
 
 
-@pytest.mark.parametrize(("written", "period"), [
-    ("2025-03", "2025-03"), ("2025-3", "2025-03"), ("202503", "2025-03"), ("2025年3月", "2025-03"),
-    ("2025/03", "2025-03"), ("2025", "2025"), ("2025年", "2025"), ("2015-12", "2015-12"),
-])
+@pytest.mark.parametrize(
+    ("written", "period"),
+    [
+        ("2025-03", "2025-03"),
+        ("2025-3", "2025-03"),
+        ("202503", "2025-03"),
+        ("2025年3月", "2025-03"),
+        ("2025/03", "2025-03"),
+        ("2025", "2025"),
+        ("2025年", "2025"),
+        ("2015-12", "2015-12"),
+    ],
+)
 def test_a_period_written_any_accepted_way_reads_as_one(written, period):
     assert parse_period(written) == period
 

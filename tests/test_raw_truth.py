@@ -20,8 +20,11 @@ ORPHANS = "2021-12/孤儿基本生活费发放花名册202112.csv"
 
 def orphans_published(root: Path) -> list[tuple]:
     coverage = pl.read_parquet(root / "marts" / "subsidy_coverage.parquet")
-    return sorted(coverage.filter((pl.col("programme") == "orphan") & (pl.col("division_level") == "county"))
-                  .select("subcategory", "recipients", "amount").rows())
+    return sorted(
+        coverage.filter((pl.col("programme") == "orphan") & (pl.col("division_level") == "county"))
+        .select("subcategory", "recipients", "amount")
+        .rows()
+    )
 
 
 def refresh(root: Path) -> None:

@@ -7,13 +7,37 @@ import pytest
 
 from civstat.cleaning.regions import RegionResolver
 
-REGISTER = pl.DataFrame({
-    "division_code": ["990200000000", "990201000000", "990201101000", "990201101201", "990201101001", "990201101202",
-                      "990202000000", "990202101000", "990202101201", "990202102000", "990202103000"],
-    "division_name": ["云州市", "青川区", "柳河镇", "青山村委会", "青山社区居民委员会", "红旗村委会",
-                      "东湖区", "石桥镇", "红星村村民委员会", "城关镇", "城关乡"],
-    "urban_rural_code": [None, None, None, "220", "111", "220", None, None, "220", None, None],
-})
+REGISTER = pl.DataFrame(
+    {
+        "division_code": [
+            "990200000000",
+            "990201000000",
+            "990201101000",
+            "990201101201",
+            "990201101001",
+            "990201101202",
+            "990202000000",
+            "990202101000",
+            "990202101201",
+            "990202102000",
+            "990202103000",
+        ],
+        "division_name": [
+            "云州市",
+            "青川区",
+            "柳河镇",
+            "青山村委会",
+            "青山社区居民委员会",
+            "红旗村委会",
+            "东湖区",
+            "石桥镇",
+            "红星村村民委员会",
+            "城关镇",
+            "城关乡",
+        ],
+        "urban_rural_code": [None, None, None, "220", "111", "220", None, None, "220", None, None],
+    }
+)
 
 
 def resolve(county, township, village):
@@ -22,12 +46,15 @@ def resolve(county, township, village):
     return out.row(0, named=True)
 
 
-@pytest.mark.parametrize(("written", "code"), [
-    ("青山村", "990201101201"),            # the register says 青山村委会
-    ("青山村委会", "990201101201"),
-    ("青山社区", "990201101001"),          # the register says 青山社区居民委员会
-    ("红旗村", "990201101202"),            # 红旗村委会: the committee goes, the 旗 of 红旗 stays
-])
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("青山村", "990201101201"),  # the register says 青山村委会
+        ("青山村委会", "990201101201"),
+        ("青山社区", "990201101001"),  # the register says 青山社区居民委员会
+        ("红旗村", "990201101202"),  # 红旗村委会: the committee goes, the 旗 of 红旗 stays
+    ],
+)
 def test_a_village_resolves_with_or_without_its_committee_suffix(written, code):
     assert resolve("青川区", "柳河镇", written)["division_code"] == code
 

@@ -11,8 +11,10 @@ from civstat.settings import Paths
 
 
 def sheets(path, names):
-    return {n: pl.read_excel(path, sheet_name=n, read_options={"header_row": 2}).filter(pl.col("区划代码").str.contains(r"^\d{12}$"))
-            for n in names}
+    return {
+        n: pl.read_excel(path, sheet_name=n, read_options={"header_row": 2}).filter(pl.col("区划代码").str.contains(r"^\d{12}$"))
+        for n in names
+    }
 
 
 def test_the_workbook_totals_equal_the_marts(tiny_built, tmp_path):
@@ -22,9 +24,14 @@ def test_the_workbook_totals_equal_the_marts(tiny_built, tmp_path):
     try:
         tables = build_tables(con, year)
         dec = con.execute("select max(period) from dim_periods where period_type = 'month' and year = ?", [year]).fetchone()[0]
-        want_persons = con.execute("select sum(persons) from low_income_monitoring where division_level = 'province' "
-                                   "and programme = 'dibao' and urban_rural = 'urban' and period = ?", [dec]).fetchone()[0]
-        want_beds = con.execute("select institution_beds from elderly_care_beds where division_level = 'province' and year = ?", [year]).fetchone()[0]
+        want_persons = con.execute(
+            "select sum(persons) from low_income_monitoring where division_level = 'province' "
+            "and programme = 'dibao' and urban_rural = 'urban' and period = ?",
+            [dec],
+        ).fetchone()[0]
+        want_beds = con.execute(
+            "select institution_beds from elderly_care_beds where division_level = 'province' and year = ?", [year]
+        ).fetchone()[0]
     finally:
         con.close()
     book = sheets(path, [t.sheet for t in tables])
@@ -85,8 +92,17 @@ def test_the_chart_page_renders_offline_with_chinese_labels_in_chromium(tiny_bui
     import re
 
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", text) and "<script" not in text and "<link" not in text, "offline"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ]
     dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") == 4
     for label in ("每千名老年人养老床位", "低收入人口月度在册人数", "补贴覆盖率", "各规则新增预警", "低保", "高龄津贴"):

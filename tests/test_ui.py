@@ -14,8 +14,16 @@ import urllib.request
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -29,8 +37,13 @@ def test_the_web_ui_shows_the_mart_assets_to_headless_chromium(tmp_path):
     assert CHROMIUM, "chromium is not installed: .ci/run installs Debian's chromium"
     port = free_port()
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path)}
-    ui = subprocess.Popen([sys.executable, "-m", "civstat.cli", "ui", "--port", str(port)], env=env, start_new_session=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "civstat.cli", "ui", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -43,9 +56,17 @@ def test_the_web_ui_shows_the_mart_assets_to_headless_chromium(tmp_path):
         else:
             pytest.fail("the Dagster UI did not start within 120 s")
         dom = subprocess.run(
-            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=30000",
-             "--dump-dom", f"http://127.0.0.1:{port}/assets/mart"],
-            capture_output=True, text=True, timeout=180,
+            [
+                CHROMIUM,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp_path / 'chromium'}",
+                "--virtual-time-budget=30000",
+                "--dump-dom",
+                f"http://127.0.0.1:{port}/assets/mart",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         ).stdout
         for mart in ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage"):
             assert mart in dom, f"{mart} not on the page"

@@ -20,8 +20,19 @@ def parse(fn, raw: list[str | None]) -> list:
 
 @pytest.mark.parametrize(
     "raw",
-    ["2021-03-05", "2021/3/5", "2021年3月5日", "20210305", "44260", "44260.0", "2021-03-05 00:00:00", "2021.3.5",
-     "２０２１－０３－０５", "'2021-03-05", " 2021-3-5 "],
+    [
+        "2021-03-05",
+        "2021/3/5",
+        "2021年3月5日",
+        "20210305",
+        "44260",
+        "44260.0",
+        "2021-03-05 00:00:00",
+        "2021.3.5",
+        "２０２１－０３－０５",
+        "'2021-03-05",
+        " 2021-3-5 ",
+    ],
 )
 def test_every_date_format_means_the_same_day(raw):
     assert parse(values.parse_date, [raw]) == [dt.date(2021, 3, 5)]
@@ -39,8 +50,17 @@ def test_impossible_dates_are_unparsed_not_guessed(raw):
 
 @pytest.mark.parametrize(
     "raw, amount",
-    [("1234.5", 1234.5), ("1,234.50", 1234.5), ("1234元", 1234.0), ("1,234.50元", 1234.5), ("￥12", 12.0),
-     ("１２３元", 123.0), ("'880", 880.0), ("0", 0.0), ("12.346", 12.35)],
+    [
+        ("1234.5", 1234.5),
+        ("1,234.50", 1234.5),
+        ("1234元", 1234.0),
+        ("1,234.50元", 1234.5),
+        ("￥12", 12.0),
+        ("１２３元", 123.0),
+        ("'880", 880.0),
+        ("0", 0.0),
+        ("12.346", 12.35),
+    ],
 )
 def test_amounts_with_yuan_and_thousands_separators(raw, amount):
     assert parse(values.parse_amount, [raw]) == [amount]
@@ -94,8 +114,10 @@ def test_a_bare_four_digit_year_is_not_taken_for_an_excel_serial():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.decimals(min_value=0, max_value=10_000_000, places=2, allow_nan=False, allow_infinity=False),
-       st.sampled_from(["{:.2f}", "{:,.2f}", "{:.2f}元", "{:,.2f}元", "￥{:.2f}"]))
+@given(
+    st.decimals(min_value=0, max_value=10_000_000, places=2, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["{:.2f}", "{:,.2f}", "{:.2f}元", "{:,.2f}元", "￥{:.2f}"]),
+)
 def test_any_amount_written_any_way_parses_back(amount, pattern):
     assert parse(values.parse_amount, [pattern.format(amount)]) == [float(amount)]
 

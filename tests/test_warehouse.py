@@ -23,6 +23,7 @@ from civstat.warehouse.build import BuildError, build_and_publish
 
 # ---------------------------------------------------------------- sources generated from the registry
 
+
 def test_the_committed_dbt_sources_match_the_registry():
     assert sources.drift() == [], "run `civstat dbt-sources` and commit the result"
 
@@ -37,15 +38,19 @@ def test_adding_a_registry_field_without_regenerating_is_drift():
 
 # ---------------------------------------------------------------- the marts equal the truth
 
+
 def test_dbt_build_passes_every_model_test_and_unit_test(tiny_built):
     results = __import__("json").loads((tiny_built / "build_results.json").read_text())
     kinds = {r["unique_id"].split(".")[0] for r in results}
     assert kinds >= {"model", "seed", "test", "unit_test"}
     assert all(r["status"] in ("success", "pass") for r in results), [r for r in results if r["status"] not in ("success", "pass")]
     units = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test.")}
-    assert units >= {"beds_per_1000_nursing_share_and_occupancy", "national_check_2015_beds_per_1000",
-                     "coverage_is_recipients_over_eligible_and_null_without_a_register",
-                     "a_person_on_the_rolls_in_march_only_enters_in_march_and_exits_in_april"}
+    assert units >= {
+        "beds_per_1000_nursing_share_and_occupancy",
+        "national_check_2015_beds_per_1000",
+        "coverage_is_recipients_over_eligible_and_null_without_a_register",
+        "a_person_on_the_rolls_in_march_only_enters_in_march_and_exits_in_april",
+    }
 
 
 def marts(root: Path, sql: str) -> pl.DataFrame:
@@ -58,16 +63,21 @@ def marts(root: Path, sql: str) -> pl.DataFrame:
 
 def county_figures_equal_the_manifest(root: Path) -> None:
     totals = pl.read_parquet(root / "raw" / "_manifest" / "totals.parquet")
-    totals = totals.with_columns(year=pl.col("period").str.slice(0, 4).cast(pl.Int64),
-                                 period=pl.col("period").str.to_date("%Y-%m", strict=False))
+    totals = totals.with_columns(
+        year=pl.col("period").str.slice(0, 4).cast(pl.Int64), period=pl.col("period").str.to_date("%Y-%m", strict=False)
+    )
     # 低收入: households and amount from the family files, persons from the person files
     family = totals.filter(pl.col("roster") == "family").select(
-        "county_code", "period", "programme", "urban_rural", households="rows", amount_paid="amount")
+        "county_code", "period", "programme", "urban_rural", households="rows", amount_paid="amount"
+    )
     persons = totals.filter(pl.col("roster") == "person").select("county_code", "period", "programme", "urban_rural", persons="rows")
     expected = family.join(persons, on=["county_code", "period", "programme", "urban_rural"], how="full", coalesce=True)
-    got = marts(root, """
+    got = marts(
+        root,
+        """
         select left(division_code, 6) as county_code, period, programme, urban_rural, households, persons, amount_paid
-        from low_income_monitoring where division_level = 'county' and programme <> 'prevention'""")
+        from low_income_monitoring where division_level = 'county' and programme <> 'prevention'""",
+    )
     joined = expected.join(got, on=["county_code", "period", "programme", "urban_rural"], how="full", suffix="_mart", coalesce=True)
     assert joined.height == expected.height
     for column in ("households", "persons"):
@@ -75,23 +85,37 @@ def county_figures_equal_the_manifest(root: Path) -> None:
     amounts = joined.filter(pl.col("programme").is_in(["dibao", "tekun"]))
     assert ((amounts["amount_paid"] - amounts["amount_paid_mart"]).abs() < 0.01).all()
     # 补贴: recipients and amounts by programme
-    payments = totals.filter(pl.col("roster").is_in(["longevity", "disab_living", "disab_care", "orphan", "unsupported_child", "temporary"]))
-    expected = payments.group_by("county_code", "period", programme="roster").agg(recipients=pl.col("rows").sum(), amount=pl.col("amount").sum())
-    got = marts(root, """
+    payments = totals.filter(
+        pl.col("roster").is_in(["longevity", "disab_living", "disab_care", "orphan", "unsupported_child", "temporary"])
+    )
+    expected = payments.group_by("county_code", "period", programme="roster").agg(
+        recipients=pl.col("rows").sum(), amount=pl.col("amount").sum()
+    )
+    got = marts(
+        root,
+        """
         select left(division_code, 6) as county_code, period, programme, sum(recipients) as recipients, sum(amount) as amount
-        from subsidy_coverage where division_level = 'county' and programme <> 'prevention_dibao' group by all""")
+        from subsidy_coverage where division_level = 'county' and programme <> 'prevention_dibao' group by all""",
+    )
     joined = expected.join(got, on=["county_code", "period", "programme"], how="full", suffix="_mart", coalesce=True)
     assert joined.height == expected.height
     assert (joined["recipients"] == joined["recipients_mart"]).all()
     assert ((joined["amount"] - joined["amount_mart"]).abs() < 0.01).all()
     # 养老机构: institutions in operation, beds, nursing beds, residents
     expected = totals.filter(pl.col("roster") == "institution").select(
-        "county_code", "year", institutions=pl.col("institutions").cast(pl.Int64),
-        institution_beds=pl.col("beds").cast(pl.Int64), nursing_beds=pl.col("nursing_beds").cast(pl.Int64),
-        residents=pl.col("residents").cast(pl.Int64))
-    got = marts(root, """
+        "county_code",
+        "year",
+        institutions=pl.col("institutions").cast(pl.Int64),
+        institution_beds=pl.col("beds").cast(pl.Int64),
+        nursing_beds=pl.col("nursing_beds").cast(pl.Int64),
+        residents=pl.col("residents").cast(pl.Int64),
+    )
+    got = marts(
+        root,
+        """
         select left(division_code, 6) as county_code, year, institutions, institution_beds, nursing_beds, residents
-        from elderly_care_beds where division_level = 'county'""")
+        from elderly_care_beds where division_level = 'county'""",
+    )
     assert expected.sort("county_code", "year").equals(got.sort("county_code", "year").cast(expected.schema))
 
 
@@ -99,21 +123,42 @@ def ratios_equal_an_independent_computation(root: Path) -> None:
     clean = root / "clean"
     read = lambda roster: pl.read_parquet(clean / roster / "**" / "*.parquet", hive_partitioning=False)
     # beds per 1,000 older people, per county and year, from the clean registers
-    inst = read("institution").filter(pl.col("status") == "operating").group_by(
-        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(beds=pl.col("beds").sum())
-    fac = read("community_facility").group_by(
-        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(cbeds=pl.col("beds").sum())
-    pop = read("population").filter(pl.col("basis") == "hukou").group_by(
-        county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year()).agg(old=pl.col("aged_60_plus").sum())
-    want = inst.join(fac, on=["county", "year"], how="full", coalesce=True).join(pop, on=["county", "year"], how="full", coalesce=True).select(
-        "county", "year", per_1000=(pl.col("beds").fill_null(0) + pl.col("cbeds").fill_null(0)) * 1000 / pl.col("old"))
-    got = marts(root, "select left(division_code, 6) as county, year, beds_per_1000_aged_60_plus_hukou as per_1000 "
-                      "from elderly_care_beds where division_level = 'county'")
+    inst = (
+        read("institution")
+        .filter(pl.col("status") == "operating")
+        .group_by(county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year())
+        .agg(beds=pl.col("beds").sum())
+    )
+    fac = (
+        read("community_facility")
+        .group_by(county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year())
+        .agg(cbeds=pl.col("beds").sum())
+    )
+    pop = (
+        read("population")
+        .filter(pl.col("basis") == "hukou")
+        .group_by(county=pl.col("division_code").str.slice(0, 6), year=pl.col("period").dt.year())
+        .agg(old=pl.col("aged_60_plus").sum())
+    )
+    want = (
+        inst.join(fac, on=["county", "year"], how="full", coalesce=True)
+        .join(pop, on=["county", "year"], how="full", coalesce=True)
+        .select("county", "year", per_1000=(pl.col("beds").fill_null(0) + pl.col("cbeds").fill_null(0)) * 1000 / pl.col("old"))
+    )
+    got = marts(
+        root,
+        "select left(division_code, 6) as county, year, beds_per_1000_aged_60_plus_hukou as per_1000 "
+        "from elderly_care_beds where division_level = 'county'",
+    )
     both = want.join(got.with_columns(pl.col("year").cast(pl.Int32)), on=["county", "year"], suffix="_mart")
     assert both.height == want.height and ((both["per_1000"] - both["per_1000_mart"]).abs() < 1e-9).all()
     # entering and exiting 低保, per county and month, from the clean person rosters
-    persons = read("person").filter(pl.col("programme") == "dibao").select(
-        "period", "person_key", county=pl.col("division_code").str.slice(0, 6)).unique(["period", "person_key"])
+    persons = (
+        read("person")
+        .filter(pl.col("programme") == "dibao")
+        .select("period", "person_key", county=pl.col("division_code").str.slice(0, 6))
+        .unique(["period", "person_key"])
+    )
     months = sorted(persons["period"].unique().to_list())
     rows = []
     for prev, cur in zip(months, months[1:], strict=False):
@@ -121,9 +166,12 @@ def ratios_equal_an_independent_computation(root: Path) -> None:
         now = set(persons.filter(pl.col("period") == cur)["person_key"])
         rows.append({"period": cur, "entering": len(now - before), "exiting": len(before - now)})
     want = pl.DataFrame(rows)
-    got = marts(root, """select period, sum(persons_entering) as entering, sum(persons_exiting) as exiting
+    got = marts(
+        root,
+        """select period, sum(persons_entering) as entering, sum(persons_exiting) as exiting
                          from low_income_monitoring where division_level = 'province' and programme = 'dibao'
-                         and period > (select min(period) from low_income_monitoring) group by all order by period""")
+                         and period > (select min(period) from low_income_monitoring) group by all order by period""",
+    )
     assert want.equals(got.cast(want.schema))
 
 
@@ -152,8 +200,11 @@ def test_undefined_ratios_are_null_not_zero(tiny_built):
 
 
 def test_the_published_warehouse_describes_its_tables_in_chinese_and_english(tiny_built):
-    comments = marts(tiny_built, "select table_name, comment from duckdb_tables() where table_name in "
-                                 "('low_income_monitoring', 'elderly_care_beds', 'subsidy_coverage', 'dim_divisions')")
+    comments = marts(
+        tiny_built,
+        "select table_name, comment from duckdb_tables() where table_name in "
+        "('low_income_monitoring', 'elderly_care_beds', 'subsidy_coverage', 'dim_divisions')",
+    )
     assert comments.height == 4
     assert all(" / " in c and any("\u4e00" <= ch <= "\u9fff" for ch in c) for c in comments["comment"])  # Chinese / English
     columns = marts(tiny_built, "select column_name, comment from duckdb_columns() where table_name = 'elderly_care_beds'")
@@ -161,6 +212,7 @@ def test_the_published_warehouse_describes_its_tables_in_chinese_and_english(tin
 
 
 # ---------------------------------------------------------------- publication
+
 
 def fingerprint(marts_dir: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(marts_dir.iterdir()) if p.is_file()}
@@ -191,8 +243,13 @@ def test_a_reader_is_not_blocked_by_a_publication_and_then_sees_the_new_data(pub
 def test_a_run_killed_midway_leaves_the_old_publication_readable_and_intact(published_copy):
     before = fingerprint(published_copy / "marts")
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(published_copy)}
-    proc = subprocess.Popen([sys.executable, "-m", "civstat.cli", "build"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "civstat.cli", "build"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list((published_copy / "warehouse").glob("build*.duckdb")):
         time.sleep(0.2)
@@ -217,6 +274,7 @@ def test_a_failing_dbt_test_stops_publication(published_copy):
 
 
 # ---------------------------------------------------------------- civstat sql
+
 
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(root), "COLUMNS": "200"}

@@ -55,8 +55,11 @@ def test_every_planted_case_fires_no_look_alike_fires_and_nothing_else_fires(tin
     assert planted_rules == {f"W{n:02d}" for n in range(1, 14)}
     assert misses == [], "planted cases not detected"
     assert false_alarms == [], "look-alikes that fired"
-    unexplained = [r for r in found.iter_rows(named=True)
-                   if (r["rule_code"], r["month"], r["household_key"] if r["rule_code"] in HOUSEHOLD_RULES else r["person_key"]) not in explained]
+    unexplained = [
+        r
+        for r in found.iter_rows(named=True)
+        if (r["rule_code"], r["month"], r["household_key"] if r["rule_code"] in HOUSEHOLD_RULES else r["person_key"]) not in explained
+    ]
     assert unexplained == [], "warnings nobody planted"
 
 
@@ -122,7 +125,8 @@ def test_planted_warnings_are_new_then_ongoing_then_resolved_over_the_months(tmp
     manifest = json.loads((tmp_path / "raw" / "_manifest" / "manifest.json").read_text(encoding="utf-8"))
     con = duckdb.connect(str(tmp_path / "marts" / "warehouse.duckdb"), read_only=True)
     lifecycle = pl.from_arrow(con.sql("select * from monitoring_alert_lifecycle").to_arrow_table()).with_columns(
-        month=pl.col("period").dt.strftime("%Y-%m"))
+        month=pl.col("period").dt.strftime("%Y-%m")
+    )
     con.close()
     checked = 0
     for case in manifest["planted"]:

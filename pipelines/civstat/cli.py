@@ -17,8 +17,15 @@ console = Console(stderr=True)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
 
 
 def cmd_generate(args: argparse.Namespace, paths: Paths) -> int:
@@ -26,9 +33,10 @@ def cmd_generate(args: argparse.Namespace, paths: Paths) -> int:
 
     out = Path(args.out).resolve() if args.out else paths.raw
     started = time.perf_counter()
-    manifest = generate(args.scale, args.months, args.seed, out, start=args.start,
-                        progress=lambda msg: console.log(f"generated {msg}"))
-    console.print(f"[green]wrote[/] {args.months} month(s) of {args.scale} rosters to {out} in {time.perf_counter() - started:.1f}s; manifest: {manifest}")
+    manifest = generate(args.scale, args.months, args.seed, out, start=args.start, progress=lambda msg: console.log(f"generated {msg}"))
+    console.print(
+        f"[green]wrote[/] {args.months} month(s) of {args.scale} rosters to {out} in {time.perf_counter() - started:.1f}s; manifest: {manifest}"
+    )
     return 0
 
 
@@ -62,8 +70,11 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
     """One in-process Dagster run over the partitions; say what was built and what failed."""
     from civstat.orchestrate import run
 
-    console.print(f"running the Dagster job for {partitions[0]}" + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
-                  + " (raw → clean → dbt models and checks → publication) ...")
+    console.print(
+        f"running the Dagster job for {partitions[0]}"
+        + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
+        + " (raw → clean → dbt models and checks → publication) ..."
+    )
     try:
         result = run(paths, partitions)
     except ValueError as exc:
@@ -142,16 +153,24 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     ledger = read_ledger(paths)
     console.print(f"[bold]demo {'done' if status == 0 else 'FAILED'}[/]")
     console.print(f"  raw extracts     {paths.raw}  ({ledger.height} files)")
-    console.print(f"  clean Parquet    {paths.clean}  ({int(ledger['rows_clean'].sum() or 0):,} rows clean, "
-                  f"{int(ledger['rows_quarantined'].sum() or 0):,} quarantined with reasons in {paths.quarantine})")
-    console.print(f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart; warnings in monitoring_alerts.parquet)")
+    console.print(
+        f"  clean Parquet    {paths.clean}  ({int(ledger['rows_clean'].sum() or 0):,} rows clean, "
+        f"{int(ledger['rows_quarantined'].sum() or 0):,} quarantined with reasons in {paths.quarantine})"
+    )
+    console.print(
+        f"  marts            {paths.marts}  (warehouse.duckdb and one Parquet file per mart; warnings in monitoring_alerts.parquet)"
+    )
     reports = paths.reports
     if reports.exists():
         workbooks = sorted(reports.glob("*.xlsx"))
         lists = sorted((reports / "alerts").glob("*/*.xlsx")) if (reports / "alerts").exists() else []
-        console.print(f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/; "
-                      f"charts: {reports / '民政统计图表.html'})")
-    console.print("  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\"")
+        console.print(
+            f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/; "
+            f"charts: {reports / '民政统计图表.html'})"
+        )
+    console.print(
+        "  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\""
+    )
     console.print(f"  Dagster UI       civstat ui   (runs recorded in {paths.data / 'dagster'})")
     return status
 
@@ -243,14 +262,20 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     for r in runs:
         stats = instance.get_run_stats(r.run_id)
         started = dt.datetime.fromtimestamp(stats.start_time).isoformat(timespec="seconds") if stats.start_time else "-"
-        partition = r.tags.get("dagster/partition") or "…".join(filter(None, [r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end")]))
-        console.print(f"  {started}  {r.status.value:<8} {partition:<17} {stats.materializations} materialisations, {stats.steps_failed} failed steps  ({r.run_id[:8]})")
+        partition = r.tags.get("dagster/partition") or "…".join(
+            filter(None, [r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end")])
+        )
+        console.print(
+            f"  {started}  {r.status.value:<8} {partition:<17} {stats.materializations} materialisations, {stats.steps_failed} failed steps  ({r.run_id[:8]})"
+        )
     if not runs:
         console.print("  none yet (civstat run, or civstat demo)")
     ledger = read_ledger(paths)
     if ledger.height:
         latest = ledger["ingested_at"].max()
-        console.print(f"[bold]clean data[/]: {ledger.height} files, latest period {ledger['period'].drop_nulls().max()}, last ingested {latest}")
+        console.print(
+            f"[bold]clean data[/]: {ledger.height} files, latest period {ledger['period'].drop_nulls().max()}, last ingested {latest}"
+        )
         failed = ledger.filter(ledger["status"] == "failed")
         for row in failed.head(5).iter_rows(named=True):
             console.print(f"  [red]failed[/] {row['source_file']}: {row['error'][:200]}")
@@ -259,8 +284,10 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         import json
 
         info = json.loads(publication.read_text(encoding="utf-8"))
-        console.print(f"[bold]published[/]: release {info.get('release', info['run_id'])} at {info['published_at']} in {paths.marts}, "
-                      f"built from {len(info.get('built_from', []))} raw file(s)")
+        console.print(
+            f"[bold]published[/]: release {info.get('release', info['run_id'])} at {info['published_at']} in {paths.marts}, "
+            f"built from {len(info.get('built_from', []))} raw file(s)"
+        )
     else:
         console.print("[bold]published[/]: nothing yet")
     return 0
@@ -364,7 +391,9 @@ def cmd_inspect(args: argparse.Namespace, paths: Paths) -> int:
         if r.row_numbers:
             out.print("  row numbers        " + escape(", ".join(r.row_numbers)) + " (dropped)")
         if r.unmapped:
-            out.print("  unknown headers    " + escape(", ".join(r.unmapped)) + " (left out; if one means a field, add it under header_aliases)")
+            out.print(
+                "  unknown headers    " + escape(", ".join(r.unmapped)) + " (left out; if one means a field, add it under header_aliases)"
+            )
         for column, reason, n in r.quarantine:
             out.print(f"  quarantined        {n} row(s): {escape(column)}: {escape(reason)}")
         for message in r.unknown_values:
@@ -373,7 +402,9 @@ def cmd_inspect(args: argparse.Namespace, paths: Paths) -> int:
             out.print(f"  [{colour}]problem[/]            " + escape(r.error))
         out.print()
     bad = [r for r in reports if r.status != "ok"]
-    out.print(f"{len(reports)} file(s): {len(reports) - len(bad)} would ingest, {len(bad)} would not (nothing was written under {paths.data})")
+    out.print(
+        f"{len(reports)} file(s): {len(reports) - len(bad)} would ingest, {len(bad)} would not (nothing was written under {paths.data})"
+    )
     return 1 if bad else 0
 
 
@@ -382,8 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data directory (default: $CIVSTAT_DATA_DIR or ./data)")
     parser.add_argument("-v", "--verbose", action="store_true")
     waiting = parser.add_mutually_exclusive_group()
-    waiting.add_argument("--wait", dest="wait", action="store_true", default=True,
-                         help="when another run is writing the data directory, wait for it (the default)")
+    waiting.add_argument(
+        "--wait",
+        dest="wait",
+        action="store_true",
+        default=True,
+        help="when another run is writing the data directory, wait for it (the default)",
+    )
     waiting.add_argument("--no-wait", dest="wait", action="store_false", help="when another run is writing, stop at once")
     sub = parser.add_subparsers(dest="command", required=True)
 

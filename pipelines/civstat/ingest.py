@@ -37,11 +37,26 @@ RAW_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".csv", ".tsv", ".txt", ".htm",
 #: Files in data/raw that are not rosters and are not reported (documentation, the generator's oracle).
 NOT_ROSTERS = ("README.md", "README.txt", "_manifest")
 LEDGER_SCHEMA = {
-    "source_file": pl.String, "content_sha256": pl.String, "roster": pl.String, "programme": pl.String,
-    "period": pl.String, "format": pl.String, "encoding": pl.String, "rows_in": pl.Int64, "rows_clean": pl.Int64,
-    "rows_quarantined": pl.Int64, "rows_blank": pl.Int64, "rows_footer": pl.Int64, "rows_duplicate": pl.Int64,
-    "unmapped_headers": pl.String, "unknown_values": pl.String, "status": pl.String, "error": pl.String, "seconds": pl.Float64,
-    "ingested_at": pl.Datetime("us"), "config_sha256": pl.String,
+    "source_file": pl.String,
+    "content_sha256": pl.String,
+    "roster": pl.String,
+    "programme": pl.String,
+    "period": pl.String,
+    "format": pl.String,
+    "encoding": pl.String,
+    "rows_in": pl.Int64,
+    "rows_clean": pl.Int64,
+    "rows_quarantined": pl.Int64,
+    "rows_blank": pl.Int64,
+    "rows_footer": pl.Int64,
+    "rows_duplicate": pl.Int64,
+    "unmapped_headers": pl.String,
+    "unknown_values": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+    "seconds": pl.Float64,
+    "ingested_at": pl.Datetime("us"),
+    "config_sha256": pl.String,
 }
 #: Ledger statuses: ok (cleaned), rejected (read, but one column rejected most rows: nothing
 #: published from it), failed (could not be read or mapped; its earlier rows are withdrawn),
@@ -98,20 +113,27 @@ class IngestReport:
     def totals(self) -> dict[str, int]:
         done = [o for o in self.outcomes if o.status == "ok"]
         return {
-            "files": len(self.outcomes), "ingested": len(done), "skipped": sum(o.status == "skipped" for o in self.outcomes),
-            "failed": len(self.failed), "rows_in": sum(o.rows_in for o in done),
-            "rows_clean": sum(o.rows_clean for o in done), "rows_quarantined": sum(o.rows_quarantined for o in done),
+            "files": len(self.outcomes),
+            "ingested": len(done),
+            "skipped": sum(o.status == "skipped" for o in self.outcomes),
+            "failed": len(self.failed),
+            "rows_in": sum(o.rows_in for o in done),
+            "rows_clean": sum(o.rows_clean for o in done),
+            "rows_quarantined": sum(o.rows_quarantined for o in done),
         }
 
 
 # ---------------------------------------------------------------- where a file belongs
+
 
 def period_of(path: Path, raw_root: Path) -> Period:
     """The period of the folder the file sits in: a month (monthly rosters) or a year (annual registers)."""
     rel = path.relative_to(raw_root)
     period = Period.of_folder(rel.parts[0]) if len(rel.parts) > 1 else None
     if period is None:
-        raise IngestError(f"{rel}: raw files go in data/raw/<YYYY-MM>/ (monthly rosters) or data/raw/<YYYY>/ (annual registers); move it into its period's folder")
+        raise IngestError(
+            f"{rel}: raw files go in data/raw/<YYYY-MM>/ (monthly rosters) or data/raw/<YYYY>/ (annual registers); move it into its period's folder"
+        )
     return period
 
 
@@ -156,6 +178,7 @@ def content_hash(path: Path) -> str:
 
 # ---------------------------------------------------------------- ledger and atomic writes
 
+
 def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -168,9 +191,7 @@ def read_ledger(paths: Paths) -> pl.DataFrame:
     if not paths.ledger.exists():
         return pl.DataFrame(schema=LEDGER_SCHEMA)
     ledger = pl.read_parquet(paths.ledger)
-    return ledger.select(
-        pl.col(c).cast(t) if c in ledger.columns else pl.lit(None, dtype=t).alias(c) for c, t in LEDGER_SCHEMA.items()
-    )
+    return ledger.select(pl.col(c).cast(t) if c in ledger.columns else pl.lit(None, dtype=t).alias(c) for c, t in LEDGER_SCHEMA.items())
 
 
 def _ledger_row(**values) -> pl.DataFrame:
@@ -186,6 +207,7 @@ def withdraw(paths: Paths, source_file: str) -> None:
 
 
 # ---------------------------------------------------------------- divisions for region lookups
+
 
 class DivisionCache:
     """The clean division table of the latest year not after a period, loaded once per year."""
@@ -210,6 +232,7 @@ class DivisionCache:
 
 
 # ---------------------------------------------------------------- one file
+
 
 @dataclass
 class Prepared:
@@ -243,7 +266,9 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
         raise IngestError(f"{source_file}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     after = path.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-        raise IngestError(f"{source_file}: changed while it was being read (still being copied or saved?); it is read again on the next run")
+        raise IngestError(
+            f"{source_file}: changed while it was being read (still being copied or saved?); it is read again on the next run"
+        )
     try:
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
@@ -263,14 +288,25 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
         raise IngestError(str(exc)) from exc
     if roster.multi_programme and programme is None:
         words = "、".join(w for p in roster.programmes for w in reg.programme_file_words.get(p, ()))
-        raise IngestError(f"{source_file}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name")
+        raise IngestError(
+            f"{source_file}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name"
+        )
     if roster.period == "month" and not period.is_month:
         raise IngestError(f"{source_file}: {roster.zh} is a monthly roster; put it in data/raw/<YYYY-MM>/, not data/raw/{period}/")
     urban_rural = urban_rural_from_name(path.name, reg) or (urban_rural_from_name(title, reg) if title else None)
     has_ur_column = any(f.name == "urban_rural" for f in match.columns.values())
     has_ur_field = any(f.name == "urban_rural" for f in roster.fields)
-    ur_source = ("column" if has_ur_column else "file name" if urban_rural else
-                 "household (户主身份证号)" if roster.name == "person" else "division code (城乡分类代码)" if has_ur_field else "none")
+    ur_source = (
+        "column"
+        if has_ur_column
+        else "file name"
+        if urban_rural
+        else "household (户主身份证号)"
+        if roster.name == "person"
+        else "division code (城乡分类代码)"
+        if has_ur_field
+        else "none"
+    )
     return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source)
 
 
@@ -283,10 +319,18 @@ def household_lookup(paths: Paths, period: Period, programme: str | None) -> Hou
     q_dir = paths.quarantine / f"period={period}"
     quarantined = pl.Series("household_key", [], dtype=pl.String)
     if q_dir.exists() and any(q_dir.glob("*.parquet")):
-        q = pl.scan_parquet(q_dir / "*.parquet", missing_columns="insert", extra_columns="ignore", schema={
-            "roster": pl.String, "programme": pl.String, "household_key": pl.String})
-        quarantined = q.filter((pl.col("roster") == "family") & (pl.col("programme") == programme)).select(
-            pl.col("household_key").drop_nulls().unique()).collect().to_series()
+        q = pl.scan_parquet(
+            q_dir / "*.parquet",
+            missing_columns="insert",
+            extra_columns="ignore",
+            schema={"roster": pl.String, "programme": pl.String, "household_key": pl.String},
+        )
+        quarantined = (
+            q.filter((pl.col("roster") == "family") & (pl.col("programme") == programme))
+            .select(pl.col("household_key").drop_nulls().unique())
+            .collect()
+            .to_series()
+        )
     if clean.height == 0 and quarantined.len() == 0:
         return None
     return HouseholdLookup(clean, quarantined)
@@ -303,11 +347,15 @@ def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | N
     roster = prepared.match.roster
     by_field = {f.name: col for col, f in prepared.match.columns.items()}
     column = prepared.match.labels.get(by_field.get(name, ""), roster.field(name).zh if name != "region" else "区划")
-    head = (f"{prepared.source_file}: column '{column}' ({roster.name}.{name}) rejects {rejected} of {result.rows_data} data rows "
-            f"({rejected / result.rows_data:.0%}; the limit is {limit:.0%}, local.max_rejected_share): nothing from this file is published")
+    head = (
+        f"{prepared.source_file}: column '{column}' ({roster.name}.{name}) rejects {rejected} of {result.rows_data} data rows "
+        f"({rejected / result.rows_data:.0%}; the limit is {limit:.0%}, local.max_rejected_share): nothing from this file is published"
+    )
     unknown = next((u for u in result.unknown_values or [] if u.field == name), None)
     if unknown is not None:
-        return f"{head}; {describe_unknown(roster, roster.field(name), unknown.column, unknown.values, str(reg.config_file or config_path()))}"
+        return (
+            f"{head}; {describe_unknown(roster, roster.field(name), unknown.column, unknown.values, str(reg.config_file or config_path()))}"
+        )
     q = result.quarantine
     reasons = q.filter(pl.col("field") == name).group_by("reason_code").len().sort("len", descending=True) if q.height else q
     listed = ", ".join(f"{REASONS_ZH.get(code, code)} ({n} rows)" for code, n in reasons.iter_rows()) if reasons.height else ""
@@ -317,8 +365,9 @@ def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | N
 DEFERRED = "deferred"
 
 
-def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str,
-                only_roster: str | None = None) -> FileOutcome:
+def ingest_file(
+    path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str, only_roster: str | None = None
+) -> FileOutcome:
     """Clean one file; with ``only_roster``, a file of another roster is left for a later phase (DEFERRED)."""
     started = time.perf_counter()
     prepared = prepare_file(path, paths, reg)
@@ -330,12 +379,21 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
     has_code = any(f.type == "division_code" for f in match.columns.values())
     resolver = divisions.resolver(period) if roster.has_region else None
     if region_names and not has_code and resolver is None:
-        raise IngestError(f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first")
+        raise IngestError(
+            f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first"
+        )
     households = household_lookup(paths, period, programme) if roster.name == "person" else None
 
     result = clean_roster(
-        grid, match, source_file=source_file, period=period, programme=programme,
-        urban_rural=prepared.urban_rural, resolver=resolver, secret=secret, households=households,
+        grid,
+        match,
+        source_file=source_file,
+        period=period,
+        programme=programme,
+        urban_rural=prepared.urban_rural,
+        resolver=resolver,
+        secret=secret,
+        households=households,
     )
     fid = file_id(source_file)
     clean_target = paths.clean_table(roster.name) / f"period={period}" / f"{fid}.parquet"
@@ -347,7 +405,9 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
             stale.unlink(missing_ok=True)
     else:
         _write_atomic(result.clean, clean_target)
-        quarantine = result.quarantine.with_columns(roster=pl.lit(roster.name), period=pl.lit(period.key), programme=pl.lit(programme, dtype=pl.String))
+        quarantine = result.quarantine.with_columns(
+            roster=pl.lit(roster.name), period=pl.lit(period.key), programme=pl.lit(programme, dtype=pl.String)
+        )
         if quarantine.height:
             _write_atomic(quarantine, q_target)
         elif q_target.exists():
@@ -357,20 +417,41 @@ def ingest_file(path: Path, paths: Paths, reg: Registry, divisions: DivisionCach
         if match.unmapped:
             log.warning("%s: columns not in the registry were left out: %s", source_file, ", ".join(match.unmapped))
         for u in result.unknown_values or []:
-            log.warning("%s: %s", source_file, describe_unknown(roster, roster.field(u.field), u.column, u.values, str(reg.config_file or config_path())))
+            log.warning(
+                "%s: %s",
+                source_file,
+                describe_unknown(roster, roster.field(u.field), u.column, u.values, str(reg.config_file or config_path())),
+            )
     status = REJECTED if rejected else OK
     ledger = _ledger_row(
-        source_file=source_file, content_sha256=digest, roster=roster.name, programme=programme, period=period.key,
-        format=grid.format, encoding=grid.encoding, rows_in=result.rows_in, rows_clean=result.clean.height,
-        rows_quarantined=result.rows_quarantined, rows_blank=result.rows_blank, rows_footer=result.rows_footer,
-        rows_duplicate=result.rows_duplicate, unmapped_headers="、".join(match.unmapped) or None, unknown_values=unknown,
-        status=status, error=rejected, seconds=round(time.perf_counter() - started, 3), ingested_at=dt.datetime.now(),
+        source_file=source_file,
+        content_sha256=digest,
+        roster=roster.name,
+        programme=programme,
+        period=period.key,
+        format=grid.format,
+        encoding=grid.encoding,
+        rows_in=result.rows_in,
+        rows_clean=result.clean.height,
+        rows_quarantined=result.rows_quarantined,
+        rows_blank=result.rows_blank,
+        rows_footer=result.rows_footer,
+        rows_duplicate=result.rows_duplicate,
+        unmapped_headers="、".join(match.unmapped) or None,
+        unknown_values=unknown,
+        status=status,
+        error=rejected,
+        seconds=round(time.perf_counter() - started, 3),
+        ingested_at=dt.datetime.now(),
         config_sha256=reg.config_sha256,
     )
-    return FileOutcome(source_file, status, roster.name, result.rows_in, result.clean.height, result.rows_quarantined, error=rejected, ledger=ledger)
+    return FileOutcome(
+        source_file, status, roster.name, result.rows_in, result.clean.height, result.rows_quarantined, error=rejected, ledger=ledger
+    )
 
 
 # ---------------------------------------------------------------- many files
+
 
 def in_scope(top: str, periods: Iterable[str] | None) -> bool:
     """Whether files under data/raw/<top>/ belong to a run over ``periods`` (a month's run takes its year's registers)."""
@@ -409,8 +490,9 @@ def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[t
     return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
 
 
-def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str,
-                    only_roster: str | None = None) -> FileOutcome:
+def _ingest_or_fail(
+    path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str, only_roster: str | None = None
+) -> FileOutcome:
     source_file = path.relative_to(paths.raw).as_posix()
     try:
         return ingest_file(path, paths, reg, divisions, secret, digest, only_roster)
@@ -419,13 +501,23 @@ def _ingest_or_fail(path: Path, paths: Paths, reg: Registry, divisions: Division
             raise
         if not isinstance(exc, IngestError):
             # a library's message may quote the file's cells (IDs, names): never pass it on
-            log.error("%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__)
-            exc = IngestError(f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)")
+            log.error(
+                "%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__
+            )
+            exc = IngestError(
+                f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)"
+            )
         message = scrub(str(exc))
         log.error("%s", message)
         withdraw(paths, source_file)  # a file that cannot be read now publishes nothing, not its old rows
-        ledger = _ledger_row(source_file=source_file, content_sha256=digest, status=FAILED, error=message, ingested_at=dt.datetime.now(),
-                             config_sha256=reg.config_sha256)
+        ledger = _ledger_row(
+            source_file=source_file,
+            content_sha256=digest,
+            status=FAILED,
+            error=message,
+            ingested_at=dt.datetime.now(),
+            config_sha256=reg.config_sha256,
+        )
         return FileOutcome(source_file, FAILED, error=message, ledger=ledger)
 
 
@@ -465,8 +557,14 @@ def ingest(
         return _ingest(paths, periods, reg=reg, on_file=on_file, workers=workers)
 
 
-def _ingest(paths: Paths, periods: Iterable[str] | None, *, reg: Registry | None,
-            on_file: Callable[[FileOutcome, int, int], None] | None, workers: int | None) -> IngestReport:
+def _ingest(
+    paths: Paths,
+    periods: Iterable[str] | None,
+    *,
+    reg: Registry | None,
+    on_file: Callable[[FileOutcome, int, int], None] | None,
+    workers: int | None,
+) -> IngestReport:
     reg = reg or default_registry()
     secret = pseudonym_secret()
     report = IngestReport()
@@ -477,27 +575,36 @@ def _ingest(paths: Paths, periods: Iterable[str] | None, *, reg: Registry | None
     # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
     # file) has its rows withdrawn, and its ledger row says so
     present = {p.relative_to(paths.raw).as_posix() for p in files}
-    gone = ledger.filter(~pl.col("source_file").is_in(list(present)) & (pl.col("status") != WITHDRAWN)
-                         & pl.col("source_file").map_elements(lambda f: in_scope(f.split("/")[0], periods), return_dtype=pl.Boolean))
+    gone = ledger.filter(
+        ~pl.col("source_file").is_in(list(present))
+        & (pl.col("status") != WITHDRAWN)
+        & pl.col("source_file").map_elements(lambda f: in_scope(f.split("/")[0], periods), return_dtype=pl.Boolean)
+    )
     if gone.height:
         digests_now = {content_hash(p): p.relative_to(paths.raw).as_posix() for p in files}
         notes = {}
         for row in gone.iter_rows(named=True):
             withdraw(paths, row["source_file"])
             renamed = digests_now.get(row["content_sha256"] or "")
-            notes[row["source_file"]] = f"renamed to {renamed}: its rows are now that file's" if renamed else "no longer in data/raw: its rows were withdrawn"
+            notes[row["source_file"]] = (
+                f"renamed to {renamed}: its rows are now that file's" if renamed else "no longer in data/raw: its rows were withdrawn"
+            )
             report.withdrawn.append(row["source_file"])
             log.warning("%s: %s", row["source_file"], notes[row["source_file"]])
         is_gone = pl.col("source_file").is_in(list(notes))
         ledger = ledger.with_columns(
             status=pl.when(is_gone).then(pl.lit(WITHDRAWN)).otherwise(pl.col("status")),
-            error=pl.when(is_gone).then(pl.col("source_file").replace_strict(notes, default=None, return_dtype=pl.String)).otherwise(pl.col("error")),
+            error=pl.when(is_gone)
+            .then(pl.col("source_file").replace_strict(notes, default=None, return_dtype=pl.String))
+            .otherwise(pl.col("error")),
             ingested_at=pl.when(is_gone).then(pl.lit(dt.datetime.now())).otherwise(pl.col("ingested_at")),
         )
         _write_atomic(ledger.sort("source_file"), paths.ledger)
     # a file is done when its content was cleaned under the same registry and configuration
-    done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(
-        (pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)}
+    done = {
+        (r["source_file"], r["content_sha256"])
+        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
+    }
     new_rows: list[pl.DataFrame] = []
 
     def record(outcome: FileOutcome) -> None:
@@ -514,8 +621,7 @@ def _ingest(paths: Paths, periods: Iterable[str] | None, *, reg: Registry | None
     # members follow their household: when a period's family file is (re)cleaned, so are its person files
     top = {p: p.relative_to(paths.raw).parts[0] for p in files}
     family_periods = {top[p] for p in todo if reg["family"] in candidate_rosters(p.name, reg)}
-    todo += [p for p in files if p not in todo and top[p] in family_periods
-             and reg["person"] in candidate_rosters(p.name, reg)]
+    todo += [p for p in files if p not in todo and top[p] in family_periods and reg["person"] in candidate_rosters(p.name, reg)]
     for path in files:
         if path not in todo:
             record(FileOutcome(path.relative_to(paths.raw).as_posix(), "skipped"))
@@ -524,8 +630,13 @@ def _ingest(paths: Paths, periods: Iterable[str] | None, *, reg: Registry | None
     # then everything else; each phase in parallel
     names = {p: p.name for p in todo}
     divisions_first = [p for p in todo if candidate_rosters(names[p], reg) == [reg["division"]]]
-    maybe_family = [p for p in todo if p not in divisions_first and reg["family"] in candidate_rosters(names[p], reg)
-                    and (candidate_rosters(names[p], reg) == [reg["family"]] or _looks_like_family(names[p]))]
+    maybe_family = [
+        p
+        for p in todo
+        if p not in divisions_first
+        and reg["family"] in candidate_rosters(names[p], reg)
+        and (candidate_rosters(names[p], reg) == [reg["family"]] or _looks_like_family(names[p]))
+    ]
     divisions = DivisionCache(paths, reg)
     workers = workers or default_workers()
     deferred: list[Path] = []

@@ -43,8 +43,7 @@ class FileReport:
 def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in RAW_SUFFIXES
-                  and not p.name.startswith((".", "~$")))
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in RAW_SUFFIXES and not p.name.startswith((".", "~$")))
 
 
 def _registers_beside(path: Path, reg: Registry) -> list[Path]:
@@ -79,9 +78,17 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
         for path in files:
             period = _place(path, root)
             if period is None:
-                reports.append(FileReport(path, path.name, "failed", error=(
-                    f"{path.name}: no period: put the file in a folder named YYYY-MM (monthly rosters) or YYYY (annual registers), "
-                    "or name the month in the file name (…_20241231.xlsx)")))
+                reports.append(
+                    FileReport(
+                        path,
+                        path.name,
+                        "failed",
+                        error=(
+                            f"{path.name}: no period: put the file in a folder named YYYY-MM (monthly rosters) or YYYY (annual registers), "
+                            "or name the month in the file name (…_20241231.xlsx)"
+                        ),
+                    )
+                )
                 continue
             dest = paths.raw / period.key / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +146,16 @@ def _unknown_messages(prepared, reg: Registry) -> list[str]:
     from civstat.cleaning.clean import clean_roster
     from civstat.settings import pseudonym_secret
 
-    result = clean_roster(prepared.grid, prepared.match, source_file=prepared.source_file, period=prepared.period,
-                          programme=prepared.programme, urban_rural=prepared.urban_rural, resolver=None, secret=pseudonym_secret())
+    result = clean_roster(
+        prepared.grid,
+        prepared.match,
+        source_file=prepared.source_file,
+        period=prepared.period,
+        programme=prepared.programme,
+        urban_rural=prepared.urban_rural,
+        resolver=None,
+        secret=pseudonym_secret(),
+    )
     roster = prepared.match.roster
     config = str(reg.config_file)
     return [describe_unknown(roster, roster.field(u.field), u.column, u.values, config) for u in result.unknown_values or []]

@@ -60,8 +60,9 @@ def single_writer(data_dir: Path, *, wait: bool | None = None, on_wait=None) -> 
         except BlockingIOError:
             holder = _holder(lock_file)
             if not (WAIT if wait is None else wait):
-                raise WriterBusy(f"{key} is being written by {holder}; try again when it has finished "
-                                 "(or run with --wait to wait for it)") from None
+                raise WriterBusy(
+                    f"{key} is being written by {holder}; try again when it has finished (or run with --wait to wait for it)"
+                ) from None
             message = f"waiting for {holder} to finish writing {key} ..."
             log.warning(message)
             if on_wait:

@@ -23,13 +23,18 @@ def instance_for(paths: Paths) -> dg.DagsterInstance:
     settings = home / "dagster.yaml"
     if not settings.exists() or not settings.read_text(encoding="utf-8").strip():
         # runs launched from the web UI, schedules and the sensor queue one at a time: one writer
-        settings.write_text("run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
-                            "  config:\n    max_concurrent_runs: 1\n", encoding="utf-8")
+        settings.write_text(
+            "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+            "  config:\n    max_concurrent_runs: 1\n",
+            encoding="utf-8",
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
 
-def run(paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.AssetKey] | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+def run(
+    paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.AssetKey] | None = None, tags: dict | None = None
+) -> dg.ExecuteInProcessResult:
     """Materialise every asset (or ``selection``) for the partitions, in one run."""
     from civstat.defs.partitions import monthly
 

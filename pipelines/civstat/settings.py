@@ -78,10 +78,19 @@ class LocalSettings(BaseModel):
 
 
 #: The local options dbt's models read (``dbt --vars``).
-DBT_VARS = ("longevity_tiers", "population_basis", "disab_living_household_types", "dibao_amount_tolerance",
-            "marginal_income_multiplier", "review_interval_months", "review_interval_months_able_member",
-            "rigid_recognition_valid_months", "disab_care_extend_grade_3_4_intellectual_mental", "w14_enabled",
-            "w14_rural_urban_min_ratio")
+DBT_VARS = (
+    "longevity_tiers",
+    "population_basis",
+    "disab_living_household_types",
+    "dibao_amount_tolerance",
+    "marginal_income_multiplier",
+    "review_interval_months",
+    "review_interval_months_able_member",
+    "rigid_recognition_valid_months",
+    "disab_care_extend_grade_3_4_intellectual_mental",
+    "w14_enabled",
+    "w14_rural_urban_min_ratio",
+)
 
 
 class Settings(BaseModel):

@@ -95,8 +95,13 @@ class CleanResult:
 
 
 QUARANTINE_SCHEMA = {
-    "source_file": pl.String, "source_row": pl.Int64, "column": pl.String, "field": pl.String,
-    "raw_value": pl.String, "reason_code": pl.String, "reason": pl.String,
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+    "column": pl.String,
+    "field": pl.String,
+    "raw_value": pl.String,
+    "reason_code": pl.String,
+    "reason": pl.String,
     "household_key": pl.String,  # family rows: the pseudonym of a valid head ID, so its members follow it
 }
 
@@ -213,15 +218,14 @@ def clean_roster(
     by_field = {f.name: col for col, f in match.columns.items()}
     period_end = period.year_period.reference_date if roster.period == "year" else period.reference_date
     period_start = period.first_day
-    name_and_title = source_file + " " + " ".join(
-        str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None
-    )
+    name_and_title = source_file + " " + " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)
 
     # a row-number cell alone (序号 pre-filled down an empty template) does not make a row; a footer
     # written in the 序号 column (合计, 数据来源：…) does
     stripped = [
         (lambda s: pl.when(~s.str.contains(r"^\d+(\.0+)?$")).then(s))(pl.col(c).str.strip_chars().replace("", None))
-        if c in match.row_number_columns else pl.col(c).str.strip_chars().replace("", None)
+        if c in match.row_number_columns
+        else pl.col(c).str.strip_chars().replace("", None)
         for c in all_cols
     ]
     content_cols = [c for c in all_cols if c not in match.row_number_columns] or all_cols
@@ -250,20 +254,30 @@ def clean_roster(
             several = text.str.count_matches(r"\d{15,17}[\dXx]") >= 2
             reason = pl.col(f"v_{f.name}_reason")
             error = (
-                pl.when(several).then(pl.lit(ID_SEVERAL_IN_CELL))
-                .when(reason == identity.ID_EMPTY).then(pl.lit(MISSING_REQUIRED) if f.required_in(programme) else None)
+                pl.when(several)
+                .then(pl.lit(ID_SEVERAL_IN_CELL))
+                .when(reason == identity.ID_EMPTY)
+                .then(pl.lit(MISSING_REQUIRED) if f.required_in(programme) else None)
                 .otherwise(reason)
             )
             exprs.append(error.alias(f"e_{f.name}"))
             id_fields.append(f)
         elif f.type == "person_name":
-            exprs.append(_error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}") if f.required_in(programme) else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}"))
+            exprs.append(
+                _error(text.is_null(), MISSING_REQUIRED).alias(f"e_{f.name}")
+                if f.required_in(programme)
+                else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}")
+            )
         elif f.type == "disability_cert":
-            df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop("_cert_text")
+            df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop(
+                "_cert_text"
+            )
             exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
             other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
-            values_first.append(_parse_value(f, text if f.name in by_field else None, period_start, name_and_title, other).alias(f"v_{f.name}"))
+            values_first.append(
+                _parse_value(f, text if f.name in by_field else None, period_start, name_and_title, other).alias(f"v_{f.name}")
+            )
             exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme, period_end).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
 
@@ -272,10 +286,13 @@ def clean_roster(
     if cert is not None:
         cert_id = pl.col(f"v_{cert.name}_id")
         updates = [
-            pl.coalesce(f"e_{cert.name}", _error(
-                cert_id.is_not_null() & pl.col("v_person_id").is_not_null() & (cert_id != pl.col("v_person_id")),
-                identity.CERT_OTHER_PERSON,
-            )).alias(f"e_{cert.name}")
+            pl.coalesce(
+                f"e_{cert.name}",
+                _error(
+                    cert_id.is_not_null() & pl.col("v_person_id").is_not_null() & (cert_id != pl.col("v_person_id")),
+                    identity.CERT_OTHER_PERSON,
+                ),
+            ).alias(f"e_{cert.name}")
         ]
         if "disability_category" in roster.clean_schema():
             updates.append(pl.coalesce("v_disability_category", f"v_{cert.name}_category").alias("v_disability_category"))
@@ -295,10 +312,14 @@ def clean_roster(
             df = df.with_columns(division_code=pl.col("v_division_code"))
         elif given and resolver is not None:
             names = {f"t_{f.name}": f.name for f in region_fields}
-            df = resolver.resolve(df, given).with_columns(
-                e_region=pl.col("region_error"),
-                c_region=pl.col("region_error_column").replace_strict(names, default=None, return_dtype=pl.String),
-            ).drop("region_error", "region_error_column")
+            df = (
+                resolver.resolve(df, given)
+                .with_columns(
+                    e_region=pl.col("region_error"),
+                    c_region=pl.col("region_error_column").replace_strict(names, default=None, return_dtype=pl.String),
+                )
+                .drop("region_error", "region_error_column")
+            )
         else:
             df = df.with_columns(division_code=pl.lit(None, dtype=pl.String))
 
@@ -307,17 +328,30 @@ def clean_roster(
     if households is not None and "v_head_id" in df.columns:
         df = df.with_columns(_household_key=identity.pseudonymise(df["v_head_id"], secret))
         listed = households.clean.select(
-            _household_key=pl.col("household_key"), _h_division=pl.col("division_code"), _h_urban_rural=pl.col("urban_rural"),
+            _household_key=pl.col("household_key"),
+            _h_division=pl.col("division_code"),
+            _h_urban_rural=pl.col("urban_rural"),
         ).unique("_household_key", keep="first")
-        df = df.join(listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left").with_columns(
-            division_code=pl.coalesce("division_code", "_h_division"),
-            # only a row with no problem of its own is quarantined for its household's
-            e_head_id=pl.coalesce("e_head_id", pl.when(
-                pl.col("_household_key").is_not_null() & pl.col("_listed").is_null()
-                & pl.all_horizontal(pl.col(c).is_null() for c in df.columns if c.startswith("e_"))).then(
-                pl.when(pl.col("_household_key").is_in(households.quarantined.implode()))
-                .then(pl.lit(HOUSEHOLD_QUARANTINED)).otherwise(pl.lit(HOUSEHOLD_NOT_LISTED)))),
-        ).drop("_listed")
+        df = (
+            df.join(listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left")
+            .with_columns(
+                division_code=pl.coalesce("division_code", "_h_division"),
+                # only a row with no problem of its own is quarantined for its household's
+                e_head_id=pl.coalesce(
+                    "e_head_id",
+                    pl.when(
+                        pl.col("_household_key").is_not_null()
+                        & pl.col("_listed").is_null()
+                        & pl.all_horizontal(pl.col(c).is_null() for c in df.columns if c.startswith("e_"))
+                    ).then(
+                        pl.when(pl.col("_household_key").is_in(households.quarantined.implode()))
+                        .then(pl.lit(HOUSEHOLD_QUARANTINED))
+                        .otherwise(pl.lit(HOUSEHOLD_NOT_LISTED))
+                    ),
+                ),
+            )
+            .drop("_listed")
+        )
         if has_urban_rural:
             df = df.with_columns(v_urban_rural=pl.coalesce("v_urban_rural", "_h_urban_rural"))
         df = df.drop("_h_division", "_h_urban_rural")
@@ -327,12 +361,17 @@ def clean_roster(
     if has_urban_rural and programme in ("dibao", "tekun"):
         # only where nothing else is wrong with the row (a member of an unlisted household has no region either)
         fine = pl.all_horizontal(pl.col(c).is_null() for c in df.columns if c.startswith("e_"))
-        df = df.with_columns(e_urban_rural=pl.coalesce("e_urban_rural", _error(pl.col("v_urban_rural").is_null() & fine, URBAN_RURAL_UNKNOWN)))
+        df = df.with_columns(
+            e_urban_rural=pl.coalesce("e_urban_rural", _error(pl.col("v_urban_rural").is_null() & fine, URBAN_RURAL_UNKNOWN))
+        )
 
     df = df.with_columns(
-        _structural=pl.when(pl.col("_blank")).then(pl.lit(BLANK_ROW))
-        .when(pl.col("_footer")).then(pl.lit(FOOTER_ROW))
-        .when(pl.col("_dup_of") != pl.col("_row")).then(pl.lit(DUPLICATE_ROW))
+        _structural=pl.when(pl.col("_blank"))
+        .then(pl.lit(BLANK_ROW))
+        .when(pl.col("_footer"))
+        .then(pl.lit(FOOTER_ROW))
+        .when(pl.col("_dup_of") != pl.col("_row"))
+        .then(pl.lit(DUPLICATE_ROW))
     )
     error_cols = [c for c in df.columns if c.startswith("e_")]
     no_error = pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True)
@@ -343,15 +382,26 @@ def clean_roster(
     quarantine = _quarantine(df, failing, error_cols, match, by_field, region_fields, source_file)
     clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, source_file, secret)
     counts = df.select(
-        blank=(pl.col("_structural") == BLANK_ROW).sum(), footer=(pl.col("_structural") == FOOTER_ROW).sum(),
+        blank=(pl.col("_structural") == BLANK_ROW).sum(),
+        footer=(pl.col("_structural") == FOOTER_ROW).sum(),
         dup=(pl.col("_structural") == DUPLICATE_ROW).sum(),
     ).row(0)
     # what a column rejects of its own (a member following a quarantined household is the family file's problem)
-    rejected = live.select(
-        (pl.col(c).is_not_null() & (pl.col(c) != HOUSEHOLD_QUARANTINED)).sum().alias(c[2:]) for c in error_cols
-    ).row(0, named=True) if error_cols else {}
+    rejected = (
+        live.select((pl.col(c).is_not_null() & (pl.col(c) != HOUSEHOLD_QUARANTINED)).sum().alias(c[2:]) for c in error_cols).row(
+            0, named=True
+        )
+        if error_cols
+        else {}
+    )
     result = CleanResult(
-        clean, quarantine, rows_in, int(counts[0]), int(counts[1]), int(counts[2]), rows_data=live.height,
+        clean,
+        quarantine,
+        rows_in,
+        int(counts[0]),
+        int(counts[1]),
+        int(counts[2]),
+        rows_data=live.height,
         rejected_by_field={k: int(v) for k, v in rejected.items() if v},
         unknown_values=_unknown_values(live, match, by_field),
     )
@@ -380,8 +430,15 @@ def _unknown_values(live: pl.DataFrame, match: HeaderMatch, by_field: dict[str, 
     return found
 
 
-def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], match: HeaderMatch, by_field: dict[str, str],
-                region_fields: list[Field], source_file: str) -> pl.DataFrame:
+def _quarantine(
+    df: pl.DataFrame,
+    failing: pl.DataFrame,
+    error_cols: list[str],
+    match: HeaderMatch,
+    by_field: dict[str, str],
+    region_fields: list[Field],
+    source_file: str,
+) -> pl.DataFrame:
     """One row per problem: structural rows (blank, footer, duplicate), then every failing cell."""
     structural = df.filter(pl.col("_structural").is_not_null()).select(
         source_row=pl.col("_row"),
@@ -399,42 +456,68 @@ def _quarantine(df: pl.DataFrame, failing: pl.DataFrame, error_cols: list[str], 
         for col in error_cols:
             name = col[2:]
             if name == "region":
-                raw = pl.coalesce(*[pl.when(pl.col("c_region") == f.name).then(pl.col(f"t_{f.name}")) for f in region_fields if f.name in by_field])
+                raw = pl.coalesce(
+                    *[pl.when(pl.col("c_region") == f.name).then(pl.col(f"t_{f.name}")) for f in region_fields if f.name in by_field]
+                )
             else:
                 f = match.roster.field(name)
                 raw = _mask_raw(f, pl.col(by_field[name])) if name in by_field else pl.lit(None, dtype=pl.String)
             raws.append(raw.cast(pl.String).alias(f"r_{name}"))
         keys = pl.col("_household_key") if "_household_key" in failing.columns else pl.lit(None, dtype=pl.String)
-        wide = failing.select("_row", *error_cols, *raws, c_region=pl.col("c_region") if "c_region" in failing.columns else pl.lit(None, dtype=pl.String),
-                              household_key=keys)
-        reasons = wide.unpivot(on=error_cols, index=["_row", "c_region", "household_key"], variable_name="field", value_name="reason_code").filter(
-            pl.col("reason_code").is_not_null()).with_columns(pl.col("field").str.strip_prefix("e_"))
-        raw_long = wide.unpivot(on=[f"r_{c[2:]}" for c in error_cols], index="_row", variable_name="field", value_name="raw_value").with_columns(
-            pl.col("field").str.strip_prefix("r_"))
+        wide = failing.select(
+            "_row",
+            *error_cols,
+            *raws,
+            c_region=pl.col("c_region") if "c_region" in failing.columns else pl.lit(None, dtype=pl.String),
+            household_key=keys,
+        )
+        reasons = (
+            wide.unpivot(on=error_cols, index=["_row", "c_region", "household_key"], variable_name="field", value_name="reason_code")
+            .filter(pl.col("reason_code").is_not_null())
+            .with_columns(pl.col("field").str.strip_prefix("e_"))
+        )
+        raw_long = wide.unpivot(
+            on=[f"r_{c[2:]}" for c in error_cols], index="_row", variable_name="field", value_name="raw_value"
+        ).with_columns(pl.col("field").str.strip_prefix("r_"))
         cells = reasons.join(raw_long, on=["_row", "field"], how="left").with_columns(
-            field=pl.when(pl.col("field") == "region").then(pl.col("c_region")).otherwise(pl.col("field")))
-        parts.append(cells.select(
-            source_row=pl.col("_row"), field=pl.col("field"),
-            column=pl.col("field").replace_strict(labels, default=None, return_dtype=pl.String),
-            raw_value=pl.col("raw_value"), reason_code=pl.col("reason_code"), detail=pl.lit(None, dtype=pl.String),
-            household_key=pl.col("household_key"),
-        ))
-    return pl.concat(parts, how="vertical_relaxed").with_columns(
-        source_file=pl.lit(source_file),
-        reason=pl.col("reason_code").replace_strict(REASONS_ZH, default=pl.col("reason_code"), return_dtype=pl.String)
-        + pl.when(pl.col("detail").is_not_null()).then(pl.lit("：") + pl.col("detail")).otherwise(pl.lit("")),
-    ).select(list(QUARANTINE_SCHEMA)).sort("source_row", "field", nulls_last=False)
+            field=pl.when(pl.col("field") == "region").then(pl.col("c_region")).otherwise(pl.col("field"))
+        )
+        parts.append(
+            cells.select(
+                source_row=pl.col("_row"),
+                field=pl.col("field"),
+                column=pl.col("field").replace_strict(labels, default=None, return_dtype=pl.String),
+                raw_value=pl.col("raw_value"),
+                reason_code=pl.col("reason_code"),
+                detail=pl.lit(None, dtype=pl.String),
+                household_key=pl.col("household_key"),
+            )
+        )
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .with_columns(
+            source_file=pl.lit(source_file),
+            reason=pl.col("reason_code").replace_strict(REASONS_ZH, default=pl.col("reason_code"), return_dtype=pl.String)
+            + pl.when(pl.col("detail").is_not_null()).then(pl.lit("：") + pl.col("detail")).otherwise(pl.lit("")),
+        )
+        .select(list(QUARANTINE_SCHEMA))
+        .sort("source_row", "field", nulls_last=False)
+    )
 
 
-def _clean_rows(good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None,
-                source_file: str, secret: bytes) -> pl.DataFrame:
+def _clean_rows(
+    good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, source_file: str, secret: bytes
+) -> pl.DataFrame:
     """The clean table in the registry's column order: IDs become pseudonyms and masked IDs.
 
     A key seen twice (the same person in two households, say) keeps both rows: that is a finding
     for the warnings (W03), not a cleaning error."""
     keys = [
-        (good["_household_key"] if f.name == "head_id" and "_household_key" in good.columns
-         else identity.pseudonymise(good[f"v_{f.name}"], secret)).alias(f.key_column)
+        (
+            good["_household_key"]
+            if f.name == "head_id" and "_household_key" in good.columns
+            else identity.pseudonymise(good[f"v_{f.name}"], secret)
+        ).alias(f.key_column)
         for f in id_fields
     ]
     good = good.with_columns(*keys, *[identity.mask_id(pl.col(f"v_{f.name}")).alias(f.masked_column) for f in id_fields])

@@ -161,7 +161,8 @@ def check_mapping(match: HeaderMatch, source: str, config_file: str, programme: 
             )
         seen[f.name] = col
     missing = [
-        f for f in roster.fields
+        f
+        for f in roster.fields
         if f.required_in(programme) and f.name not in seen and not (f.default_from == "name" and f.name in match.from_name)
     ]
     if not missing:
@@ -178,6 +179,8 @@ def check_mapping(match: HeaderMatch, source: str, config_file: str, programme: 
             meaning = "; ".join(f"'{h}' means {f.zh}" for f, h in suggestions)
             lines.append(f"if {meaning}, add to {config_file}:\nheader_aliases:\n  {roster.name}:\n{entries}")
         else:
-            lines.append(f"if one of them means {missing[0].zh}, add to {config_file}:\n"
-                         f"header_aliases:\n  {roster.name}:\n    {missing[0].name}: [<that header>]")
+            lines.append(
+                f"if one of them means {missing[0].zh}, add to {config_file}:\n"
+                f"header_aliases:\n  {roster.name}:\n    {missing[0].name}: [<that header>]"
+            )
     raise HeaderError(f"{source}: " + "; ".join(lines))

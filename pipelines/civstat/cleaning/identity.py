@@ -46,9 +46,11 @@ def check_value(first17: pl.Expr) -> pl.Expr:
 
 
 def _weighted_mod11(number: pl.Series) -> pl.Series:
-    return number.to_frame("n").select(
-        pl.sum_horizontal((pl.col("n") // 10 ** (16 - i)) % 10 * w for i, w in enumerate(ID_WEIGHTS)) % 11
-    ).to_series()
+    return (
+        number.to_frame("n")
+        .select(pl.sum_horizontal((pl.col("n") // 10 ** (16 - i)) % 10 * w for i, w in enumerate(ID_WEIGHTS)) % 11)
+        .to_series()
+    )
 
 
 def check_value_of_char(char: pl.Expr) -> pl.Expr:
@@ -113,9 +115,12 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str) -> pl.DataFrame:
 def mask_id(id_expr: pl.Expr) -> pl.Expr:
     """First 6 + ``********`` + last 4: the only form an ID may take after cleaning."""
     text = id_expr.cast(pl.String)
-    return pl.when(text.str.len_chars() >= 10).then(
-        text.str.slice(0, 6) + pl.lit("********") + text.str.slice(-4, 4)
-    ).when(text.is_not_null() & (text != "")).then(pl.lit("********"))
+    return (
+        pl.when(text.str.len_chars() >= 10)
+        .then(text.str.slice(0, 6) + pl.lit("********") + text.str.slice(-4, 4))
+        .when(text.is_not_null() & (text != ""))
+        .then(pl.lit("********"))
+    )
 
 
 _hmac_connection: duckdb.DuckDBPyConnection | None = None
@@ -157,8 +162,13 @@ def pseudonymise(ids: pl.Series, secret: bytes) -> pl.Series:
 # ---------------------------------------------------------------- 残疾证号
 
 DISABILITY_CATEGORY_BY_DIGIT = {
-    "1": "visual", "2": "hearing", "3": "speech", "4": "physical",
-    "5": "intellectual", "6": "mental", "7": "multiple",
+    "1": "visual",
+    "2": "hearing",
+    "3": "speech",
+    "4": "physical",
+    "5": "intellectual",
+    "6": "mental",
+    "7": "multiple",
 }
 CERT_BAD_FORMAT = "disability_cert_bad_format"
 CERT_OTHER_PERSON = "disability_cert_other_person"
@@ -174,8 +184,10 @@ def validate_disability_certs(frame: pl.DataFrame, raw: str, out: str) -> pl.Dat
     text = pl.col(t)
     well_formed = text.str.contains(r"^\d{17}[\dX][1-7][1-4](B\d)?$")
     reason = (
-        pl.when(text.is_null() | (text == "")).then(pl.lit(None, dtype=pl.String))
-        .when(~well_formed | pl.col(f"{out}__id_reason").is_not_null()).then(pl.lit(CERT_BAD_FORMAT))
+        pl.when(text.is_null() | (text == ""))
+        .then(pl.lit(None, dtype=pl.String))
+        .when(~well_formed | pl.col(f"{out}__id_reason").is_not_null())
+        .then(pl.lit(CERT_BAD_FORMAT))
     )
     staged = staged.with_columns(reason.alias(f"{out}_reason"))
     ok = pl.col(f"{out}_reason").is_null() & well_formed

@@ -185,7 +185,9 @@ def _xlsx_big_numbers(path: Path) -> list[str]:
 def _excel_display(big: pl.Expr) -> pl.Expr:
     """How Excel shows a big number in a General cell: 4.30621E+17."""
     digits = big.str.strip_chars_start("-")
-    return digits.str.slice(0, 1) + "." + digits.str.slice(1, 5).str.strip_chars_end("0") + "E+" + (digits.str.len_chars() - 1).cast(pl.String)
+    return (
+        digits.str.slice(0, 1) + "." + digits.str.slice(1, 5).str.strip_chars_end("0") + "E+" + (digits.str.len_chars() - 1).cast(pl.String)
+    )
 
 
 def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
@@ -204,16 +206,22 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> Ra
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
     if len(with_data) > 1:
         names = ", ".join(n for n, _, _ in with_data)
-        raise UnreadableFile(f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file")
+        raise UnreadableFile(
+            f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
+        )
     cells = _named(with_data[0][1].to_polars())
     if cells.width > limits.max_columns or cells.height > limits.max_rows:
-        raise UnreadableFile(f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})")
+        raise UnreadableFile(
+            f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})"
+        )
     first_row = 1
     if fmt == XLSX:
         first_row = _xlsx_first_row(path, with_data[0][2])
         big = _xlsx_big_numbers(path)
         if big:
-            cells = cells.with_columns(pl.when(pl.col(c).is_in(big)).then(_excel_display(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cells.columns)
+            cells = cells.with_columns(
+                pl.when(pl.col(c).is_in(big)).then(_excel_display(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cells.columns
+            )
     return RawGrid(cells, first_row, fmt)
 
 
@@ -310,8 +318,10 @@ def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
     for col, length in enumerate(lengths):
         if length is not None and length > limits.max_cell_chars:
             row = grid.cells.with_row_index("_r").filter(pl.col(f"c{col}").str.len_chars() > limits.max_cell_chars)["_r"][0]
-            raise UnreadableFile(f"row {grid.first_row + row}, column {col + 1}: a cell of {length} characters "
-                                 f"(more than {limits.max_cell_chars}): not a roster cell")
+            raise UnreadableFile(
+                f"row {grid.first_row + row}, column {col + 1}: a cell of {length} characters "
+                f"(more than {limits.max_cell_chars}): not a roster cell"
+            )
     return grid
 
 

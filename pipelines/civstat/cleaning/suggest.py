@@ -10,7 +10,9 @@ from difflib import SequenceMatcher
 from civstat.registry import Field, Roster, value_key
 
 #: Chinese numerals and Roman numerals as digits, so 一级 / Ⅰ级 suggest the code of 1级.
-_NUMERALS = str.maketrans({"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "壹": "1", "贰": "2", "叁": "3", "肆": "4"})
+_NUMERALS = str.maketrans(
+    {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "壹": "1", "贰": "2", "叁": "3", "肆": "4"}
+)
 
 
 def guess_code(f: Field, value: str) -> str | None:
@@ -42,5 +44,7 @@ def describe_unknown(roster: Roster, f: Field, column: str, counts: dict[str, in
     """One message for the unknown values of one column: values with row counts, and the lines to add."""
     shown = list(counts.items())[:limit]
     listed = ", ".join(f"'{v}' ({n} rows)" for v, n in shown) + (f" and {len(counts) - limit} more" if len(counts) > limit else "")
-    return (f"column '{column}' ({roster.name}.{f.name}): values nobody maps: {listed}; "
-            f"if they mean what is guessed below, add to {config_file}:\n{value_alias_lines(roster, f, [v for v, _ in shown])}")
+    return (
+        f"column '{column}' ({roster.name}.{f.name}): values nobody maps: {listed}; "
+        f"if they mean what is guessed below, add to {config_file}:\n{value_alias_lines(roster, f, [v for v, _ in shown])}"
+    )

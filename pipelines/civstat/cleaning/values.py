@@ -56,7 +56,8 @@ def parse_date_series(raw: pl.Series) -> pl.Series:
     )
     t = pl.col("t")
     parts = frame.select(
-        t, ymd=t.str.extract_groups(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}))?$"),
+        t,
+        ymd=t.str.extract_groups(r"^(\d{4})-(\d{1,2})(?:-(\d{1,2}))?$"),
         serial=t.str.extract(r"^(\d{1,5})(?:-0+)?$", 1).cast(pl.Int64, strict=False),
     )
     y, m, d = (pl.col("ymd").struct.field(k) for k in ("1", "2", "3"))
@@ -107,8 +108,10 @@ FALSE_WORDS = ["否", "无", "N", "n", "NO", "no", "0", "false", "FALSE", "False
 
 def parse_bool(text: pl.Expr) -> pl.Expr:
     return (
-        pl.when(text.is_in(TRUE_WORDS)).then(pl.lit(True))
-        .when(text.is_in(FALSE_WORDS)).then(pl.lit(False))
+        pl.when(text.is_in(TRUE_WORDS))
+        .then(pl.lit(True))
+        .when(text.is_in(FALSE_WORDS))
+        .then(pl.lit(False))
         .otherwise(pl.lit(None, dtype=pl.Boolean))
     )
 

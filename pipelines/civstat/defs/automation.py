@@ -1,6 +1,5 @@
 """Jobs, schedules and the sensor that notices new raw files."""
 
-
 import datetime as dt
 import hashlib
 import json
@@ -13,7 +12,9 @@ from civstat.ingest import RAW_SUFFIXES, content_hash
 from civstat.periods import Period
 
 monthly_job = dg.define_asset_job(
-    "monthly_monitoring", selection=dg.AssetSelection.all(), partitions_def=monthly,
+    "monthly_monitoring",
+    selection=dg.AssetSelection.all(),
+    partitions_def=monthly,
     description="每月低收入人口动态监测：清洗当月花名册、构建并发布数据集市 / the monthly monitoring run",
 )
 
@@ -21,8 +22,12 @@ monthly_job = dg.define_asset_job(
 monthly_schedule = dg.build_schedule_from_partitioned_job(monthly_job, name="monthly_monitoring_schedule", day_of_month=5, hour_of_day=6)
 
 
-@dg.schedule(job=monthly_job, cron_schedule="0 6 15 1 *", name="annual_statistics_schedule",
-             description="每年1月中旬：上年度统计（上年12月分区） / mid-January: last year's statistics, from its December partition")
+@dg.schedule(
+    job=monthly_job,
+    cron_schedule="0 6 15 1 *",
+    name="annual_statistics_schedule",
+    description="每年1月中旬：上年度统计（上年12月分区） / mid-January: last year's statistics, from its December partition",
+)
 def annual_statistics_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     year = context.scheduled_execution_time.year - 1
     return dg.RunRequest(partition_key=december_of(year), tags={"civstat/annual": str(year)})
@@ -38,8 +43,12 @@ def partition_for(top: str, today: dt.date, keys: list[str]) -> str | None:
     return in_scope[-1] if in_scope else None
 
 
-@dg.sensor(job=monthly_job, minimum_interval_seconds=60, name="raw_files_sensor",
-           description="data/raw/<期间>/ 出现新文件或文件内容变化时启动该期间的运行（每个文件版本至多一次） / new raw files start their period's run, once per file version")
+@dg.sensor(
+    job=monthly_job,
+    minimum_interval_seconds=60,
+    name="raw_files_sensor",
+    description="data/raw/<期间>/ 出现新文件或文件内容变化时启动该期间的运行（每个文件版本至多一次） / new raw files start their period's run, once per file version",
+)
 def raw_files_sensor(context: dg.SensorEvaluationContext, civstat: CivstatResource):
     paths = civstat.paths()
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}

@@ -1,6 +1,5 @@
 """raw/<roster> and clean/<roster> assets: the files found for a month, and cleaning them."""
 
-
 import dagster as dg
 
 from civstat.defs.partitions import monthly
@@ -15,19 +14,29 @@ ROSTERS = list(registry().rosters)
 
 def _raw_spec(roster: str) -> dg.AssetSpec:
     r = registry()[roster]
-    return dg.AssetSpec(["raw", roster], group_name="raw", description=f"{r.zh}：原始导出文件 / {r.en}: raw extracts in data/raw",
-                        kinds={"file"})
+    return dg.AssetSpec(
+        ["raw", roster], group_name="raw", description=f"{r.zh}：原始导出文件 / {r.en}: raw extracts in data/raw", kinds={"file"}
+    )
 
 
 def _clean_spec(roster: str) -> dg.AssetSpec:
     r = registry()[roster]
-    return dg.AssetSpec(["clean", roster], group_name="clean", deps=[["raw", roster]],
-                        description=f"{r.zh}（清洗后） / {r.en}: clean, typed, pseudonymised Parquet in data/clean/{roster}",
-                        kinds={"polars", "parquet"})
+    return dg.AssetSpec(
+        ["clean", roster],
+        group_name="clean",
+        deps=[["raw", roster]],
+        description=f"{r.zh}（清洗后） / {r.en}: clean, typed, pseudonymised Parquet in data/clean/{roster}",
+        kinds={"polars", "parquet"},
+    )
 
 
-@dg.multi_asset(specs=[_raw_spec(r) for r in ROSTERS], partitions_def=monthly, can_subset=True, name="raw_extracts",
-                backfill_policy=dg.BackfillPolicy.single_run())
+@dg.multi_asset(
+    specs=[_raw_spec(r) for r in ROSTERS],
+    partitions_def=monthly,
+    can_subset=True,
+    name="raw_extracts",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def raw_extracts(context: dg.AssetExecutionContext, civstat: CivstatResource):
     """The files of each roster kind found for the month (and its year's registers)."""
     kill_point("step:raw_extracts")
@@ -44,32 +53,47 @@ def raw_extracts(context: dg.AssetExecutionContext, civstat: CivstatResource):
         yield dg.MaterializeResult(asset_key=key, metadata={"files": len(names), "names": dg.MetadataValue.json(names[:50])})
 
 
-@dg.multi_asset(specs=[_clean_spec(r) for r in ROSTERS], partitions_def=monthly, can_subset=False, name="clean_rosters",
-                backfill_policy=dg.BackfillPolicy.single_run())
+@dg.multi_asset(
+    specs=[_clean_spec(r) for r in ROSTERS],
+    partitions_def=monthly,
+    can_subset=False,
+    name="clean_rosters",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
     """Ingest the month's files (skipping those already in the ledger); a file that cannot be read
     fails the run after the others are cleaned, so nothing downstream publishes."""
     kill_point("step:clean_rosters")
     paths = civstat.paths()
     periods = list(context.partition_keys)
-    report = ingest(paths, periods, on_file=lambda o, n, total: context.log.info(
-        f"[{n}/{total}] {o.source_file}: {o.status} {o.rows_in} in = {o.rows_clean} clean + {o.rows_quarantined} quarantined"))
+    report = ingest(
+        paths,
+        periods,
+        on_file=lambda o, n, total: context.log.info(
+            f"[{n}/{total}] {o.source_file}: {o.status} {o.rows_in} in = {o.rows_clean} clean + {o.rows_quarantined} quarantined"
+        ),
+    )
     ledger = read_ledger(paths)
     years = {Period.parse(p).year_period.key for p in periods}
     in_scope = ledger.filter((ledger["period"].is_in(periods) | ledger["period"].is_in(list(years))) & (ledger["status"] == "ok"))
     for roster in ROSTERS:
         rows = in_scope.filter(in_scope["roster"] == roster)
-        yield dg.MaterializeResult(asset_key=["clean", roster], metadata={
-            "files": rows.height,
-            "rows_in": int(rows["rows_in"].sum() or 0),
-            "rows_clean": int(rows["rows_clean"].sum() or 0),
-            "rows_quarantined": int(rows["rows_quarantined"].sum() or 0),
-        })
+        yield dg.MaterializeResult(
+            asset_key=["clean", roster],
+            metadata={
+                "files": rows.height,
+                "rows_in": int(rows["rows_in"].sum() or 0),
+                "rows_clean": int(rows["rows_clean"].sum() or 0),
+                "rows_quarantined": int(rows["rows_quarantined"].sum() or 0),
+            },
+        )
     for name, why in report.ignored:
         context.log.warning(f"{name}: not ingested: {why}")
     for name in report.withdrawn:
         context.log.warning(f"{name}: no longer in data/raw: its rows were withdrawn")
     if report.failed:
         lines = "\n".join(f"- {o.error}" for o in report.failed[:20])
-        raise dg.Failure(description=f"{len(report.failed)} file(s) could not be ingested; nothing is published:\n{lines}",
-                         metadata={"failed_files": [o.source_file for o in report.failed]})
+        raise dg.Failure(
+            description=f"{len(report.failed)} file(s) could not be ingested; nothing is published:\n{lines}",
+            metadata={"failed_files": [o.source_file for o in report.failed]},
+        )

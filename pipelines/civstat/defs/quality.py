@@ -19,26 +19,40 @@ def run_periods(context) -> list[str]:
         from civstat.defs.partitions import monthly
 
         keys = monthly.get_partition_keys()
-        return keys[keys.index(tags[RANGE_START]): keys.index(tags[RANGE_END]) + 1]
+        return keys[keys.index(tags[RANGE_START]) : keys.index(tags[RANGE_END]) + 1]
     return []
 
 
 def _result(r, check_name: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(r.asset), check_name=check_name, passed=r.success,
+        asset_key=dg.AssetKey(r.asset),
+        check_name=check_name,
+        passed=r.success,
         severity=dg.AssetCheckSeverity.ERROR if r.blocking else dg.AssetCheckSeverity.WARN,
         description=r.describe(),
-        metadata={"rows": r.rows, "expectations": r.evaluated, "failed": len(r.failures),
-                  "failures": dg.MetadataValue.md("\n".join(f"- `{f.expectation}` {f.column or ''}: {f.unexpected} rows, e.g. {f.examples[:3]}"
-                                                           for f in r.failures) or "none")},
+        metadata={
+            "rows": r.rows,
+            "expectations": r.evaluated,
+            "failed": len(r.failures),
+            "failures": dg.MetadataValue.md(
+                "\n".join(f"- `{f.expectation}` {f.column or ''}: {f.unexpected} rows, e.g. {f.examples[:3]}" for f in r.failures) or "none"
+            ),
+        },
     )
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec("gx_suite", asset=["clean", r], blocking=True,
-                             description=f"Great Expectations: expectations/clean/{r}.json + known division codes + ledger row count")
-           for r in ROSTERS],
-    name="clean_quality", can_subset=True,
+    specs=[
+        dg.AssetCheckSpec(
+            "gx_suite",
+            asset=["clean", r],
+            blocking=True,
+            description=f"Great Expectations: expectations/clean/{r}.json + known division codes + ledger row count",
+        )
+        for r in ROSTERS
+    ],
+    name="clean_quality",
+    can_subset=True,
 )
 def clean_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
     from civstat.quality.run import validate_clean
@@ -52,11 +66,20 @@ def clean_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResour
 
 
 @dg.multi_asset_check(
-    specs=[*[dg.AssetCheckSpec("gx_suite", asset=["mart", m], blocking=True, description=f"Great Expectations: expectations/marts/{m}.json")
-             for m in MARTS],
-           dg.AssetCheckSpec("monthly_change_within_bound", asset=["mart", "subsidy_coverage"], blocking=False,
-                             description="县级享受人数月环比变化不超过配置的幅度（超过只预警） / county recipient counts change by at most local.max_monthly_change")],
-    name="mart_quality", can_subset=True,
+    specs=[
+        *[
+            dg.AssetCheckSpec("gx_suite", asset=["mart", m], blocking=True, description=f"Great Expectations: expectations/marts/{m}.json")
+            for m in MARTS
+        ],
+        dg.AssetCheckSpec(
+            "monthly_change_within_bound",
+            asset=["mart", "subsidy_coverage"],
+            blocking=False,
+            description="县级享受人数月环比变化不超过配置的幅度（超过只预警） / county recipient counts change by at most local.max_monthly_change",
+        ),
+    ],
+    name="mart_quality",
+    can_subset=True,
 )
 def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
     from civstat.quality.run import recipient_jumps, validate_marts
@@ -72,10 +95,16 @@ def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResourc
     if "monthly_change_within_bound" in names:
         bound = registry().local.max_monthly_change
         jumps = recipient_jumps(build, bound)
-        examples = [f"{r['division_name']} {r['programme']} {r['period']}: {r['previous']} → {r['current']}" for r in jumps.head(5).iter_rows(named=True)]
+        examples = [
+            f"{r['division_name']} {r['programme']} {r['period']}: {r['previous']} → {r['current']}"
+            for r in jumps.head(5).iter_rows(named=True)
+        ]
         yield dg.AssetCheckResult(
-            asset_key=["mart", "subsidy_coverage"], check_name="monthly_change_within_bound", passed=jumps.height == 0,
+            asset_key=["mart", "subsidy_coverage"],
+            check_name="monthly_change_within_bound",
+            passed=jumps.height == 0,
             severity=dg.AssetCheckSeverity.WARN,
-            description=f"{jumps.height} county counts changed by more than {bound:.0%} in a month" + (": " + "; ".join(examples) if examples else ""),
+            description=f"{jumps.height} county counts changed by more than {bound:.0%} in a month"
+            + (": " + "; ".join(examples) if examples else ""),
             metadata={"jumps": jumps.height, "bound": bound},
         )

@@ -8,9 +8,15 @@ from civstat.defs.resources import CivstatResource
 from civstat.periods import Period
 
 
-@dg.asset(key=["report", "caseworker_lists"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
-          kinds={"excel"}, backfill_policy=dg.BackfillPolicy.single_run(),
-          description="各乡镇（街道）预警名单（脱敏） / the month's warning lists, one workbook per township (masked IDs)")
+@dg.asset(
+    key=["report", "caseworker_lists"],
+    group_name="report",
+    partitions_def=monthly,
+    deps=[["mart", "published"]],
+    kinds={"excel"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="各乡镇（街道）预警名单（脱敏） / the month's warning lists, one workbook per township (masked IDs)",
+)
 def caseworker_lists(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     from civstat.reports.caseworker import caseworker_lists as write
 
@@ -18,9 +24,15 @@ def caseworker_lists(context: dg.AssetExecutionContext, civstat: CivstatResource
     return dg.MaterializeResult(metadata={"files": len(files), "months": len(context.partition_keys)})
 
 
-@dg.asset(key=["report", "annual_workbook"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
-          kinds={"excel"}, backfill_policy=dg.BackfillPolicy.single_run(),
-          description="年度民政统计报表（含公开版） / the annual statistics workbook of the partition's year, and its public version")
+@dg.asset(
+    key=["report", "annual_workbook"],
+    group_name="report",
+    partitions_def=monthly,
+    deps=[["mart", "published"]],
+    kinds={"excel"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="年度民政统计报表（含公开版） / the annual statistics workbook of the partition's year, and its public version",
+)
 def annual_workbook(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     from civstat.reports.annual import write_workbook
 
@@ -30,9 +42,15 @@ def annual_workbook(context: dg.AssetExecutionContext, civstat: CivstatResource)
     return dg.MaterializeResult(metadata={"workbook": str(full), "public": str(public)})
 
 
-@dg.asset(key=["report", "chart_page"], group_name="report", partitions_def=monthly, deps=[["mart", "published"]],
-          kinds={"html"}, backfill_policy=dg.BackfillPolicy.single_run(),
-          description="民政统计图表（离线HTML） / the page of charts (offline HTML)")
+@dg.asset(
+    key=["report", "chart_page"],
+    group_name="report",
+    partitions_def=monthly,
+    deps=[["mart", "published"]],
+    kinds={"html"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="民政统计图表（离线HTML） / the page of charts (offline HTML)",
+)
 def chart_page(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     from civstat.reports.charts import chart_page as write
 

@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets (dbt tests become asset checks) and the publication."""
 
-
 import datetime as dt
 import json
 import os
@@ -40,8 +39,12 @@ def ensure_manifest() -> Path:
     inputs = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT / d).rglob("*") if p.is_file()]
     inputs.append(DBT_PROJECT / "dbt_project.yml")
     if not manifest.exists() or max(p.stat().st_mtime for p in inputs) > manifest.stat().st_mtime:
-        env = {**os.environ, "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
-               "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"), "DO_NOT_TRACK": "1"}
+        env = {
+            **os.environ,
+            "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
+            "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
+            "DO_NOT_TRACK": "1",
+        }
         subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, check=True, capture_output=True)
     return manifest
 
@@ -69,9 +72,14 @@ def upstream_of(selected: list[str]) -> list[str]:
     return sorted({nodes[d]["name"] for r in readers for d in r["depends_on"]["nodes"] if d in nodes and d not in ids})
 
 
-@dbt_assets(manifest=ensure_manifest(), project=PROJECT, partitions_def=monthly, exclude="resource_type:unit_test",
-            dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-            backfill_policy=dg.BackfillPolicy.single_run())
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=PROJECT,
+    partitions_def=monthly,
+    exclude="resource_type:unit_test",
+    dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civstat: CivstatResource):
     """dbt build into data/warehouse/build.duckdb (never the published file), afresh each run.
 
@@ -99,8 +107,16 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
         context.log.info("only %s selected: building their upstream models first", ", ".join(selected))
         os.environ["CIVSTAT_DBT_SCRATCH"] = str(scratch)
         try:
-            upstream = ["build", *dbt_var_args, "--select", " ".join(f"+{name}" for name in upstream_of(selected)),
-                        "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious"]
+            upstream = [
+                "build",
+                *dbt_var_args,
+                "--select",
+                " ".join(f"+{name}" for name in upstream_of(selected)),
+                "--exclude-resource-type",
+                "unit_test",
+                "--indirect-selection",
+                "cautious",
+            ]
             dbt.cli(upstream, manifest=PROJECT.manifest_path, target_path=target).wait()
             yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
         finally:
@@ -108,10 +124,15 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
             scratch.unlink(missing_ok=True)
 
 
-@dg.asset(key=["mart", "published"], group_name="mart", partitions_def=monthly, kinds={"duckdb", "parquet"},
-          backfill_policy=dg.BackfillPolicy.single_run(),
-          deps=[["mart", name] for name in (*MARTS, *ALERTS, *DIMENSIONS)],
-          description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically")
+@dg.asset(
+    key=["mart", "published"],
+    group_name="mart",
+    partitions_def=monthly,
+    kinds={"duckdb", "parquet"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[["mart", name] for name in (*MARTS, *ALERTS, *DIMENSIONS)],
+    description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically",
+)
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
     kill_point("step:published_marts")
     paths = civstat.paths()

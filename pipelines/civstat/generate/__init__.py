@@ -28,14 +28,33 @@ from civstat.registry import registry as default_registry
 MANIFEST_DIR = "_manifest"
 
 DISABILITY_CODES = {1: "visual", 2: "hearing", 3: "speech", 4: "physical", 5: "intellectual", 6: "mental", 7: "multiple"}
-FAMILY_FILE = {"dibao": "低保家庭花名册", "tekun": "特困供养家庭花名册", "marginal": "低保边缘家庭花名册", "rigid": "刚性支出困难家庭花名册"}
-PERSON_FILE = {"dibao": "低保人员花名册", "tekun": "特困人员花名册", "marginal": "低保边缘家庭成员花名册", "rigid": "刚性支出困难家庭成员花名册"}
-PAYMENT_FILE = {
-    "longevity": "高龄津贴发放名册", "disab_living": "困难残疾人生活补贴发放名册", "disab_care": "重度残疾人护理补贴发放名册",
-    "orphan": "孤儿基本生活费发放名册", "unsupported_child": "事实无人抚养儿童保障金发放名册", "temporary": "临时救助台账",
+FAMILY_FILE = {
+    "dibao": "低保家庭花名册",
+    "tekun": "特困供养家庭花名册",
+    "marginal": "低保边缘家庭花名册",
+    "rigid": "刚性支出困难家庭花名册",
 }
-CHECK_FILE = {"death": "死亡人员比对名单", "prevention": "防止返贫监测对象名单", "vehicle": "车辆登记比对名单",
-              "business": "工商登记比对名单", "public_employee": "财政供养人员比对名单"}
+PERSON_FILE = {
+    "dibao": "低保人员花名册",
+    "tekun": "特困人员花名册",
+    "marginal": "低保边缘家庭成员花名册",
+    "rigid": "刚性支出困难家庭成员花名册",
+}
+PAYMENT_FILE = {
+    "longevity": "高龄津贴发放名册",
+    "disab_living": "困难残疾人生活补贴发放名册",
+    "disab_care": "重度残疾人护理补贴发放名册",
+    "orphan": "孤儿基本生活费发放名册",
+    "unsupported_child": "事实无人抚养儿童保障金发放名册",
+    "temporary": "临时救助台账",
+}
+CHECK_FILE = {
+    "death": "死亡人员比对名单",
+    "prevention": "防止返贫监测对象名单",
+    "vehicle": "车辆登记比对名单",
+    "business": "工商登记比对名单",
+    "public_employee": "财政供养人员比对名单",
+}
 UR_WORD = {"urban": "城市", "rural": "农村"}
 
 
@@ -56,8 +75,15 @@ class Manifest:
         totals = pl.concat(self.totals, how="diagonal_relaxed") if self.totals else pl.DataFrame()
         totals = totals.sort(pl.all(), nulls_last=True) if totals.height else totals
         totals.write_parquet(target / "totals.parquet")
-        doc = {"seed": self.seed, "scale": self.scale, "start": self.start, "months": self.months,
-               "counties": self.counties, "files": self.files, "planted": self.planted}
+        doc = {
+            "seed": self.seed,
+            "scale": self.scale,
+            "start": self.start,
+            "months": self.months,
+            "counties": self.counties,
+            "files": self.files,
+            "planted": self.planted,
+        }
         (target / "manifest.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         return target / "manifest.json"
 
@@ -69,9 +95,21 @@ class Writer:
         self.out, self.reg, self.manifest, self.rng, self.force_fmt = out, reg, manifest, rng, force_fmt
         self.protected: set[str] = set()
 
-    def file(self, period: str, name: str, roster: str, truth: pl.DataFrame, *, title: str, programme: str | None = None,
-             county: County | None = None, protected: pl.Series | None = None, corruption_rate: float = 0.004,
-             also_protect: set[str] | None = None, households_quarantined: dict[str, str] | None = None) -> dict[str, str]:
+    def file(
+        self,
+        period: str,
+        name: str,
+        roster: str,
+        truth: pl.DataFrame,
+        *,
+        title: str,
+        programme: str | None = None,
+        county: County | None = None,
+        protected: pl.Series | None = None,
+        corruption_rate: float = 0.004,
+        also_protect: set[str] | None = None,
+        households_quarantined: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """``also_protect``: IDs whose rows must stay clean in this file because another list of the
         month refers to them (a quarantined roster row would make the other list's row look wrong).
         ``households_quarantined``: head ID -> the reason a member of that household is quarantined
@@ -97,21 +135,32 @@ class Writer:
             fate = truth.select(pl.col("head_id").replace_strict(households_quarantined, default=None, return_dtype=pl.String)).to_series()
             follows = pl.col("truth_row").is_not_null() & (pl.col("kind") == "clean")
             rendered.expect = rendered.expect.with_columns(
-                reason=pl.when(follows).then(pl.col("truth_row").replace_strict(
-                    dict(enumerate(fate.to_list())), default=None, return_dtype=pl.String)).otherwise(pl.col("reason")),
+                reason=pl.when(follows)
+                .then(pl.col("truth_row").replace_strict(dict(enumerate(fate.to_list())), default=None, return_dtype=pl.String))
+                .otherwise(pl.col("reason")),
             ).with_columns(kind=pl.when(pl.col("reason").is_not_null()).then(pl.lit("quarantine")).otherwise(pl.col("kind")))
         ext = {"xlsx": "xlsx", "xls": "xls", "html": "xls", "csv": "csv"}[style.fmt]
         rel = f"{period}/{name}.{ext}"
         first_row = writers.write(self.out / rel, rendered, style, title, "单位：元、人、户")
         expect = rendered.expect.with_row_index("i").with_columns(source_row=pl.col("i").cast(pl.Int64) + first_row)
         quarantined = expect.filter(pl.col("kind") == "quarantine")
-        clean_truth = truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).join(
-            expect.filter(pl.col("kind") == "clean").select("truth_row"), on="truth_row", how="semi", maintain_order="left")
+        clean_truth = (
+            truth.with_row_index("truth_row")
+            .with_columns(pl.col("truth_row").cast(pl.Int64))
+            .join(expect.filter(pl.col("kind") == "clean").select("truth_row"), on="truth_row", how="semi", maintain_order="left")
+        )
         record = {
-            "source_file": rel, "roster": roster, "programme": programme, "period": period,
-            "county_code": county.code6 if county else None, "format": style.fmt, "encoding": style.encoding,
-            "header_variant": style.header_variant, "rows_in": expect.height,
-            "rows_clean": int(clean_truth.height), "rows_quarantined": int(quarantined.height),
+            "source_file": rel,
+            "roster": roster,
+            "programme": programme,
+            "period": period,
+            "county_code": county.code6 if county else None,
+            "format": style.fmt,
+            "encoding": style.encoding,
+            "header_variant": style.header_variant,
+            "rows_in": expect.height,
+            "rows_clean": int(clean_truth.height),
+            "rows_quarantined": int(quarantined.height),
             "quarantined": [[int(r), str(q)] for r, q in quarantined.select("source_row", "reason").iter_rows()],
         }
         amount_col = "monthly_amount" if roster == "family" else "amount" if "amount" in truth.columns else None
@@ -124,9 +173,14 @@ class Writer:
             return {}
         # a head ID that cleaning rejects leaves the household unlisted; any other problem quarantines a listed household
         bad = expect.filter((pl.col("kind") == "quarantine") & pl.col("truth_row").is_not_null()).join(
-            truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).select("truth_row", "head_id"), on="truth_row")
+            truth.with_row_index("truth_row").with_columns(pl.col("truth_row").cast(pl.Int64)).select("truth_row", "head_id"),
+            on="truth_row",
+        )
         unlisted = {"id_lost_precision", "id_bad_check", "id_several_in_cell"}
-        return {h: ("household_not_listed" if r in unlisted else "household_quarantined") for h, r in bad.select("head_id", "reason").iter_rows()}
+        return {
+            h: ("household_not_listed" if r in unlisted else "household_quarantined")
+            for h, r in bad.select("head_id", "reason").iter_rows()
+        }
 
 
 @dataclass
@@ -165,19 +219,32 @@ def _totals(clean: pl.DataFrame, roster: str, programme: str | None, period: str
         aggs.append(pl.col(amount).fill_null(0).sum().round(2).alias("amount"))
     group = ["urban_rural"] if "urban_rural" in frame.columns else []
     out = frame.group_by(group).agg(aggs) if group else frame.select(aggs)
-    return out.with_columns(roster=pl.lit(roster), programme=pl.lit(programme), period=pl.lit(period),
-                            county_code=pl.lit(county.code6 if county else None))
+    return out.with_columns(
+        roster=pl.lit(roster), programme=pl.lit(programme), period=pl.lit(period), county_code=pl.lit(county.code6 if county else None)
+    )
 
 
 def _person_truth(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
-        disability_category=pl.when(pl.col("disabled")).then(pl.col("dis_category").replace_strict(DISABILITY_CODES, return_dtype=pl.String)),
+        disability_category=pl.when(pl.col("disabled")).then(
+            pl.col("dis_category").replace_strict(DISABILITY_CODES, return_dtype=pl.String)
+        ),
         illness=pl.col("illness").replace("", None),
     )
 
 
-def generate(scale: str, months: int, seed: int, out: Path, start: str = "2025-01", *, force_fmt: str | None = None,
-             progress: Callable[[str], None] | None = None, reg: Registry | None = None, workers: int | None = None) -> Path:
+def generate(
+    scale: str,
+    months: int,
+    seed: int,
+    out: Path,
+    start: str = "2025-01",
+    *,
+    force_fmt: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    reg: Registry | None = None,
+    workers: int | None = None,
+) -> Path:
     """Write ``months`` months of rosters for an invented region of ``scale`` into ``out``.
 
     Counties are independent (each has its own random stream, seeded by ``seed`` and its index),
@@ -237,17 +304,28 @@ def _generate_county(job: tuple) -> Manifest:
         households, persons, plan = plant(county, households, persons, schedule, first, months)
         manifest.planted.extend(plan.cases)
     writer.protected = plan.protected if plan else set()
-    manifest.counties.append({"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()),
-                              "persons_generated": persons.height})
+    manifest.counties.append(
+        {"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()), "persons_generated": persons.height}
+    )
     for m, month in enumerate(month_dates):
         period = month.strftime("%Y-%m")
         label = f"{month.year}年{month.month}月"
         view = MonthView(county, households, persons, schedule, first, m, crng, plan)
-        payments = {"longevity": view.longevity(), "disab_living": _person_truth(view.disab_living()),
-                    "disab_care": _person_truth(view.disab_care()), "orphan": view.orphan(),
-                    "unsupported_child": view.unsupported_child(), "temporary": view.temporary()}
-        checks = {"death": view.deaths(), "prevention": view.prevention(), "vehicle": view.check_list(0),
-                  "business": view.check_list(1), "public_employee": view.check_list(2)}
+        payments = {
+            "longevity": view.longevity(),
+            "disab_living": _person_truth(view.disab_living()),
+            "disab_care": _person_truth(view.disab_care()),
+            "orphan": view.orphan(),
+            "unsupported_child": view.unsupported_child(),
+            "temporary": view.temporary(),
+        }
+        checks = {
+            "death": view.deaths(),
+            "prevention": view.prevention(),
+            "vehicle": view.check_list(0),
+            "business": view.check_list(1),
+            "public_employee": view.check_list(2),
+        }
         # people other lists of the month refer to keep clean roster rows (W09, W12 would misfire otherwise)
         referenced = set(payments["disab_living"]["person_id"].to_list()) | set(checks["prevention"]["person_id"].to_list())
         for programme in ("dibao", "tekun", "marginal", "rigid"):
@@ -260,41 +338,89 @@ def _generate_county(job: tuple) -> Manifest:
                 # households of people other lists or planted cases refer to keep clean family rows too
                 kept = referenced | writer.protected
                 heads = set(per.filter(pl.col("person_id").is_in(list(kept)))["head_id"].to_list())
-                fates = writer.file(period, f"{county.name}{word}{FAMILY_FILE[programme]}_{label}", "family", fam,
-                                    title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）", programme=programme, county=county,
-                                    also_protect=referenced | heads)
-                writer.file(period, f"{county.name}{word}{PERSON_FILE[programme]}_{label}", "person", per,
-                            title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）", programme=programme, county=county,
-                            also_protect=referenced, households_quarantined=fates)
+                fates = writer.file(
+                    period,
+                    f"{county.name}{word}{FAMILY_FILE[programme]}_{label}",
+                    "family",
+                    fam,
+                    title=f"{county.name}{word}{FAMILY_FILE[programme]}（{label}）",
+                    programme=programme,
+                    county=county,
+                    also_protect=referenced | heads,
+                )
+                writer.file(
+                    period,
+                    f"{county.name}{word}{PERSON_FILE[programme]}_{label}",
+                    "person",
+                    per,
+                    title=f"{county.name}{word}{PERSON_FILE[programme]}（{label}）",
+                    programme=programme,
+                    county=county,
+                    also_protect=referenced,
+                    households_quarantined=fates,
+                )
         for roster, truth in payments.items():
-            writer.file(period, f"{county.name}{PAYMENT_FILE[roster]}_{label}", roster, truth,
-                        title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）", programme=roster, county=county)
+            writer.file(
+                period,
+                f"{county.name}{PAYMENT_FILE[roster]}_{label}",
+                roster,
+                truth,
+                title=f"{county.name}{PAYMENT_FILE[roster]}（{label}）",
+                programme=roster,
+                county=county,
+            )
         for roster, truth in checks.items():
-            writer.file(period, f"{county.name}{CHECK_FILE[roster]}_{label}", roster, truth,
-                        title=f"{county.name}{CHECK_FILE[roster]}（{label}）", county=county)
+            writer.file(
+                period,
+                f"{county.name}{CHECK_FILE[roster]}_{label}",
+                roster,
+                truth,
+                title=f"{county.name}{CHECK_FILE[roster]}（{label}）",
+                county=county,
+            )
     return manifest
 
 
-def _write_registers(out: Path, reg: Registry, manifest: Manifest, rng: np.random.Generator, divisions: pl.DataFrame,
-                     counties: list[County], schedules: dict[str, pl.DataFrame], month_dates: list[dt.date], force_fmt: str | None) -> None:
+def _write_registers(
+    out: Path,
+    reg: Registry,
+    manifest: Manifest,
+    rng: np.random.Generator,
+    divisions: pl.DataFrame,
+    counties: list[County],
+    schedules: dict[str, pl.DataFrame],
+    month_dates: list[dt.date],
+    force_fmt: str | None,
+) -> None:
     from civstat.generate.registers import community_facilities, institutions, population
 
     writer = Writer(out, reg, manifest, rng, force_fmt)
     for year in sorted({d.year for d in month_dates}):
         y = str(year)
         writer.file(y, f"{year}年统计用区划代码", "division", divisions, title=f"{year}年统计用区划代码和城乡划分代码", corruption_rate=0)
-        writer.file(y, f"{year}年人口统计表", "population", population(rng, counties, year), title=f"{year}年分村人口统计表", corruption_rate=0)
+        writer.file(
+            y, f"{year}年人口统计表", "population", population(rng, counties, year), title=f"{year}年分村人口统计表", corruption_rate=0
+        )
         standards = pl.concat([s.with_columns(division_code=pl.lit(code + "000000")) for code, s in schedules.items()])
         # rural 低保 standards are set per year (元/人·年), the others per month (元/人·月)
         yearly = (pl.col("programme") == "dibao") & (pl.col("urban_rural") == "rural")
         standards = standards.filter(pl.col("effective_month").dt.year() <= year).with_columns(
             amount=pl.when(yearly).then(pl.col("amount") * 12).otherwise(pl.col("amount")),
-            unit=pl.when(yearly).then(pl.lit("per_year")).otherwise(pl.lit("per_month")))
+            unit=pl.when(yearly).then(pl.lit("per_year")).otherwise(pl.lit("per_month")),
+        )
         writer.file(y, f"{year}年社会救助保障标准", "standard", standards, title=f"{year}年社会救助保障标准", corruption_rate=0)
         inst = institutions(rng, counties, year)
         writer.file(y, f"{year}年养老机构名册", "institution", inst, title=f"{year}年养老机构统计名册", corruption_rate=0)
-        manifest.totals.append(inst.filter(pl.col("status") == "operating").group_by("county_code").agg(
-            institutions=pl.len(), beds=pl.col("beds").sum(), nursing_beds=pl.col("nursing_beds").sum(), residents=pl.col("residents").sum(),
-        ).with_columns(roster=pl.lit("institution"), period=pl.lit(y)))
+        manifest.totals.append(
+            inst.filter(pl.col("status") == "operating")
+            .group_by("county_code")
+            .agg(
+                institutions=pl.len(),
+                beds=pl.col("beds").sum(),
+                nursing_beds=pl.col("nursing_beds").sum(),
+                residents=pl.col("residents").sum(),
+            )
+            .with_columns(roster=pl.lit("institution"), period=pl.lit(y))
+        )
         fac = community_facilities(rng, counties, year)
         writer.file(y, f"{year}年社区养老服务设施名册", "community_facility", fac, title=f"{year}年社区养老服务设施名册", corruption_rate=0)

@@ -19,8 +19,9 @@ NEVER = 10_000
 
 
 class Planter:
-    def __init__(self, county: County, households: pl.DataFrame, persons: pl.DataFrame, schedule: pl.DataFrame,
-                 start: dt.date, n_months: int):
+    def __init__(
+        self, county: County, households: pl.DataFrame, persons: pl.DataFrame, schedule: pl.DataFrame, start: dt.date, n_months: int
+    ):
         self.county, self.hh, self.persons, self.schedule = county, households, persons, schedule
         self.start, self.n = start, n_months
         self.plan = Plan()
@@ -39,12 +40,28 @@ class Planter:
     def ref(self, m: int) -> dt.date:
         return month_end(month_add(self.start, m))
 
-    def case(self, rule: str, expect: str, programme: str, months: list[int], person_id: str | None = None,
-             head_id: str | None = None, detail: str = "") -> None:
-        self.plan.cases.append({
-            "rule": rule, "expect": expect, "programme": programme, "county_code": self.county.code6,
-            "person_id": person_id, "head_id": head_id, "months": [self.period(m) for m in months], "detail": detail,
-        })
+    def case(
+        self,
+        rule: str,
+        expect: str,
+        programme: str,
+        months: list[int],
+        person_id: str | None = None,
+        head_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.plan.cases.append(
+            {
+                "rule": rule,
+                "expect": expect,
+                "programme": programme,
+                "county_code": self.county.code6,
+                "person_id": person_id,
+                "head_id": head_id,
+                "months": [self.period(m) for m in months],
+                "detail": detail,
+            }
+        )
         for i in (person_id, head_id):
             if i:
                 self.plan.protected.add(i)
@@ -54,7 +71,8 @@ class Planter:
         """Members of households of ``programme`` there every month, alive, not used by another case."""
         steady = self.hh.filter(pl.col("programme") == programme, pl.col("entry_m") < 0, pl.col("exit_m") >= NEVER)
         members = self.persons.filter(pl.col("death_m") >= NEVER, ~pl.col("person_id").is_in(list(self.used))).join(
-            steady.select("hh"), on="hh", how="semi", maintain_order="left")
+            steady.select("hh"), on="hh", how="semi", maintain_order="left"
+        )
         if head is not None:
             members = members.filter((pl.col("position") == 0) == head)
         if extra is not None:
@@ -83,13 +101,36 @@ class Planter:
         """A new household of one for ``person_id`` (an existing person: a second membership)."""
         new_hh = int(self.hh["hh"].max()) + 1
         template = self.hh.row(0, named=True)
-        row = {**template, "hh": new_hh, "programme": programme, "village_idx": village_idx, "entry_m": entry, "exit_m": exit_m,
-               "size": 1, "extra_members": 0, "income_share": 0.0, "review_phase": 0, "classified": False,
-               "head_death_m": NEVER, "head_id": person_id, "has_able": False, "review_every": 10, **hh_attrs}
+        row = {
+            **template,
+            "hh": new_hh,
+            "programme": programme,
+            "village_idx": village_idx,
+            "entry_m": entry,
+            "exit_m": exit_m,
+            "size": 1,
+            "extra_members": 0,
+            "income_share": 0.0,
+            "review_phase": 0,
+            "classified": False,
+            "head_death_m": NEVER,
+            "head_id": person_id,
+            "has_able": False,
+            "review_every": 10,
+            **hh_attrs,
+        }
         self.hh = pl.concat([self.hh, pl.DataFrame([row], schema=self.hh.schema)])
-        person = self.persons.filter(pl.col("person_id") == person_id).head(1).with_columns(
-            hh=pl.lit(new_hh, dtype=pl.Int64), position=pl.lit(0, dtype=pl.Int64), pool=pl.lit(programme),
-            member_from=pl.lit(entry, dtype=pl.Int64), member_to=pl.lit(exit_m - 1, dtype=pl.Int64))
+        person = (
+            self.persons.filter(pl.col("person_id") == person_id)
+            .head(1)
+            .with_columns(
+                hh=pl.lit(new_hh, dtype=pl.Int64),
+                position=pl.lit(0, dtype=pl.Int64),
+                pool=pl.lit(programme),
+                member_from=pl.lit(entry, dtype=pl.Int64),
+                member_to=pl.lit(exit_m - 1, dtype=pl.Int64),
+            )
+        )
         self.persons = pl.concat([self.persons, person])
 
     def std(self, programme: str, urban_rural: str, m: int) -> float:
@@ -102,13 +143,21 @@ class Planter:
         self._spare_people()
         for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"]):
             getattr(self, rule.lower())(self.window(k), k)
-        self.case("W14", "fire_if_enabled", "dibao", list(range(self.n)),
-                  detail=f"{self.county.name}农村低保标准{self.county.dibao_rural:.0f}元低于城市标准{self.county.dibao_urban:.0f}元的80%")
+        self.case(
+            "W14",
+            "fire_if_enabled",
+            "dibao",
+            list(range(self.n)),
+            detail=f"{self.county.name}农村低保标准{self.county.dibao_rural:.0f}元低于城市标准{self.county.dibao_urban:.0f}元的80%",
+        )
 
     def _spare_people(self) -> None:
         """Give the spare people the birth dates their cases need, then their IDs."""
         plans = []
-        w = {rule: self.window(k) for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"])}
+        w = {
+            rule: self.window(k)
+            for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"])
+        }
         s = lambda rule: w[rule][0]
         t = max(0, self.n - 1)  # look-alikes sit in the last month
         plans += [
@@ -127,18 +176,26 @@ class Planter:
         self.spare_ids = {}
         for name, birth, attrs in plans:
             self.spare_ids[name] = self.spare(birth, **attrs)
-        changes = pl.DataFrame([{"person_id": pid, **{k: v for k, v in c.items()}} for pid, c in self.spare_changes.items()],
-                               schema_overrides={"birth_date": pl.Date})
+        changes = pl.DataFrame(
+            [{"person_id": pid, **{k: v for k, v in c.items()}} for pid, c in self.spare_changes.items()],
+            schema_overrides={"birth_date": pl.Date},
+        )
         for col in ("disabled", "dis_category", "dis_grade"):
             if col not in changes.columns:
                 changes = changes.with_columns(pl.lit(None).alias(col))
-        changes = changes.select("person_id", new_birth="birth_date", new_disabled="disabled", new_cat="dis_category", new_grade="dis_grade")
-        p = self.persons.join(changes, on="person_id", how="left", maintain_order="left").with_columns(
-            birth_date=pl.coalesce("new_birth", "birth_date"),
-            disabled=pl.coalesce(pl.col("new_disabled").cast(pl.Boolean), "disabled"),
-            dis_category=pl.coalesce(pl.col("new_cat").cast(pl.Int64), "dis_category"),
-            dis_grade=pl.coalesce(pl.col("new_grade").cast(pl.Int64), "dis_grade"),
-        ).drop("new_birth", "new_disabled", "new_cat", "new_grade")
+        changes = changes.select(
+            "person_id", new_birth="birth_date", new_disabled="disabled", new_cat="dis_category", new_grade="dis_grade"
+        )
+        p = (
+            self.persons.join(changes, on="person_id", how="left", maintain_order="left")
+            .with_columns(
+                birth_date=pl.coalesce("new_birth", "birth_date"),
+                disabled=pl.coalesce(pl.col("new_disabled").cast(pl.Boolean), "disabled"),
+                dis_category=pl.coalesce(pl.col("new_cat").cast(pl.Int64), "dis_category"),
+                dis_grade=pl.coalesce(pl.col("new_grade").cast(pl.Int64), "dis_grade"),
+            )
+            .drop("new_birth", "new_disabled", "new_cat", "new_grade")
+        )
         # new IDs for the spare people (their address code is theirs alone, so IDs stay unique)
         spare = p.filter(pl.col("pool") == "spare").with_columns(new_id=id_expr("address", "birth_date", "male"))
         mapping = dict(zip(spare["person_id"].to_list(), spare["new_id"].to_list(), strict=True))
@@ -156,14 +213,23 @@ class Planter:
         )
         self.plan.add(self.plan.ghosts, months, person["person_id"])
         head = self._head_of(person["hh"])
-        self.case("W01", "fire", "dibao", months, person["person_id"], head,
-                  f"死亡日期{death_date.isoformat()}，之后仍在{self.period(months[-1])}低保名册中")
+        self.case(
+            "W01",
+            "fire",
+            "dibao",
+            months,
+            person["person_id"],
+            head,
+            f"死亡日期{death_date.isoformat()}，之后仍在{self.period(months[-1])}低保名册中",
+        )
         # look-alike: dies on the last day of a month and is paid for that month only
         quiet = self.take(self.stable_members("dibao", head=False), "W01 quiet")
         last = self.n - 1
         self.persons = self.persons.with_columns(
             death_m=pl.when(pl.col("person_id") == quiet["person_id"]).then(last).otherwise(pl.col("death_m")),
-            death_day=pl.when(pl.col("person_id") == quiet["person_id"]).then(month_end(month_add(self.start, last)).day).otherwise(pl.col("death_day")),
+            death_day=pl.when(pl.col("person_id") == quiet["person_id"])
+            .then(month_end(month_add(self.start, last)).day)
+            .otherwise(pl.col("death_day")),
         )
         self.case("W01", "quiet", "dibao", [last], quiet["person_id"], self._head_of(quiet["hh"]), "月末死亡，当月仍发放")
 
@@ -176,8 +242,12 @@ class Planter:
         self.add_household("tekun", person["person_id"], months[0], months[-1] + 1, person["village_idx"])
         self.case("W02", "fire", "dibao", months, person["person_id"], self._head_of(person["hh"]), "同时享受低保和特困供养")
         # look-alike: a one-person 低保 household leaves and the person enters 特困 the next month
-        mover = self.take(self.stable_members("dibao", head=True, extra=(pl.col("age0") >= 62)).join(
-            self.hh.filter(pl.col("size") == 1).select("hh"), on="hh", how="semi", maintain_order="left"), "W02 quiet")
+        mover = self.take(
+            self.stable_members("dibao", head=True, extra=(pl.col("age0") >= 62)).join(
+                self.hh.filter(pl.col("size") == 1).select("hh"), on="hh", how="semi", maintain_order="left"
+            ),
+            "W02 quiet",
+        )
         t = self.n - 1
         self.hh = self.hh.with_columns(exit_m=pl.when(pl.col("hh") == mover["hh"]).then(t).otherwise(pl.col("exit_m")))
         self.add_household("tekun", mover["person_id"], t, NEVER, mover["village_idx"])
@@ -189,26 +259,44 @@ class Planter:
         village = self.county.villages.with_row_index("i")
         own_town = village.filter(pl.col("i") == person["village_idx"])["township_code"][0]
         other = self.stable_members("dibao", head=True).join(
-            village.filter(pl.col("township_code") != own_town).select(village_idx=pl.col("i").cast(pl.Int64)), on="village_idx", how="semi")
+            village.filter(pl.col("township_code") != own_town).select(village_idx=pl.col("i").cast(pl.Int64)), on="village_idx", how="semi"
+        )
         host = self.take(other, "W03 host")
         extra = self.persons.filter(pl.col("person_id") == person["person_id"]).with_columns(
-            hh=pl.lit(host["hh"], dtype=pl.Int64), position=pl.lit(9, dtype=pl.Int64), relation=pl.lit("其他"),
-            member_from=pl.lit(months[0], dtype=pl.Int64), member_to=pl.lit(months[-1], dtype=pl.Int64),
-            village_idx=pl.lit(host["village_idx"], dtype=pl.Int64))
+            hh=pl.lit(host["hh"], dtype=pl.Int64),
+            position=pl.lit(9, dtype=pl.Int64),
+            relation=pl.lit("其他"),
+            member_from=pl.lit(months[0], dtype=pl.Int64),
+            member_to=pl.lit(months[-1], dtype=pl.Int64),
+            village_idx=pl.lit(host["village_idx"], dtype=pl.Int64),
+        )
         self.persons = pl.concat([self.persons, extra])
-        self.case("W03", "fire", "dibao", months, person["person_id"], self._head_of(person["hh"]),
-                  f"同时在两个低保家庭中（另一户户主{host['person_id'][:6]}********{host['person_id'][-4:]}）")
+        self.case(
+            "W03",
+            "fire",
+            "dibao",
+            months,
+            person["person_id"],
+            self._head_of(person["hh"]),
+            f"同时在两个低保家庭中（另一户户主{host['person_id'][:6]}********{host['person_id'][-4:]}）",
+        )
         self.plan.protected.add(host["person_id"])
         # look-alike: a 低保 member aged 80+ also paid 高龄津贴 (another programme)
         old = self.take(self.stable_members("dibao", extra=pl.col("age0") >= 81), "W03 quiet")
-        longevity = self.persons.filter(pl.col("person_id") == old["person_id"]).head(1).with_columns(
-            hh=pl.lit(-1, dtype=pl.Int64), pool=pl.lit("longevity"))
+        longevity = (
+            self.persons.filter(pl.col("person_id") == old["person_id"])
+            .head(1)
+            .with_columns(hh=pl.lit(-1, dtype=pl.Int64), pool=pl.lit("longevity"))
+        )
         self.persons = pl.concat([self.persons, longevity])
         self.case("W03", "quiet", "longevity", list(range(self.n)), old["person_id"], None, "低保成员同时领取高龄津贴（不同项目）")
 
     def w04(self, months: list[int], k: int) -> None:
         """低保 amount above covered persons x standard beyond the tolerance (30% by default)."""
-        for expect, factor, text in (("fire", 1.5, "户月保障金额超过保障人口×保障标准的130%"), ("quiet", 1.2, "超过差额上限但在分类施保容差内")):
+        for expect, factor, text in (
+            ("fire", 1.5, "户月保障金额超过保障人口×保障标准的130%"),
+            ("quiet", 1.2, "超过差额上限但在分类施保容差内"),
+        ):
             months_used = months if expect == "fire" else [self.n - 1]
             head = self.take(self.stable_members("dibao", head=True), f"W04 {expect}")
             ur = self._ur(head)
@@ -226,7 +314,12 @@ class Planter:
 
     def w05(self, months: list[int], k: int) -> None:
         """Income at or above the standard in 低保; above 1.5x in 低保边缘. The household leaves after."""
-        for programme, share, expect in (("dibao", 1.05, "fire"), ("marginal", 1.6, "fire"), ("dibao", 0.99, "quiet"), ("marginal", 1.49, "quiet")):
+        for programme, share, expect in (
+            ("dibao", 1.05, "fire"),
+            ("marginal", 1.6, "fire"),
+            ("dibao", 0.99, "quiet"),
+            ("marginal", 1.49, "quiet"),
+        ):
             months_used = months if expect == "fire" else [self.n - 1]
             head = self.take(self.stable_members(programme, head=True), f"W05 {programme} {expect}")
             ur = self._ur(head)
@@ -259,7 +352,8 @@ class Planter:
     def _as_pool(self, pid: str, pool: str, **attrs) -> None:
         self.persons = self.persons.with_columns(
             pool=pl.when(pl.col("person_id") == pid).then(pl.lit(pool)).otherwise(pl.col("pool")),
-            **{k: pl.when(pl.col("person_id") == pid).then(pl.lit(v)).otherwise(pl.col(k)) for k, v in attrs.items()})
+            **{k: pl.when(pl.col("person_id") == pid).then(pl.lit(v)).otherwise(pl.col(k)) for k, v in attrs.items()},
+        )
 
     def w08(self, months: list[int], k: int) -> None:
         """高龄津贴 tier does not match age: turned 90 and not moved up; paid under the minimum age."""
@@ -303,13 +397,15 @@ class Planter:
         """低保 household not reviewed for 12 months (6 with a member able to work)."""
         for able, gap, expect in ((False, 13, "fire"), (True, 7, "fire"), (False, 11, "quiet"), (True, 5, "quiet")):
             heads = self.stable_members("dibao", head=True).join(
-                self.hh.filter(pl.col("has_able") == able).select("hh"), on="hh", how="semi", maintain_order="left")
+                self.hh.filter(pl.col("has_able") == able).select("hh"), on="hh", how="semi", maintain_order="left"
+            )
             head = self.take(heads, f"W11 {able} {gap}")
             months_used = months if expect == "fire" else [self.n - 1]
             for m in months_used:
                 self.plan.add(self.plan.review_override, [m], head["hh"], self._months_before(self.ref(months_used[0]), gap))
-            self.case("W11", expect, "dibao", months_used, None, head["person_id"],
-                      f"{'有' if able else '无'}劳动能力成员，{gap}个月未复核")
+            self.case(
+                "W11", expect, "dibao", months_used, None, head["person_id"], f"{'有' if able else '无'}劳动能力成员，{gap}个月未复核"
+            )
 
     def w12(self, months: list[int], k: int) -> None:
         """防止返贫监测对象 with income under the 低保 standard and in no programme."""
@@ -318,7 +414,9 @@ class Planter:
             self.plan.add(self.plan.prevention_extra, [m], pid, round(self.std("dibao", "rural", m) * 12 * 0.5))
         self.case("W12", "fire", "prevention", months, pid, None, "年人均纯收入低于低保标准且未纳入任何救助")
         village = self.county.villages.with_row_index("i").filter(~pl.col("urban")).select(village_idx=pl.col("i").cast(pl.Int64))
-        head = self.take(self.stable_members("dibao", head=True).join(village, on="village_idx", how="semi", maintain_order="left"), "W12 quiet")
+        head = self.take(
+            self.stable_members("dibao", head=True).join(village, on="village_idx", how="semi", maintain_order="left"), "W12 quiet"
+        )
         income = self.hh.filter(pl.col("hh") == head["hh"])["income_share"][0]
         for m in range(self.n):
             self.plan.add(self.plan.prevention_extra, [m], head["person_id"], round(income * self.std("dibao", "rural", 0) * 12))
@@ -329,7 +427,9 @@ class Planter:
         for which, text in ((0, "车辆登记"), (2, "财政供养人员")):
             person = self.take(self.stable_members("dibao", head=False), f"W13 {which}")
             self.plan.check_extra[which].update({m: self.plan.check_extra[which].get(m, set()) | {person["person_id"]} for m in months})
-            self.case("W13", "fire", "dibao", months, person["person_id"], self._head_of(person["hh"]), f"低保家庭成员出现在{text}比对名单中")
+            self.case(
+                "W13", "fire", "dibao", months, person["person_id"], self._head_of(person["hh"]), f"低保家庭成员出现在{text}比对名单中"
+            )
         elder = self.persons.filter(pl.col("pool") == "longevity", pl.col("death_m") >= NEVER, pl.col("age0") >= 82).sort("person_id")
         quiet = self.take(elder, "W13 quiet")
         for m in range(self.n):
@@ -337,8 +437,9 @@ class Planter:
         self.case("W13", "quiet", "longevity", list(range(self.n)), quiet["person_id"], None, "非低保人员出现在工商登记名单中")
 
 
-def plant(county: County, households: pl.DataFrame, persons: pl.DataFrame, schedule: pl.DataFrame, start: dt.date,
-          n_months: int) -> tuple[pl.DataFrame, pl.DataFrame, Plan]:
+def plant(
+    county: County, households: pl.DataFrame, persons: pl.DataFrame, schedule: pl.DataFrame, start: dt.date, n_months: int
+) -> tuple[pl.DataFrame, pl.DataFrame, Plan]:
     planter = Planter(county, households, persons, schedule, start, n_months)
     planter.plant()
     return planter.hh, planter.persons, planter.plan

@@ -10,13 +10,25 @@ from civstat.generate.names import place_names
 from civstat.generate.world import County
 
 # consistent with the 高龄津贴 pool of world.py (3.3% of people, ages 80 + Exp(5)): coverage ~80-90%
-BAND_SHARES = {"aged_0_17": 0.18, "aged_60_plus": 0.21, "aged_65_plus": 0.15, "aged_75_plus": 0.065,
-               "aged_80_plus": 0.04, "aged_90_plus": 0.0055, "aged_100_plus": 0.0008}
+BAND_SHARES = {
+    "aged_0_17": 0.18,
+    "aged_60_plus": 0.21,
+    "aged_65_plus": 0.15,
+    "aged_75_plus": 0.065,
+    "aged_80_plus": 0.04,
+    "aged_90_plus": 0.0055,
+    "aged_100_plus": 0.0008,
+}
 
 
 def _places(county: County) -> pl.DataFrame:
     return county.villages.select(
-        "division_code", "hukou", "urban", county=pl.lit(county.name), township="township_name", village="name",
+        "division_code",
+        "hukou",
+        "urban",
+        county=pl.lit(county.name),
+        township="township_name",
+        village="name",
         county_code=pl.lit(county.code6),
     )
 
@@ -53,18 +65,22 @@ def institutions(rng: np.random.Generator, counties: list[County], year: int) ->
         n = max(3, int(county.villages["hukou"].sum() / 20000 * crng.uniform(0.8, 1.2)))  # 10-40 at county scale
         names = place_names(crng, n, ["敬老院", "养老院", "颐养中心", "福利院", "老年公寓"])
         beds = crng.integers(30, 300, n)
-        frames.append(pl.DataFrame({
-            "institution_name": [county.name + x for x in names],
-            "credit_code": _credit_codes(crng, n, county.code6),
-            "county": county.name,
-            "township": crng.choice(towns, n),
-            "ownership": crng.choice(["public", "private", "public_private"], n, p=[0.4, 0.45, 0.15]),
-            "beds": beds,
-            "nursing_beds": (beds * crng.uniform(0.3, 0.7, n)).astype(np.int64),
-            "residents": (beds * crng.uniform(0.4, 0.9, n) * (1 + 0.02 * (year - 2025))).astype(np.int64).clip(0, beds),
-            "status": crng.choice(["operating", "suspended", "closed"], n, p=[0.9, 0.07, 0.03]),
-            "county_code": county.code6,
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "institution_name": [county.name + x for x in names],
+                    "credit_code": _credit_codes(crng, n, county.code6),
+                    "county": county.name,
+                    "township": crng.choice(towns, n),
+                    "ownership": crng.choice(["public", "private", "public_private"], n, p=[0.4, 0.45, 0.15]),
+                    "beds": beds,
+                    "nursing_beds": (beds * crng.uniform(0.3, 0.7, n)).astype(np.int64),
+                    "residents": (beds * crng.uniform(0.4, 0.9, n) * (1 + 0.02 * (year - 2025))).astype(np.int64).clip(0, beds),
+                    "status": crng.choice(["operating", "suspended", "closed"], n, p=[0.9, 0.07, 0.03]),
+                    "county_code": county.code6,
+                }
+            )
+        )
     return pl.concat(frames)
 
 
@@ -73,8 +89,13 @@ def community_facilities(rng: np.random.Generator, counties: list[County], year:
     for county in counties:
         crng = np.random.default_rng([int(county.code6), 2])
         v = county.villages.sample(fraction=0.3, seed=int(county.code6))
-        frames.append(v.select(
-            facility_name=pl.col("name") + "日间照料中心", county=pl.lit(county.name), township="township_name", village="name",
-            beds=pl.Series(crng.integers(0, 30, v.height)),
-        ))
+        frames.append(
+            v.select(
+                facility_name=pl.col("name") + "日间照料中心",
+                county=pl.lit(county.name),
+                township="township_name",
+                village="name",
+                beds=pl.Series(crng.integers(0, 30, v.height)),
+            )
+        )
     return pl.concat(frames)

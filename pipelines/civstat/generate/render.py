@@ -53,11 +53,16 @@ def choose_style(rng: np.random.Generator, rows: int, force_fmt: str | None = No
         fmt = "csv"
     encoding = "utf-8" if fmt in ("xlsx", "xls") else str(rng.choice(["utf-8", "utf-8-sig", "gbk", "gb18030"]))
     return Style(
-        fmt=str(fmt), encoding=encoding, title=bool(rng.random() < 0.7),
+        fmt=str(fmt),
+        encoding=encoding,
+        title=bool(rng.random() < 0.7),
         header_variant=str(rng.choice(["single", "single", "group_above", "sub_fields"])),
-        footer=bool(rng.random() < 0.6), date_format=str(rng.choice(DATE_FORMATS)),
-        month_format=str(rng.choice(MONTH_FORMATS)), amount_style=str(rng.choice(AMOUNT_STYLES)),
-        region_as_code=bool(rng.random() < 0.15), income=str(rng.choice(["monthly", "annual"])),
+        footer=bool(rng.random() < 0.6),
+        date_format=str(rng.choice(DATE_FORMATS)),
+        month_format=str(rng.choice(MONTH_FORMATS)),
+        amount_style=str(rng.choice(AMOUNT_STYLES)),
+        region_as_code=bool(rng.random() < 0.15),
+        income=str(rng.choice(["monthly", "annual"])),
     )
 
 
@@ -94,12 +99,20 @@ def _fmt_amount(col: pl.Expr, how: str) -> pl.Expr:
 
 def _enum_text(f: Field, col: pl.Expr, which: int = 0) -> pl.Expr:
     """The code as this export writes it: spelling number ``which`` of each value (the first when it has fewer)."""
-    return col.replace_strict({code: spellings[min(which, len(spellings) - 1)] for code, spellings in f.values.items()},
-                              default=None, return_dtype=pl.String)
+    return col.replace_strict(
+        {code: spellings[min(which, len(spellings) - 1)] for code, spellings in f.values.items()}, default=None, return_dtype=pl.String
+    )
 
 
-def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Generator, protected: pl.Series | None = None,
-           corruption_rate: float = 0.004, footer_date: str = "") -> Rendered:
+def render(
+    truth: pl.DataFrame,
+    roster: Roster,
+    style: Style,
+    rng: np.random.Generator,
+    protected: pl.Series | None = None,
+    corruption_rate: float = 0.004,
+    footer_date: str = "",
+) -> Rendered:
     """``truth`` has the registry's field names (plus county/township/village names and
     village_code); ``protected`` marks rows that must stay clean (planted warning cases)."""
     n = truth.height
@@ -193,15 +206,26 @@ def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Gen
         exprs.append(
             pl.when(idx.is_in(by_kind.get("id_lost_precision", [])))
             .then(pl.lit(NUMERIC_MARK) + lost if style.fmt == "xlsx" else (v.str.slice(0, 1) + "." + v.str.slice(1, 5) + "E+17"))
-            .when(idx.is_in(by_kind.get("id_bad_check", []))).then(wrong_check)
-            .when(idx.is_in(by_kind.get("id_several_in_cell", []))).then(several)
-            .otherwise(v).alias(id_col))
+            .when(idx.is_in(by_kind.get("id_bad_check", [])))
+            .then(wrong_check)
+            .when(idx.is_in(by_kind.get("id_several_in_cell", [])))
+            .then(several)
+            .otherwise(v)
+            .alias(id_col)
+        )
     if date_col:
         exprs.append(pl.when(idx.is_in(by_kind.get("bad_date", []))).then(pl.lit("2023-02-30")).otherwise(pl.col(date_col)).alias(date_col))
     if amount_col:
-        exprs.append(pl.when(idx.is_in(by_kind.get("bad_amount", []))).then(pl.lit("待核实")).otherwise(pl.col(amount_col)).alias(amount_col))
+        exprs.append(
+            pl.when(idx.is_in(by_kind.get("bad_amount", []))).then(pl.lit("待核实")).otherwise(pl.col(amount_col)).alias(amount_col)
+        )
     if village_col:
-        exprs.append(pl.when(idx.is_in(by_kind.get("unknown_region", []))).then(pl.col(village_col) + "新村").otherwise(pl.col(village_col)).alias(village_col))
+        exprs.append(
+            pl.when(idx.is_in(by_kind.get("unknown_region", [])))
+            .then(pl.col(village_col) + "新村")
+            .otherwise(pl.col(village_col))
+            .alias(village_col)
+        )
     if exprs:
         cells = cells.with_columns(exprs)
 
@@ -213,15 +237,22 @@ def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Gen
         v = pl.col(c)
         is_person_id = c == id_col
         cells = cells.with_columns(
-            pl.when(idx.is_in(lower)).then(v.str.to_lowercase())
-            .when(idx.is_in(wide)).then(v.str.replace_many(list("0123456789X"), list("０１２３４５６７８９Ｘ")))
-            .when(idx.is_in(apostrophe)).then(pl.lit("'") + v)
+            pl.when(idx.is_in(lower))
+            .then(v.str.to_lowercase())
+            .when(idx.is_in(wide))
+            .then(v.str.replace_many(list("0123456789X"), list("０１２３４５６７８９Ｘ")))
+            .when(idx.is_in(apostrophe))
+            .then(pl.lit("'") + v)
             .when(pl.lit(is_person_id) & idx.is_in(legacy) & (v.str.len_chars() == 18) & (v.str.slice(6, 2) == "19"))
             .then(v.str.slice(0, 6) + v.str.slice(8, 9))
-            .otherwise(v).alias(c))
+            .otherwise(v)
+            .alias(c)
+        )
     kind = np.where(reason == None, "clean", "quarantine")  # noqa: E711
-    expect = pl.DataFrame({"kind": kind.tolist(), "reason": reason.tolist(), "truth_row": np.arange(n)},
-                          schema={"kind": pl.String, "reason": pl.String, "truth_row": pl.Int64})
+    expect = pl.DataFrame(
+        {"kind": kind.tolist(), "reason": reason.tolist(), "truth_row": np.arange(n)},
+        schema={"kind": pl.String, "reason": pl.String, "truth_row": pl.Int64},
+    )
 
     # ---- structural rows: one duplicate, one blank row, footers
     if n >= 10:
@@ -247,7 +278,12 @@ def render(truth: pl.DataFrame, roster: Roster, style: Style, rng: np.random.Gen
         if amount_col:
             footer[amount_col] = [total, None]
         cells = pl.concat([cells, pl.DataFrame(footer, schema=cells.schema)])
-        expect = pl.concat([expect, pl.DataFrame({"kind": ["quarantine"] * 2, "reason": ["footer_row"] * 2, "truth_row": [None, None]}, schema=expect.schema)])
+        expect = pl.concat(
+            [
+                expect,
+                pl.DataFrame({"kind": ["quarantine"] * 2, "reason": ["footer_row"] * 2, "truth_row": [None, None]}, schema=expect.schema),
+            ]
+        )
 
     header = [label for _, label, _ in columns]
     date_columns = [f"c{j}" for j, f in enumerate(fields) if f is not None and f.type == "date"]

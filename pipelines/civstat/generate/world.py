@@ -63,6 +63,7 @@ def month_end(first: dt.date) -> dt.date:
 
 # ---------------------------------------------------------------- divisions
 
+
 @dataclass
 class County:
     code6: str
@@ -108,8 +109,18 @@ def build_divisions(rng: np.random.Generator, scale: Scale) -> tuple[pl.DataFram
             villages = villages.with_columns(hukou=pl.Series(hukou))
             urban_std = float(rng.integers(70, 95) * 10)
             ratio = 0.75 if not counties else 0.85  # the first county is below 80%: the W14 case
-            counties.append(County(c6, f"{p4}{90 + c:02d}", f"{p4}{80 + c:02d}", county_names[c], p4, villages, urban_std,
-                                   round(urban_std * ratio / 10) * 10))
+            counties.append(
+                County(
+                    c6,
+                    f"{p4}{90 + c:02d}",
+                    f"{p4}{80 + c:02d}",
+                    county_names[c],
+                    p4,
+                    villages,
+                    urban_std,
+                    round(urban_std * ratio / 10) * 10,
+                )
+            )
     divisions = pl.DataFrame(rows, schema=["division_code", "division_name", "urban_rural_code"], orient="row")
     return divisions, counties
 
@@ -123,17 +134,21 @@ def standards_schedule(county: County, months: list[dt.date]) -> pl.DataFrame:
     rows = []
     urban, rural = county.dibao_urban, county.dibao_rural
     for n, eff in enumerate(effective):
-        factor = 1.05 ** sum(1 for e in effective[1:n + 1] if e.month == 7)
+        factor = 1.05 ** sum(1 for e in effective[1 : n + 1] if e.month == 7)
         u, r = round(urban * factor / 10) * 10, round(rural * factor / 10) * 10
         rows += [
-            ("dibao", "urban", None, u, eff), ("dibao", "rural", None, r, eff),
-            ("tekun", "urban", None, round(u * 1.3), eff), ("tekun", "rural", None, round(r * 1.3), eff),
+            ("dibao", "urban", None, u, eff),
+            ("dibao", "rural", None, r, eff),
+            ("tekun", "urban", None, round(u * 1.3), eff),
+            ("tekun", "rural", None, round(r * 1.3), eff),
         ]
         if n == 0:
             rows += [
-                ("orphan", "all", "集中养育", ORPHAN_RATE["institutional"], eff), ("orphan", "all", "散居", ORPHAN_RATE["scattered"], eff),
+                ("orphan", "all", "集中养育", ORPHAN_RATE["institutional"], eff),
+                ("orphan", "all", "散居", ORPHAN_RATE["scattered"], eff),
                 ("unsupported_child", "all", None, UNSUPPORTED_CHILD_RATE, eff),
-                ("disab_living", "all", None, DISAB_LIVING_RATE, eff), ("disab_care", "all", None, DISAB_CARE_RATE, eff),
+                ("disab_living", "all", None, DISAB_LIVING_RATE, eff),
+                ("disab_care", "all", None, DISAB_CARE_RATE, eff),
             ]
             rows += [("longevity", "all", tier, amount, eff) for tier, amount in longevity_tier_labels().items()]
     return pl.DataFrame(rows, schema=["programme", "urban_rural", "subcategory", "amount", "effective_month"], orient="row")
@@ -156,6 +171,7 @@ def standard_for(schedule: pl.DataFrame, programme: str, urban_rural: str, month
 
 
 # ---------------------------------------------------------------- people
+
 
 def _ages_to_birth(rng: np.random.Generator, ages: np.ndarray, ref: dt.date) -> np.ndarray:
     """Birth dates for people of ``ages`` (fractional years) on ``ref``."""
@@ -185,19 +201,25 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
         exit_after = rng.geometric(MONTHLY_EXIT, n)
         exit_m = np.maximum(entry, 0) + exit_after
         size = rng.choice(HOUSEHOLD_SIZES, n, p=sizes_p)
-        hh = pl.DataFrame({
-            "hh": np.arange(hh_base, hh_base + n),
-            "programme": programme,
-            "village_idx": village_idx,
-            "entry_m": entry,
-            "exit_m": np.where(exit_m >= n_months, 10_000, exit_m),
-            "size": size,
-            "extra_members": (rng.random(n) < 0.15).astype(np.int64),
-            "income_share": {"dibao": rng.uniform(0.1, 0.85, n), "marginal": rng.uniform(1.05, 1.4, n),
-                             "rigid": rng.uniform(0.5, 2.5, n), "tekun": np.zeros(n)}[programme],
-            "review_phase": rng.integers(0, 5, n),
-            "classified": rng.random(n) < 0.25,
-        })
+        hh = pl.DataFrame(
+            {
+                "hh": np.arange(hh_base, hh_base + n),
+                "programme": programme,
+                "village_idx": village_idx,
+                "entry_m": entry,
+                "exit_m": np.where(exit_m >= n_months, 10_000, exit_m),
+                "size": size,
+                "extra_members": (rng.random(n) < 0.15).astype(np.int64),
+                "income_share": {
+                    "dibao": rng.uniform(0.1, 0.85, n),
+                    "marginal": rng.uniform(1.05, 1.4, n),
+                    "rigid": rng.uniform(0.5, 2.5, n),
+                    "tekun": np.zeros(n),
+                }[programme],
+                "review_phase": rng.integers(0, 5, n),
+                "classified": rng.random(n) < 0.25,
+            }
+        )
         households.append(hh)
         # members: position 0 is the head
         member_hh = np.repeat(hh["hh"].to_numpy(), size)
@@ -213,33 +235,51 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
             head_age = rng.uniform(25, 85, k)
             ages = np.where(position == 0, head_age, rng.uniform(1, 80, k))
             disabled = rng.random(k) < 0.12
-        people.append(pl.DataFrame({
-            "hh": member_hh, "position": position, "pool": programme, "age0": ages, "disabled": disabled,
-        }))
+        people.append(
+            pl.DataFrame(
+                {
+                    "hh": member_hh,
+                    "position": position,
+                    "pool": programme,
+                    "age0": ages,
+                    "disabled": disabled,
+                }
+            )
+        )
         hh_base += n
     households = pl.concat(households)
     persons = pl.concat(people)
 
     def pool(name: str, n: int, age_low: float, age_high: float, **extra) -> pl.DataFrame:
-        return pl.DataFrame({"hh": np.full(n, -1), "position": np.zeros(n, dtype=np.int64), "pool": name,
-                             "age0": rng.uniform(age_low, age_high, n), "disabled": np.zeros(n, dtype=bool), **extra})
+        return pl.DataFrame(
+            {
+                "hh": np.full(n, -1),
+                "position": np.zeros(n, dtype=np.int64),
+                "pool": name,
+                "age0": rng.uniform(age_low, age_high, n),
+                "disabled": np.zeros(n, dtype=bool),
+                **extra,
+            }
+        )
 
     pop80 = total_pop * 0.036
     n_elder = int(pop80 * 0.92)
     # 80+ with fewer people at each age; plus people turning 80 during the months
     elder_age = 80 + rng.exponential(5.0, n_elder).clip(0, 27)
     turning = int(pop80 * 0.92 * n_months / 12 * 0.08) + 1
-    others = pl.concat([
-        pool("longevity", n_elder, 0, 1).with_columns(age0=pl.Series(elder_age)),
-        pool("longevity", turning, 80 - n_months / 12, 80),
-        pool("disab_extra", int(total_pop * 0.004), 5, 90, disabled=np.ones(int(total_pop * 0.004), dtype=bool)),
-        pool("orphan", max(4, int(total_pop * 0.00008)), 0.5, 17.5),
-        pool("unsupported_child", max(6, int(total_pop * 0.0003)), 0.5, 17.5),
-        pool("prevention", int(total_pop * 0.003), 18, 75),
-        pool("check", int(total_pop * 0.004), 22, 65),
-        pool("deceased", max(5, int(total_pop * 0.0005)), 40, 95),
-        pool("spare", SPARE_PEOPLE, 30, 50),  # reserved for planted warning cases (generate/plant.py)
-    ])
+    others = pl.concat(
+        [
+            pool("longevity", n_elder, 0, 1).with_columns(age0=pl.Series(elder_age)),
+            pool("longevity", turning, 80 - n_months / 12, 80),
+            pool("disab_extra", int(total_pop * 0.004), 5, 90, disabled=np.ones(int(total_pop * 0.004), dtype=bool)),
+            pool("orphan", max(4, int(total_pop * 0.00008)), 0.5, 17.5),
+            pool("unsupported_child", max(6, int(total_pop * 0.0003)), 0.5, 17.5),
+            pool("prevention", int(total_pop * 0.003), 18, 75),
+            pool("check", int(total_pop * 0.004), 22, 65),
+            pool("deceased", max(5, int(total_pop * 0.0005)), 40, 95),
+            pool("spare", SPARE_PEOPLE, 30, 50),  # reserved for planted warning cases (generate/plant.py)
+        ]
+    )
     persons = pl.concat([persons, others])
     n = persons.height
     ref = start
@@ -247,38 +287,53 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
     male = rng.random(n) < 0.5
     # the village of a household member is the household's; others are placed by population
     hh_village = households.select("hh", "village_idx")
-    persons = persons.with_columns(
-        birth_date=pl.Series(birth).cast(pl.Date),
-        male=pl.Series(male),
-        address=pl.Series(np.where(persons["pool"].to_numpy() == "spare", county.planted_code6,
-                                   np.where(rng.random(n) < 0.05, county.old_code6, county.code6))),
-        own_village=pl.Series(rng.choice(v.height, n, p=weights)),
-        dis_category=pl.Series(rng.integers(1, 8, n)),
-        dis_grade=pl.Series(rng.choice([1, 2, 3, 4], n, p=[0.2, 0.3, 0.3, 0.2])),
-        death_u=pl.Series(rng.random(n)),
-        death_day=pl.Series(rng.integers(1, 29, n)),
-        ethnicity=pl.Series(rng.choice(ETHNIC, n)),
-        illness=pl.Series(rng.choice(ILLNESS, n)),
-        relation=pl.Series(rng.choice(RELATIONS, n)),
-        self_care=pl.Series(rng.choice(["full", "partial", "none"], n, p=[0.6, 0.25, 0.15])),
-        support_mode=pl.Series(np.where(rng.random(n) < 0.3, "centralised", "dispersed")),
-        care_mode=pl.Series(np.where(rng.random(n) < 0.25, "institutional", "scattered")),
-        name=person_names(rng, n),
-    ).join(hh_village, on="hh", how="left", maintain_order="left").with_columns(
-        village_idx=pl.coalesce("village_idx", "own_village"),
-    ).drop("own_village")
+    persons = (
+        persons.with_columns(
+            birth_date=pl.Series(birth).cast(pl.Date),
+            male=pl.Series(male),
+            address=pl.Series(
+                np.where(
+                    persons["pool"].to_numpy() == "spare",
+                    county.planted_code6,
+                    np.where(rng.random(n) < 0.05, county.old_code6, county.code6),
+                )
+            ),
+            own_village=pl.Series(rng.choice(v.height, n, p=weights)),
+            dis_category=pl.Series(rng.integers(1, 8, n)),
+            dis_grade=pl.Series(rng.choice([1, 2, 3, 4], n, p=[0.2, 0.3, 0.3, 0.2])),
+            death_u=pl.Series(rng.random(n)),
+            death_day=pl.Series(rng.integers(1, 29, n)),
+            ethnicity=pl.Series(rng.choice(ETHNIC, n)),
+            illness=pl.Series(rng.choice(ILLNESS, n)),
+            relation=pl.Series(rng.choice(RELATIONS, n)),
+            self_care=pl.Series(rng.choice(["full", "partial", "none"], n, p=[0.6, 0.25, 0.15])),
+            support_mode=pl.Series(np.where(rng.random(n) < 0.3, "centralised", "dispersed")),
+            care_mode=pl.Series(np.where(rng.random(n) < 0.25, "institutional", "scattered")),
+            name=person_names(rng, n),
+        )
+        .join(hh_village, on="hh", how="left", maintain_order="left")
+        .with_columns(
+            village_idx=pl.coalesce("village_idx", "own_village"),
+        )
+        .drop("own_village")
+    )
     # death: a monthly hazard by age, drawn once; month index of death (or 10_000: alive)
     hazard = pl.when(pl.col("age0") >= 80).then(0.004).when(pl.col("age0") >= 60).then(0.0012).otherwise(0.0002)
     months_to_death = (pl.col("death_u").log() / (1 - hazard).log()).floor().cast(pl.Int64)
     persons = persons.with_columns(
-        death_m=pl.when(pl.col("pool") == "deceased").then(pl.col("death_u").mul(n_months).floor().cast(pl.Int64))
-        .when(pl.col("pool").is_in(["check", "prevention", "spare"])).then(10_000)
+        death_m=pl.when(pl.col("pool") == "deceased")
+        .then(pl.col("death_u").mul(n_months).floor().cast(pl.Int64))
+        .when(pl.col("pool").is_in(["check", "prevention", "spare"]))
+        .then(10_000)
         .otherwise(pl.when(months_to_death < n_months).then(months_to_death).otherwise(10_000)),
     ).with_columns(
         person_id=id_expr("address", "birth_date", "male"),
-        work_ability=pl.when(pl.col("disabled") & (pl.col("dis_grade") <= 2)).then(pl.lit("unable"))
-        .when(pl.col("disabled")).then(pl.lit("partial"))
-        .when((pl.col("age0") >= 16) & (pl.col("age0") < 60)).then(pl.lit("able"))
+        work_ability=pl.when(pl.col("disabled") & (pl.col("dis_grade") <= 2))
+        .then(pl.lit("unable"))
+        .when(pl.col("disabled"))
+        .then(pl.lit("partial"))
+        .when((pl.col("age0") >= 16) & (pl.col("age0") < 60))
+        .then(pl.lit("able"))
         .otherwise(pl.lit("unable")),
     )
     # a household's head dies -> the household leaves the month after

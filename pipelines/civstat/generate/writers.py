@@ -102,7 +102,11 @@ def _col_letter(index: int) -> str:
 
 
 def _xml_escape(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True)
+    return (
+        expr.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
 
 
 def _write_xlsx(path: Path, r: Rendered, style: Style, titles: list[str], headers: list[list[str | None]]) -> None:
@@ -123,8 +127,11 @@ def _write_xlsx(path: Path, r: Rendered, style: Style, titles: list[str], header
             merges.append(f'<mergeCell ref="A{row_no}:{letters[-1]}{row_no}"/>')
     for n, labels in enumerate(headers):
         row_no += 1
-        cells = "".join(f'<c r="{letters[i]}{row_no}" t="inlineStr"><is><t>{html.escape(label, quote=False)}</t></is></c>'
-                        for i, label in enumerate(labels) if label is not None)
+        cells = "".join(
+            f'<c r="{letters[i]}{row_no}" t="inlineStr"><is><t>{html.escape(label, quote=False)}</t></is></c>'
+            for i, label in enumerate(labels)
+            if label is not None
+        )
         head_rows.append(f'<row r="{row_no}">{cells}</row>')
         if n < len(headers) - 1:  # an upper header row: each label is merged over the empty cells after it
             starts = [i for i, label in enumerate(labels) if label is not None] + [width]
@@ -150,7 +157,11 @@ def _write_xlsx(path: Path, r: Rendered, style: Style, titles: list[str], header
     sheet = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-        + "".join(head_rows) + "".join(rows.to_list()) + "</sheetData>" + merge_xml + "</worksheet>"
+        + "".join(head_rows)
+        + "".join(rows.to_list())
+        + "</sheetData>"
+        + merge_xml
+        + "</worksheet>"
     )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         book.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -193,7 +204,9 @@ def _write_xls(path: Path, r: Rendered, titles: list[str], headers: list[list[st
 def _write_html(path: Path, r: Rendered, style: Style, titles: list[str], headers: list[list[str | None]]) -> None:
     width = len(r.header)
     esc = lambda v: html.escape(v) if v else ""
-    parts = [f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={"gbk" if style.encoding in ("gbk", "gb18030") else "utf-8"}"></head><body><table border="1">']
+    parts = [
+        f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={"gbk" if style.encoding in ("gbk", "gb18030") else "utf-8"}"></head><body><table border="1">'
+    ]
     parts += [f'<tr><td colspan="{width}">{esc(t)}</td></tr>' for t in titles]
     for labels in headers:
         parts.append("<tr>" + "".join(f"<th>{esc(label)}</th>" for label in labels) + "</tr>")
@@ -210,6 +223,7 @@ def _csv_line(values: list[str | None]) -> str:
         if v is None:
             return ""
         return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\n') else v
+
     return ",".join(q(v) for v in values)
 
 

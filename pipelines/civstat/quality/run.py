@@ -45,10 +45,16 @@ class SuiteResult:
     failures: list[Failure] = field(default_factory=list)
 
     def describe(self) -> str:
-        lines = [f"{self.suite} on {'/'.join(self.asset)} ({self.rows:,} rows): {len(self.failures)} of {self.evaluated} expectations failed"]
+        lines = [
+            f"{self.suite} on {'/'.join(self.asset)} ({self.rows:,} rows): {len(self.failures)} of {self.evaluated} expectations failed"
+        ]
         for f in self.failures:
-            lines.append(f"  - {f.expectation}" + (f" [{f.column}]" if f.column else "")
-                         + (f": {f.unexpected} rows" if f.unexpected is not None else "") + (f", e.g. {f.examples[:3]}" if f.examples else ""))
+            lines.append(
+                f"  - {f.expectation}"
+                + (f" [{f.column}]" if f.column else "")
+                + (f": {f.unexpected} rows" if f.unexpected is not None else "")
+                + (f", e.g. {f.examples[:3]}" if f.examples else "")
+            )
         return "\n".join(lines)
 
 
@@ -70,8 +76,12 @@ def _period_keys(periods: list[str]) -> set[str]:
 
 def _failure(result) -> Failure:
     config = result.expectation_config
-    return Failure(config.type, config.kwargs.get("column"), result.result.get("unexpected_count"),
-                   list(result.result.get("partial_unexpected_list") or [])[:5])
+    return Failure(
+        config.type,
+        config.kwargs.get("column"),
+        result.result.get("unexpected_count"),
+        list(result.result.get("partial_unexpected_list") or [])[:5],
+    )
 
 
 class Validator:
@@ -90,14 +100,23 @@ class Validator:
         self._results: list = []
         if docs_dir is not None:
             docs_dir.mkdir(parents=True, exist_ok=True)
-            self.context.add_data_docs_site(site_name="civstat", site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
+            self.context.add_data_docs_site(
+                site_name="civstat",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
 
-    def validate(self, spec: dict, frame: pl.DataFrame, extra: list[dict] | None = None,
-                 derived: dict[str, pl.Expr] | None = None, schema: pl.DataFrame | None = None) -> SuiteResult:
+    def validate(
+        self,
+        spec: dict,
+        frame: pl.DataFrame,
+        extra: list[dict] | None = None,
+        derived: dict[str, pl.Expr] | None = None,
+        schema: pl.DataFrame | None = None,
+    ) -> SuiteResult:
         """Schema expectations see the table's columns only (an empty frame: ``schema``, or the
         frame's own); the others see just the columns they name, so a wide table is not converted
         whole for GX. ``derived`` adds columns computed from the table that ``extra`` expectations
@@ -132,8 +151,15 @@ class Validator:
             failed = [ours[r.expectation_config.id] for r in validation.results if not r.success]
             detail, _ = self._checkpoint(f"{name}_failures", spec, failed, data, "SUMMARY")
         failures = [_failure(r) for r in detail.results if not r.success]
-        return SuiteResult(name, list(spec.get("meta", {}).get("asset", [])), bool(spec.get("meta", {}).get("blocking", True)),
-                           len(data), validation.success, len(validation.results), failures)
+        return SuiteResult(
+            name,
+            list(spec.get("meta", {}).get("asset", [])),
+            bool(spec.get("meta", {}).get("blocking", True)),
+            len(data),
+            validation.success,
+            len(validation.results),
+            failures,
+        )
 
     def _checkpoint(self, name: str, spec: dict, expectations: list[dict], data, result_format: str):
         gx = self.gx
@@ -148,8 +174,11 @@ class Validator:
         asset = self.source.add_dataframe_asset(name)
         batch = asset.add_batch_definition_whole_dataframe(f"{name}_all")
         definition = self.context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=f"{name}_validation"))
-        checkpoint = self.context.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[definition],
-                                                                actions=[], result_format={"result_format": result_format}))
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"{name}_checkpoint", validation_definitions=[definition], actions=[], result_format={"result_format": result_format}
+            )
+        )
         result = checkpoint.run(batch_parameters={"dataframe": data})
         self._results.append((result, definition))
         [validation] = list(result.run_results.values())
@@ -194,8 +223,9 @@ def stored_schema(paths: Paths, roster: str, periods: list[str] | None) -> pl.Da
     return pl.DataFrame(schema=expected)
 
 
-def validate_clean(paths: Paths, periods: list[str] | None = None, docs_dir: Path | None = None,
-                   rosters: list[str] | None = None) -> list[SuiteResult]:
+def validate_clean(
+    paths: Paths, periods: list[str] | None = None, docs_dir: Path | None = None, rosters: list[str] | None = None
+) -> list[SuiteResult]:
     """Every clean table (of the periods) against its generated suite, plus two run-time facts:
     division codes must be known, and the row count must equal the ledger's clean rows."""
     from civstat.ingest import read_ledger
@@ -261,14 +291,23 @@ def recipient_jumps(database: Path, bound: float) -> pl.DataFrame:
         schema = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
         parts = {
             "low_income_monitoring": "select division_code, division_name, period, programme, sum(persons) as n "
-                                     "from {schema}.low_income_monitoring where division_level = 'county' group by all",
+            "from {schema}.low_income_monitoring where division_level = 'county' group by all",
             "subsidy_coverage": "select division_code, division_name, period, programme, sum(recipients) as n "
-                                "from {schema}.subsidy_coverage where division_level = 'county' group by all",
+            "from {schema}.subsidy_coverage where division_level = 'county' group by all",
         }
         present = [sql.format(schema=f'"{schema[table]}"') for table, sql in parts.items() if table in schema]
         if not present:  # neither mart in this build (a run of other models only)
-            return pl.DataFrame(schema={"division_code": pl.String, "division_name": pl.String, "period": pl.Date, "programme": pl.String,
-                                        "previous": pl.Int64, "current": pl.Int64, "change": pl.Float64})
+            return pl.DataFrame(
+                schema={
+                    "division_code": pl.String,
+                    "division_name": pl.String,
+                    "period": pl.Date,
+                    "programme": pl.String,
+                    "previous": pl.Int64,
+                    "current": pl.Int64,
+                    "change": pl.Float64,
+                }
+            )
         sql = f"""
             with counts as (
                 {" union all ".join(present)}

@@ -22,8 +22,12 @@ MARTS_DIR = EXPECTATIONS / "marts"
 GENERATED_NOTE = "GENERATED from pipelines/civstat/registry/rosters.yaml by `civstat expectations`: do not edit by hand"
 
 #: Expectations about the table's columns and types, not its rows: they run on an empty frame.
-SCHEMA_ONLY = {"expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set", "expect_column_to_exist",
-               "expect_column_values_to_be_of_type"}
+SCHEMA_ONLY = {
+    "expect_table_columns_to_match_ordered_list",
+    "expect_table_columns_to_match_set",
+    "expect_column_to_exist",
+    "expect_column_values_to_be_of_type",
+}
 
 #: How each clean Parquet type reaches GX (pandas 3 via Polars); a type check runs on the table's
 #: empty frame, so it costs nothing per row.
@@ -43,7 +47,9 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
     schema = roster.clean_schema()
     key = CLEAN_KEYS.get(roster_name, list(roster.key))
     exps = [expectation("expect_table_columns_to_match_ordered_list", column_list=list(schema))]
-    exps += [expectation("expect_column_values_to_be_of_type", column=name, type_=PANDAS_TYPES[str(dtype)]) for name, dtype in schema.items()]
+    exps += [
+        expectation("expect_column_values_to_be_of_type", column=name, type_=PANDAS_TYPES[str(dtype)]) for name, dtype in schema.items()
+    ]
     optional = {f.name for f in roster.fields if not f.required}
     for column in key:
         if column not in optional:
@@ -63,13 +69,21 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
             exps.append(expectation("expect_column_values_to_be_between", column=f.name, min_value=f.min, max_value=f.max))
         if f.type in ("date", "month") and (f.min is not None or f.max is not None):
             # as datetimes: GX reads a bare ISO date as a date, which pandas will not compare with datetimes
-            exps.append(expectation("expect_column_values_to_be_between", column=f.name,
-                                    min_value=None if f.min is None else f"{f.min}T00:00:00",
-                                    max_value=None if f.max is None else f"{f.max}T00:00:00"))
+            exps.append(
+                expectation(
+                    "expect_column_values_to_be_between",
+                    column=f.name,
+                    min_value=None if f.min is None else f"{f.min}T00:00:00",
+                    max_value=None if f.max is None else f"{f.max}T00:00:00",
+                )
+            )
         if f.type == "enum":
             exps.append(expectation("expect_column_values_to_be_in_set", column=f.name, value_set=sorted(f.values)))
-    return {"name": f"clean_{roster_name}", "meta": {"note": GENERATED_NOTE, "asset": ["clean", roster_name], "blocking": True},
-            "expectations": exps}
+    return {
+        "name": f"clean_{roster_name}",
+        "meta": {"note": GENERATED_NOTE, "asset": ["clean", roster_name], "blocking": True},
+        "expectations": exps,
+    }
 
 
 def generated(reg: Registry | None = None) -> dict[Path, str]:

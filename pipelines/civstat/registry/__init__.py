@@ -38,8 +38,25 @@ FIELD_DTYPES: dict[str, pl.DataType] = {
 #: Field types that never reach a clean table as themselves.
 DROPPED_TYPES = {"person_name", "disability_cert", "region_name"}
 #: What a field of rosters.yaml may say (anything else is refused, naming the roster and field).
-FIELD_KEYS = {"name", "type", "zh", "en", "aliases", "required", "personal", "values", "min", "max", "pattern", "out",
-              "level", "default", "default_from", "future", "include"}
+FIELD_KEYS = {
+    "name",
+    "type",
+    "zh",
+    "en",
+    "aliases",
+    "required",
+    "personal",
+    "values",
+    "min",
+    "max",
+    "pattern",
+    "out",
+    "level",
+    "default",
+    "default_from",
+    "future",
+    "include",
+}
 ROSTER_KEYS = {"zh", "en", "grain", "period", "programmes", "files", "key", "fields"}
 
 
@@ -221,11 +238,13 @@ def default_config_path() -> Path:
 
 def _check_registry(raw: dict[str, Any]) -> None:
     """rosters.yaml is reviewed by hand: a misspelt key must fail loudly, not be ignored."""
+
     def fields(specs):
         for spec in specs:
             bad = set(spec) - FIELD_KEYS
             if bad:
                 raise ValueError(f"{REGISTRY_FILE}: field {spec.get('name', spec)} has unknown key(s) {sorted(bad)}")
+
     for _group, specs in raw["field_groups"].items():
         fields(specs)
     for name, spec in raw["rosters"].items():
@@ -247,8 +266,10 @@ def load_registry(config_file: Path | None = None) -> Registry:
     config_file = config_file or default_config_path()
     settings, config_text = load_settings(config_file)
     extra = settings.header_aliases
-    extra_values = {r: {f: {str(c): [str(v) for v in vs] for c, vs in codes.items()} for f, codes in fs.items()}
-                    for r, fs in settings.value_aliases.items()}
+    extra_values = {
+        r: {f: {str(c): [str(v) for v in vs] for c, vs in codes.items()} for f, codes in fs.items()}
+        for r, fs in settings.value_aliases.items()
+    }
     for section, given in (("header_aliases", extra), ("value_aliases", extra_values)):
         unknown = set(given) - set(raw["rosters"])
         if unknown:
@@ -266,13 +287,17 @@ def load_registry(config_file: Path | None = None) -> Registry:
         with_values = {f["name"]: f for f in field_specs if f.get("values")}
         bad = set(values_for_roster) - set(with_values)
         if bad:
-            raise ValueError(f"{config_file}: value_aliases.{name} names fields without a vocabulary {sorted(bad)}; "
-                             f"fields with one: {sorted(with_values)}")
+            raise ValueError(
+                f"{config_file}: value_aliases.{name} names fields without a vocabulary {sorted(bad)}; "
+                f"fields with one: {sorted(with_values)}"
+            )
         for fname, codes in values_for_roster.items():
             unknown_codes = {str(c) for c in (codes or {})} - {str(c) for c in with_values[fname]["values"]}
             if unknown_codes:
-                raise ValueError(f"{config_file}: value_aliases.{name}.{fname} names unknown codes {sorted(unknown_codes)}; "
-                                 f"codes: {sorted(str(c) for c in with_values[fname]['values'])}")
+                raise ValueError(
+                    f"{config_file}: value_aliases.{name}.{fname} names unknown codes {sorted(unknown_codes)}; "
+                    f"codes: {sorted(str(c) for c in with_values[fname]['values'])}"
+                )
         fields = tuple(
             _build_field(f, [str(a) for a in extra_for_roster.get(f["name"], [])], values_for_roster.get(f["name"]) or {})
             for f in field_specs

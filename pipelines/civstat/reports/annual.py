@@ -31,8 +31,11 @@ def _query(con, sql: str, params: list | None = None) -> pl.DataFrame:
 
 
 def _regions(con) -> pl.DataFrame:
-    return _query(con, """select division_code, division_name, division_level, level_rank, parent_code from dim_divisions
-                          where division_level in ('province', 'prefecture', 'county', 'township')""")
+    return _query(
+        con,
+        """select division_code, division_name, division_level, level_rank, parent_code from dim_divisions
+                          where division_level in ('province', 'prefecture', 'county', 'township')""",
+    )
 
 
 def _pivot(con, regions: pl.DataFrame, sql: str, params: list) -> pl.DataFrame:
@@ -46,7 +49,10 @@ def build_tables(con, year: int) -> list[Table]:
         raise ValueError(f"no month of {year} in the warehouse")
     regions = _regions(con)
     dec = [month]
-    dibao = _pivot(con, regions, """
+    dibao = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when urban_rural = 'urban' then households end) as urban_households,
             sum(case when urban_rural = 'urban' then persons end) as urban_persons,
@@ -56,95 +62,213 @@ def build_tables(con, year: int) -> list[Table]:
             sum(case when urban_rural = 'rural' then persons end) as rural_persons,
             sum(case when urban_rural = 'rural' then amount_paid end) as rural_amount,
             max(case when urban_rural = 'rural' then standard_monthly end) as rural_standard
-        from low_income_monitoring where programme = 'dibao' and period = ? group by all""", dec)
-    tekun = _pivot(con, regions, """
+        from low_income_monitoring where programme = 'dibao' and period = ? group by all""",
+        dec,
+    )
+    tekun = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when urban_rural = 'urban' then persons end) as urban_persons,
             sum(case when urban_rural = 'urban' then amount_paid end) as urban_amount,
             sum(case when urban_rural = 'rural' then persons end) as rural_persons,
             sum(case when urban_rural = 'rural' then amount_paid end) as rural_amount
-        from low_income_monitoring where programme = 'tekun' and period = ? group by all""", dec)
-    temporary = _pivot(con, regions, """
+        from low_income_monitoring where programme = 'tekun' and period = ? group by all""",
+        dec,
+    )
+    temporary = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when subcategory = '急难型' then recipients end) as emergency_cases,
             sum(case when subcategory = '急难型' then amount end) as emergency_amount,
             sum(case when subcategory = '支出型' then recipients end) as expenditure_cases,
             sum(case when subcategory = '支出型' then amount end) as expenditure_amount
-        from subsidy_coverage where programme = 'temporary' and extract(year from period) = ? group by all""", [year])
-    beds = _pivot(con, regions, """
+        from subsidy_coverage where programme = 'temporary' and extract(year from period) = ? group by all""",
+        [year],
+    )
+    beds = _pivot(
+        con,
+        regions,
+        """
         select division_code, institutions, institutions_public, institutions_private, institutions_public_private,
                institution_beds, nursing_beds, nursing_bed_share, residents, occupancy_rate, community_beds,
                beds_per_1000_aged_60_plus_hukou, beds_per_1000_aged_60_plus_resident
-        from elderly_care_beds where year = ?""", [year])
-    longevity = _pivot(con, regions, """
+        from elderly_care_beds where year = ?""",
+        [year],
+    )
+    longevity = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when subcategory not in ('未达起始年龄') then recipients end) as recipients,
             sum(amount) as amount,
             sum(case when subcategory like '80%' or subcategory like '75%' then recipients end) as tier1,
             sum(case when subcategory like '90%' then recipients end) as tier2,
             sum(case when subcategory like '100%' then recipients end) as tier3
-        from subsidy_coverage where programme = 'longevity' and period = ? group by all""", dec)
-    disability = _pivot(con, regions, """
+        from subsidy_coverage where programme = 'longevity' and period = ? group by all""",
+        dec,
+    )
+    disability = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when programme = 'disab_living' then recipients end) as living_recipients,
             sum(case when programme = 'disab_living' then amount end) as living_amount,
             sum(case when programme = 'disab_care' then recipients end) as care_recipients,
             sum(case when programme = 'disab_care' then amount end) as care_amount
-        from subsidy_coverage where programme in ('disab_living', 'disab_care') and period = ? group by all""", dec)
-    children = _pivot(con, regions, """
+        from subsidy_coverage where programme in ('disab_living', 'disab_care') and period = ? group by all""",
+        dec,
+    )
+    children = _pivot(
+        con,
+        regions,
+        """
         select division_code,
             sum(case when programme = 'orphan' and subcategory = '集中养育' then recipients end) as orphans_institutional,
             sum(case when programme = 'orphan' and subcategory = '散居' then recipients end) as orphans_scattered,
             sum(case when programme = 'orphan' then amount end) as orphan_amount,
             sum(case when programme = 'unsupported_child' then recipients end) as unsupported,
             sum(case when programme = 'unsupported_child' then amount end) as unsupported_amount
-        from subsidy_coverage where programme in ('orphan', 'unsupported_child') and period = ? group by all""", dec)
+        from subsidy_coverage where programme in ('orphan', 'unsupported_child') and period = ? group by all""",
+        dec,
+    )
     ref = f"{month:%Y年%m月}"
     return [
-        Table("低保", f"{year}年城乡最低生活保障情况（{ref}）", dibao,
-              {"urban_households": "城市低保户数（户）", "urban_persons": "城市低保人数（人）", "urban_amount": "城市低保月支出（元）",
-               "urban_standard": "城市低保标准（元/人·月）", "rural_households": "农村低保户数（户）", "rural_persons": "农村低保人数（人）",
-               "rural_amount": "农村低保月支出（元）", "rural_standard": "农村低保标准（元/人·月）"},
-              {"urban_persons": ["urban_amount"], "rural_persons": ["rural_amount"], "urban_households": ["urban_amount"], "rural_households": ["rural_amount"]},
-              ["低保人数：当月在册人数（人员花名册）；户数：当月在保家庭数。", "月支出：当月户月保障金额合计（含分类施保）。",
-               "标准：县级当月执行的保障标准，年标准折算为月（÷12）；市级及以上不适用。"]),
-        Table("特困", f"{year}年特困人员救助供养情况（{ref}）", tekun,
-              {"urban_persons": "城市特困人数（人）", "urban_amount": "城市特困月支出（元）", "rural_persons": "农村特困人数（人）", "rural_amount": "农村特困月支出（元）"},
-              {"urban_persons": ["urban_amount"], "rural_persons": ["rural_amount"]},
-              ["特困人数：当月在册特困供养人员数；月支出：基本生活费与照料护理费合计。"]),
-        Table("临时救助", f"{year}年临时救助情况（全年）", temporary,
-              {"emergency_cases": "急难型救助（人次）", "emergency_amount": "急难型支出（元）", "expenditure_cases": "支出型救助（人次）", "expenditure_amount": "支出型支出（元）"},
-              {"emergency_cases": ["emergency_amount"], "expenditure_cases": ["expenditure_amount"]},
-              ["人次：全年临时救助台账记录数；支出：救助金额合计。"]),
-        Table("养老服务", f"{year}年养老服务机构和床位情况", beds,
-              {"institutions": "在营养老机构（个）", "institutions_public": "其中公办（个）", "institutions_private": "民办（个）",
-               "institutions_public_private": "公建民营（个）", "institution_beds": "机构床位（张）", "nursing_beds": "护理型床位（张）",
-               "nursing_bed_share": "护理型床位占比", "residents": "在住老年人（人）", "occupancy_rate": "入住率",
-               "community_beds": "社区养老服务设施床位（张）", "beds_per_1000_aged_60_plus_hukou": "每千名老年人床位（张，户籍）",
-               "beds_per_1000_aged_60_plus_resident": "每千名老年人床位（张，常住）"},
-              {"residents": []},
-              ["只计在营机构。每千名老年人床位数 =（机构床位 + 社区设施床位）÷ 60岁及以上人口 × 1000。",
-               "护理型床位占比 = 护理型床位 ÷ 机构床位（2025年全国目标55%）；入住率 = 在住老年人 ÷ 机构床位。"]),
-        Table("高龄津贴", f"{year}年高龄津贴发放情况（{ref}）", longevity,
-              {"recipients": "享受人数（人）", "amount": "月发放金额（元）", "tier1": "第一档（人）", "tier2": "第二档（人）", "tier3": "第三档（人）"},
-              {"recipients": ["amount"], "tier1": [], "tier2": [], "tier3": []},
-              ["档次按发放当月月末年龄划分（地方配置，默认80-89、90-99、100周岁以上）。"]),
-        Table("两项补贴", f"{year}年困难残疾人生活补贴和重度残疾人护理补贴情况（{ref}）", disability,
-              {"living_recipients": "生活补贴人数（人）", "living_amount": "生活补贴月支出（元）", "care_recipients": "护理补贴人数（人）", "care_amount": "护理补贴月支出（元）"},
-              {"living_recipients": ["living_amount"], "care_recipients": ["care_amount"]},
-              ["当月发放名册人数与金额合计。"]),
-        Table("儿童福利", f"{year}年孤儿和事实无人抚养儿童保障情况（{ref}）", children,
-              {"orphans_institutional": "集中养育孤儿（人）", "orphans_scattered": "散居孤儿（人）", "orphan_amount": "孤儿基本生活费（元）",
-               "unsupported": "事实无人抚养儿童（人）", "unsupported_amount": "事实无人抚养儿童生活补贴（元）"},
-              {"orphans_institutional": ["orphan_amount"], "orphans_scattered": ["orphan_amount"], "unsupported": ["unsupported_amount"]},
-              ["当月发放名册人数与金额合计。"]),
+        Table(
+            "低保",
+            f"{year}年城乡最低生活保障情况（{ref}）",
+            dibao,
+            {
+                "urban_households": "城市低保户数（户）",
+                "urban_persons": "城市低保人数（人）",
+                "urban_amount": "城市低保月支出（元）",
+                "urban_standard": "城市低保标准（元/人·月）",
+                "rural_households": "农村低保户数（户）",
+                "rural_persons": "农村低保人数（人）",
+                "rural_amount": "农村低保月支出（元）",
+                "rural_standard": "农村低保标准（元/人·月）",
+            },
+            {
+                "urban_persons": ["urban_amount"],
+                "rural_persons": ["rural_amount"],
+                "urban_households": ["urban_amount"],
+                "rural_households": ["rural_amount"],
+            },
+            [
+                "低保人数：当月在册人数（人员花名册）；户数：当月在保家庭数。",
+                "月支出：当月户月保障金额合计（含分类施保）。",
+                "标准：县级当月执行的保障标准，年标准折算为月（÷12）；市级及以上不适用。",
+            ],
+        ),
+        Table(
+            "特困",
+            f"{year}年特困人员救助供养情况（{ref}）",
+            tekun,
+            {
+                "urban_persons": "城市特困人数（人）",
+                "urban_amount": "城市特困月支出（元）",
+                "rural_persons": "农村特困人数（人）",
+                "rural_amount": "农村特困月支出（元）",
+            },
+            {"urban_persons": ["urban_amount"], "rural_persons": ["rural_amount"]},
+            ["特困人数：当月在册特困供养人员数；月支出：基本生活费与照料护理费合计。"],
+        ),
+        Table(
+            "临时救助",
+            f"{year}年临时救助情况（全年）",
+            temporary,
+            {
+                "emergency_cases": "急难型救助（人次）",
+                "emergency_amount": "急难型支出（元）",
+                "expenditure_cases": "支出型救助（人次）",
+                "expenditure_amount": "支出型支出（元）",
+            },
+            {"emergency_cases": ["emergency_amount"], "expenditure_cases": ["expenditure_amount"]},
+            ["人次：全年临时救助台账记录数；支出：救助金额合计。"],
+        ),
+        Table(
+            "养老服务",
+            f"{year}年养老服务机构和床位情况",
+            beds,
+            {
+                "institutions": "在营养老机构（个）",
+                "institutions_public": "其中公办（个）",
+                "institutions_private": "民办（个）",
+                "institutions_public_private": "公建民营（个）",
+                "institution_beds": "机构床位（张）",
+                "nursing_beds": "护理型床位（张）",
+                "nursing_bed_share": "护理型床位占比",
+                "residents": "在住老年人（人）",
+                "occupancy_rate": "入住率",
+                "community_beds": "社区养老服务设施床位（张）",
+                "beds_per_1000_aged_60_plus_hukou": "每千名老年人床位（张，户籍）",
+                "beds_per_1000_aged_60_plus_resident": "每千名老年人床位（张，常住）",
+            },
+            {"residents": []},
+            [
+                "只计在营机构。每千名老年人床位数 =（机构床位 + 社区设施床位）÷ 60岁及以上人口 × 1000。",
+                "护理型床位占比 = 护理型床位 ÷ 机构床位（2025年全国目标55%）；入住率 = 在住老年人 ÷ 机构床位。",
+            ],
+        ),
+        Table(
+            "高龄津贴",
+            f"{year}年高龄津贴发放情况（{ref}）",
+            longevity,
+            {
+                "recipients": "享受人数（人）",
+                "amount": "月发放金额（元）",
+                "tier1": "第一档（人）",
+                "tier2": "第二档（人）",
+                "tier3": "第三档（人）",
+            },
+            {"recipients": ["amount"], "tier1": [], "tier2": [], "tier3": []},
+            ["档次按发放当月月末年龄划分（地方配置，默认80-89、90-99、100周岁以上）。"],
+        ),
+        Table(
+            "两项补贴",
+            f"{year}年困难残疾人生活补贴和重度残疾人护理补贴情况（{ref}）",
+            disability,
+            {
+                "living_recipients": "生活补贴人数（人）",
+                "living_amount": "生活补贴月支出（元）",
+                "care_recipients": "护理补贴人数（人）",
+                "care_amount": "护理补贴月支出（元）",
+            },
+            {"living_recipients": ["living_amount"], "care_recipients": ["care_amount"]},
+            ["当月发放名册人数与金额合计。"],
+        ),
+        Table(
+            "儿童福利",
+            f"{year}年孤儿和事实无人抚养儿童保障情况（{ref}）",
+            children,
+            {
+                "orphans_institutional": "集中养育孤儿（人）",
+                "orphans_scattered": "散居孤儿（人）",
+                "orphan_amount": "孤儿基本生活费（元）",
+                "unsupported": "事实无人抚养儿童（人）",
+                "unsupported_amount": "事实无人抚养儿童生活补贴（元）",
+            },
+            {"orphans_institutional": ["orphan_amount"], "orphans_scattered": ["orphan_amount"], "unsupported": ["unsupported_amount"]},
+            ["当月发放名册人数与金额合计。"],
+        ),
     ]
 
 
 def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
     """Cells of 1-4 people become '<5' (with the amounts that would reveal them), and where a
     parent has exactly one suppressed child in a column, its smallest other non-zero child too."""
-    out = frame.with_columns([pl.col(c).cast(pl.String) for c in frame.columns if c not in ("division_code", "division_name", "division_level", "parent_code", "level_rank")])
+    out = frame.with_columns(
+        [
+            pl.col(c).cast(pl.String)
+            for c in frame.columns
+            if c not in ("division_code", "division_name", "division_level", "parent_code", "level_rank")
+        ]
+    )
     hidden = {c: set(frame.filter(pl.col(c).is_between(1, 4))["division_code"].to_list()) for c in counts}
     for column in counts:
         changed = True
@@ -160,8 +284,12 @@ def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
                     changed = True
     for column, linked in counts.items():
         for target in (column, *linked):
-            out = out.with_columns(pl.when(pl.col("division_code").is_in(list(hidden[column]))).then(pl.lit(SUPPRESSED))
-                                   .otherwise(pl.col(target)).alias(target))
+            out = out.with_columns(
+                pl.when(pl.col("division_code").is_in(list(hidden[column])))
+                .then(pl.lit(SUPPRESSED))
+                .otherwise(pl.col(target))
+                .alias(target)
+            )
     return out
 
 
@@ -208,9 +336,11 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
         sheet.set_column(1, 1, 22)
         sheet.set_column(2, 1 + len(columns), 16)
         line = 4 + frame.height
-        for text in [*table.notes,
-                     f"数据期间：{vintage[0]} 至 {vintage[1]}；发布批次：{run[0]}（{run[1]}）；来源：civstat 数据集市 warehouse.duckdb。",
-                     *(["公开版：1-4人的单元格及可据合计推算出的单元格以“<5”表示。"] if public else [])]:
+        for text in [
+            *table.notes,
+            f"数据期间：{vintage[0]} 至 {vintage[1]}；发布批次：{run[0]}（{run[1]}）；来源：civstat 数据集市 warehouse.duckdb。",
+            *(["公开版：1-4人的单元格及可据合计推算出的单元格以“<5”表示。"] if public else []),
+        ]:
             sheet.write(line, 0, f"注：{text}", note)
             line += 1
     book.close()

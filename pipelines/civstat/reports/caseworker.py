@@ -15,8 +15,14 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 STATUS_ZH = {"new": "新增", "ongoing": "持续"}
 HEADERS = {
-    "rule_code": "规则代码", "severity_zh": "严重程度", "status_zh": "状态", "programme_zh": "项目",
-    "village_name": "社区/村", "id_masked": "身份证号（脱敏）", "detail": "预警说明", "rule_zh": "规则说明",
+    "rule_code": "规则代码",
+    "severity_zh": "严重程度",
+    "status_zh": "状态",
+    "programme_zh": "项目",
+    "village_name": "社区/村",
+    "id_masked": "身份证号（脱敏）",
+    "detail": "预警说明",
+    "rule_zh": "规则说明",
 }
 
 
@@ -27,7 +33,9 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
         raise FileNotFoundError(f"no published warehouse at {db}: run `civstat run` first")
     con = duckdb.connect(str(db), read_only=True)
     try:
-        frame = pl.from_arrow(con.sql("""
+        frame = pl.from_arrow(
+            con.sql(
+                """
             select l.rule_code, l.severity, l.status, l.programme, coalesce(p.programme_zh, l.programme) as programme_zh,
                    l.id_masked, l.detail, r.rule_zh,
                    coalesce(d.township_code, d.county_code, l.division_code) as township_code,
@@ -38,7 +46,10 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
             left join dim_programmes as p on p.programme = l.programme
             left join (select distinct rule_code, rule_zh from monitoring_alerts) as r on r.rule_code = l.rule_code
             where l.period = cast(? as date) and l.status in ('new', 'ongoing')
-        """, params=[period + "-01"]).to_arrow_table())
+        """,
+                params=[period + "-01"],
+            ).to_arrow_table()
+        )
     finally:
         con.close()
     out_dir = out_dir or paths.reports / "alerts" / period
@@ -51,7 +62,8 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
     )
     for (code, name), group in frame.group_by("township_code", "township_name", maintain_order=True):
         table = group.sort("severity_rank", "rule_code", "village_name", "id_masked", nulls_last=True).select(
-            [pl.col(c).alias(zh) for c, zh in HEADERS.items()])
+            [pl.col(c).alias(zh) for c, zh in HEADERS.items()]
+        )
         safe = re.sub(r"[\\/:*?\"<>|]", "_", f"{code}_{name}")
         target = out_dir / f"{safe}_{period}预警名单.xlsx"
         table.write_excel(target, worksheet="预警名单", autofit=True, header_format={"bold": True})

@@ -20,14 +20,24 @@ def _esc(text: object) -> str:
     return html.escape(str(text))
 
 
-def bar_chart(title: str, labels: list[str], values: list[float], unit: str, target: float | None = None, target_label: str = "",
-              left: int = 180, decimals: int = 1) -> str:
+def bar_chart(
+    title: str,
+    labels: list[str],
+    values: list[float],
+    unit: str,
+    target: float | None = None,
+    target_label: str = "",
+    left: int = 180,
+    decimals: int = 1,
+) -> str:
     width, bar_h = 860, 22
     height = 50 + bar_h * len(labels) + 30
     top = max([*values, target or 0, 1e-9]) * 1.1
     scale = (width - left - 60) / top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_esc(title)}">',
-             f'<text x="10" y="24" class="title">{_esc(title)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_esc(title)}">',
+        f'<text x="10" y="24" class="title">{_esc(title)}</text>',
+    ]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 44 + i * bar_h
         parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>')
@@ -46,9 +56,11 @@ def line_chart(title: str, months: list[str], series: dict[str, list[float]], un
     top_value = max([v for values in series.values() for v in values] + [1]) * 1.1
     step = (width - left - 200) / max(len(months) - 1, 1)
     y = lambda v: bottom - v / top_value * (bottom - 50)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_esc(title)}">',
-             f'<text x="10" y="24" class="title">{_esc(title)}</text>',
-             f'<line x1="{left}" y1="{bottom}" x2="{width - 140}" y2="{bottom}" stroke="#999"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{_esc(title)}">',
+        f'<text x="10" y="24" class="title">{_esc(title)}</text>',
+        f'<line x1="{left}" y1="{bottom}" x2="{width - 140}" y2="{bottom}" stroke="#999"/>',
+    ]
     for i, month in enumerate(months):
         if len(months) <= 12 or i % 3 == 0:
             parts.append(f'<text x="{left + i * step:.1f}" y="{bottom + 18}" text-anchor="middle" font-size="11">{_esc(month)}</text>')
@@ -90,11 +102,24 @@ def chart_page(paths: Paths, out: Path | None = None) -> Path:
         if rows:
             series[PROGRAMME_ZH[programme]] = [float(rows.get(m, 0) or 0) for m in months]
     figures = [
-        bar_chart(f"{year}年各县每千名老年人养老床位（张，户籍口径）", beds["division_name"].to_list(), beds["v"].to_list(), "张",
-                  target, f"目标 {target:g} 张"),
+        bar_chart(
+            f"{year}年各县每千名老年人养老床位（张，户籍口径）",
+            beds["division_name"].to_list(),
+            beds["v"].to_list(),
+            "张",
+            target,
+            f"目标 {target:g} 张",
+        ),
         line_chart("低收入人口月度在册人数（全省，按项目）", months, series, "人"),
         bar_chart(f"补贴覆盖率（{last:%Y年%m月}，全省）", coverage["label"].to_list(), coverage["v"].to_list(), "%"),
-        bar_chart("各规则新增预警（全部月份，全省）", warnings["label"].to_list(), [float(v) for v in warnings["v"].to_list()], "条", left=380, decimals=0),
+        bar_chart(
+            "各规则新增预警（全部月份，全省）",
+            warnings["label"].to_list(),
+            [float(v) for v in warnings["v"].to_list()],
+            "条",
+            left=380,
+            decimals=0,
+        ),
     ]
     page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>民政统计图表</title>
@@ -106,7 +131,7 @@ figure {{ margin: 0 0 28px 0; }}
 </style></head><body>
 <h1>民政统计图表</h1>
 <p>数据来自已发布的数据集市（批次 {_esc(run[0])}，{_esc(run[1])}）。本页不依赖网络。</p>
-{''.join(f'<figure>{f}</figure>' for f in figures)}
+{"".join(f"<figure>{f}</figure>" for f in figures)}
 </body></html>
 """
     out = out or paths.reports / "民政统计图表.html"

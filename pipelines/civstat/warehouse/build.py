@@ -80,8 +80,7 @@ def dbt_env(paths: Paths, build_file: Path) -> dict[str, str]:
 
 
 def dbt_args(command: str, *extra: str) -> list[str]:
-    return [command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-            "--vars", json.dumps(dbt_vars()), *extra]
+    return [command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT), "--vars", json.dumps(dbt_vars()), *extra]
 
 
 def dbt_executable() -> str:
@@ -96,16 +95,24 @@ def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str)
     env = {**os.environ, **dbt_env(paths, build_file)}
     target = DBT_PROJECT / "target"
     (target / "run_results.json").unlink(missing_ok=True)
-    proc = subprocess.run([dbt_executable(), *dbt_args(command, *extra)], env=env, cwd=DBT_PROJECT,
-                          capture_output=True, text=True)
+    proc = subprocess.run([dbt_executable(), *dbt_args(command, *extra)], env=env, cwd=DBT_PROJECT, capture_output=True, text=True)
     log.info("dbt %s output:\n%s", command, proc.stdout[-20000:])
     nodes = []
     results_file = target / "run_results.json"
     if results_file.exists():
         for r in json.loads(results_file.read_text(encoding="utf-8")).get("results", []):
-            nodes.append({"unique_id": r["unique_id"], "name": r["unique_id"].split(".")[-1] if r["unique_id"].startswith(("model", "seed")) else r["unique_id"].split(".", 2)[-1],
-                          "status": r["status"], "message": r.get("message"), "failures": r.get("failures"),
-                          "seconds": r.get("execution_time")})
+            nodes.append(
+                {
+                    "unique_id": r["unique_id"],
+                    "name": r["unique_id"].split(".")[-1]
+                    if r["unique_id"].startswith(("model", "seed"))
+                    else r["unique_id"].split(".", 2)[-1],
+                    "status": r["status"],
+                    "message": r.get("message"),
+                    "failures": r.get("failures"),
+                    "seconds": r.get("execution_time"),
+                }
+            )
     if proc.returncode != 0:
         failed = [n for n in nodes if n["status"] in ("error", "fail")]
         detail = "; ".join(f"{n['unique_id']}: {n['status']} ({n['message']})" for n in failed[:10])
@@ -152,8 +159,10 @@ def refuse_failed_files(paths: Paths) -> None:
     bad = ledger.filter(ledger["status"].is_in([FAILED, REJECTED]))
     if bad.height:
         names = ", ".join(bad["source_file"].head(5).to_list()) + (f" and {bad.height - 5} more" if bad.height > 5 else "")
-        raise BuildError(f"{bad.height} raw file(s) could not be ingested ({names}); nothing is published until they are "
-                         "fixed or removed from data/raw (civstat status lists why)")
+        raise BuildError(
+            f"{bad.height} raw file(s) could not be ingested ({names}); nothing is published until they are "
+            "fixed or removed from data/raw (civstat status lists why)"
+        )
 
 
 def source_files(paths: Paths) -> list[dict]:
@@ -162,8 +171,10 @@ def source_files(paths: Paths) -> list[dict]:
 
     ledger = read_ledger(paths)
     ok = ledger.filter(ledger["status"] == OK).sort("source_file")
-    return [{"source_file": r["source_file"], "sha256": r["content_sha256"], "rows_clean": r["rows_clean"]}
-            for r in ok.select("source_file", "content_sha256", "rows_clean").iter_rows(named=True)]
+    return [
+        {"source_file": r["source_file"], "sha256": r["content_sha256"], "rows_clean": r["rows_clean"]}
+        for r in ok.select("source_file", "content_sha256", "rows_clean").iter_rows(named=True)
+    ]
 
 
 PUBLISHED_FILES = (*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb")
@@ -246,12 +257,15 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
     con = duckdb.connect(str(target_db))
     try:
         con.execute(f"attach {_sql_text(str(build_result.build_file))} as build (read_only)")
-        schemas = dict(con.execute(
-            "select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall())
+        schemas = dict(
+            con.execute("select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall()
+        )
         missing = [name for name in (*MARTS, *ALERTS, *DIMENSIONS) if name not in schemas]
         if missing:
-            raise BuildError(f"{build_result.build_file} lacks {', '.join(missing)}: publication needs every mart, "
-                             "alert table and dimension from one dbt build (materialise all mart assets together)")
+            raise BuildError(
+                f"{build_result.build_file} lacks {', '.join(missing)}: publication needs every mart, "
+                "alert table and dimension from one dbt build (materialise all mart assets together)"
+            )
         for name in (*MARTS, *ALERTS, *DIMENSIONS):
             con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
             text, columns = descriptions.get(name, ("", {}))
@@ -261,16 +275,23 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
                 if column_text:
                     con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
         for name in (*MARTS, *ALERTS):
-            con.execute(f"copy \"{name}\" to {_sql_text(str(staging / (name + '.parquet')))} (format parquet)")
-        con.execute("create table _publication as select ? as run_id, ? as published_at",
-                    [build_result.run_id, dt.datetime.now().isoformat(timespec="seconds")])
+            con.execute(f'copy "{name}" to {_sql_text(str(staging / (name + ".parquet")))} (format parquet)')
+        con.execute(
+            "create table _publication as select ? as run_id, ? as published_at",
+            [build_result.run_id, dt.datetime.now().isoformat(timespec="seconds")],
+        )
         con.execute("detach build")
         con.execute("checkpoint")
     finally:
         con.close()
-    info = {"run_id": build_result.run_id, "batch": build_result.run_id, "release": f"releases/{build_result.run_id}",
-            "published_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "files": sorted([*(p.name for p in staging.iterdir()), "_publication.json"]), "built_from": sources_used or []}
+    info = {
+        "run_id": build_result.run_id,
+        "batch": build_result.run_id,
+        "release": f"releases/{build_result.run_id}",
+        "published_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "files": sorted([*(p.name for p in staging.iterdir()), "_publication.json"]),
+        "built_from": sources_used or [],
+    }
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

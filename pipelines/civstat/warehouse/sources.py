@@ -27,14 +27,24 @@ DUCKDB_TYPES = {pl.String(): "varchar", pl.Int64(): "bigint", pl.Float64(): "dou
 
 #: roster -> (staging model, what one row is). Staging names follow stg_<source>__<entity>s.
 STAGING_MODELS = {
-    "family": "stg_rosters__families", "person": "stg_rosters__persons",
-    "longevity": "stg_rosters__longevity_payments", "disab_living": "stg_rosters__disab_living_payments",
-    "disab_care": "stg_rosters__disab_care_payments", "orphan": "stg_rosters__orphan_payments",
-    "unsupported_child": "stg_rosters__unsupported_child_payments", "temporary": "stg_rosters__temporary_cases",
-    "institution": "stg_registers__institutions", "community_facility": "stg_registers__community_facilities",
-    "population": "stg_registers__population", "standard": "stg_registers__standards", "division": "stg_registers__divisions",
-    "death": "stg_checks__deaths", "prevention": "stg_checks__prevention_monitoring", "vehicle": "stg_checks__vehicle_owners",
-    "business": "stg_checks__business_owners", "public_employee": "stg_checks__public_employees",
+    "family": "stg_rosters__families",
+    "person": "stg_rosters__persons",
+    "longevity": "stg_rosters__longevity_payments",
+    "disab_living": "stg_rosters__disab_living_payments",
+    "disab_care": "stg_rosters__disab_care_payments",
+    "orphan": "stg_rosters__orphan_payments",
+    "unsupported_child": "stg_rosters__unsupported_child_payments",
+    "temporary": "stg_rosters__temporary_cases",
+    "institution": "stg_registers__institutions",
+    "community_facility": "stg_registers__community_facilities",
+    "population": "stg_registers__population",
+    "standard": "stg_registers__standards",
+    "division": "stg_registers__divisions",
+    "death": "stg_checks__deaths",
+    "prevention": "stg_checks__prevention_monitoring",
+    "vehicle": "stg_checks__vehicle_owners",
+    "business": "stg_checks__business_owners",
+    "public_employee": "stg_checks__public_employees",
 }
 
 
@@ -51,31 +61,42 @@ def _columns(roster) -> list[dict]:
 def sources_yaml(reg: Registry) -> str:
     tables = []
     for name, roster in reg.rosters.items():
-        tables.append({
-            "name": name,
-            "description": _describe(roster.zh, roster.en) + f" — grain: {roster.grain}",
-            "meta": {"dagster": {"asset_key": ["clean", name]}},
-            "columns": _columns(roster),
-        })
-    doc = {"version": 2, "sources": [{
-        "name": "clean",
-        "description": "清洗后的花名册（Parquet，已假名化） / clean rosters (Parquet, pseudonymised) under data/clean",
-        "meta": {"external_location": (
-            "read_parquet('{{ env_var('CIVSTAT_CLEAN_DIR') }}/{name}/**/*.parquet', hive_partitioning = false, union_by_name = true)"
-        )},
-        "tables": tables,
-    }]}
+        tables.append(
+            {
+                "name": name,
+                "description": _describe(roster.zh, roster.en) + f" — grain: {roster.grain}",
+                "meta": {"dagster": {"asset_key": ["clean", name]}},
+                "columns": _columns(roster),
+            }
+        )
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "clean",
+                "description": "清洗后的花名册（Parquet，已假名化） / clean rosters (Parquet, pseudonymised) under data/clean",
+                "meta": {
+                    "external_location": (
+                        "read_parquet('{{ env_var('CIVSTAT_CLEAN_DIR') }}/{name}/**/*.parquet', hive_partitioning = false, union_by_name = true)"
+                    )
+                },
+                "tables": tables,
+            }
+        ],
+    }
     return HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
 
 
 def models_yaml(reg: Registry) -> str:
     models = []
     for name, roster in reg.rosters.items():
-        models.append({
-            "name": STAGING_MODELS[name],
-            "description": _describe(roster.zh, roster.en) + f"（暂存层，直接取自 source） / staging view over source clean.{name}",
-            "columns": _columns(roster),
-        })
+        models.append(
+            {
+                "name": STAGING_MODELS[name],
+                "description": _describe(roster.zh, roster.en) + f"（暂存层，直接取自 source） / staging view over source clean.{name}",
+                "columns": _columns(roster),
+            }
+        )
     return HEADER + yaml.safe_dump({"version": 2, "models": models}, allow_unicode=True, sort_keys=False, width=200)
 
 
