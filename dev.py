@@ -49,6 +49,11 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     command, rest = argv[0], argv[1:]
     if command == "test":
+        # the linter and the formatter first (configured in pyproject.toml), then every test
+        for check, fix in ((["check"], "ruff check --fix"), (["format", "--check"], "ruff format")):
+            if subprocess.call([str(BIN / "ruff"), *check, "pipelines", "tests", "benchmarks", "dev.py"], cwd=ROOT):
+                print(f"ruff {' '.join(check)} failed: `python3.11 dev.py {fix}` fixes most of it", flush=True)
+                return 1
         return subprocess.call([str(BIN / "python"), "-m", "pytest", "-m", "slow or not slow", *rest], cwd=ROOT)
     if command == "demo":
         return subprocess.call([str(BIN / "civstat"), "demo", *rest], cwd=ROOT)
