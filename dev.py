@@ -41,6 +41,24 @@ def ensure_environment() -> None:
     run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=env)
 
 
+def ensure_browser() -> None:
+    """The chart and web-UI tests look at pages in a real browser: Debian's chromium and a CJK font.
+    Installed here (as root, with apt) when missing, so `dev.py test` and CI run the same thing."""
+    import shutil
+
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
+    if shutil.which("chromium") and fonts is not None and fonts.stdout.strip():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("the browser tests need Debian's chromium and a CJK font: sudo apt-get install chromium fonts-wqy-zenhei")
+    print("installing chromium and a CJK font for the browser tests (apt-get) ...", flush=True)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    install = ["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"]
+    if subprocess.call(install, **quiet) != 0:
+        subprocess.call(["apt-get", "update", "-qq"], **quiet)
+        subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -49,6 +67,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     command, rest = argv[0], argv[1:]
     if command == "test":
+        ensure_browser()
         # the linter and the formatter first (configured in pyproject.toml), then every test
         for check, fix in ((["check"], "ruff check --fix"), (["format", "--check"], "ruff format")):
             if subprocess.call([str(BIN / "ruff"), *check, "pipelines", "tests", "benchmarks", "dev.py"], cwd=ROOT):
