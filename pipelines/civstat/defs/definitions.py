@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from civstat.defs.automation import annual_statistics_schedule, monthly_job, monthly_schedule, raw_files_sensor
 from civstat.defs.ingestion import clean_rosters, raw_extracts
 from civstat.defs.quality import clean_quality, mart_quality
 from civstat.defs.reports import annual_workbook, caseworker_lists, chart_page
 from civstat.defs.resources import CivstatResource
-from civstat.defs.warehouse import PROJECT, published_marts, warehouse_models
-from civstat.warehouse.build import dbt_executable
+from civstat.defs.warehouse import published_marts, warehouse_models
+from civstat.warehouse.build import dbt_resource
 
 ASSETS = [raw_extracts, clean_rosters, warehouse_models, published_marts, caseworker_lists, annual_workbook, chart_page]
 CHECKS = [clean_quality, mart_quality]
@@ -20,7 +19,7 @@ CHECKS = [clean_quality, mart_quality]
 def resources(data_dir: str = "") -> dict:
     return {
         "civstat": CivstatResource(data_dir=data_dir),
-        "dbt": DbtCliResource(project_dir=str(PROJECT.project_dir), profiles_dir=str(PROJECT.project_dir), dbt_executable=dbt_executable()),
+        "dbt": dbt_resource(),
     }
 
 

@@ -3,9 +3,7 @@
 import datetime as dt
 import json
 import os
-import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,37 +14,18 @@ from civstat.defs.resources import CivstatResource
 from civstat.faults import kill_point
 from civstat.warehouse import sources
 from civstat.warehouse.build import (
-    ALERTS,
     DBT_PROJECT,
-    DIMENSIONS,
-    MARTS,
     BuildResult,
-    dbt_args,
     dbt_env,
-    dbt_executable,
     dbt_vars,
+    ensure_manifest,
     publish,
+    published_models,
     single_writer,
 )
 
 PROJECT = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
 LAYER_PREFIX = {"staging": "staging", "intermediate": "intermediate", "marts": "mart"}
-
-
-def ensure_manifest() -> Path:
-    """dbt's manifest.json, parsed afresh when a model, macro or YAML file is newer than it."""
-    manifest = PROJECT.manifest_path
-    inputs = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT / d).rglob("*") if p.is_file()]
-    inputs.append(DBT_PROJECT / "dbt_project.yml")
-    if not manifest.exists() or max(p.stat().st_mtime for p in inputs) > manifest.stat().st_mtime:
-        env = {
-            **os.environ,
-            "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
-            "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
-            "DO_NOT_TRACK": "1",
-        }
-        subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, check=True, capture_output=True)
-    return manifest
 
 
 class Translator(DagsterDbtTranslator):
@@ -130,7 +109,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     partitions_def=monthly,
     kinds={"duckdb", "parquet"},
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[["mart", name] for name in (*MARTS, *ALERTS, *DIMENSIONS)],
+    deps=[["mart", name] for name in published_models(ensure_manifest())],
     description="发布：data/marts 下的 Parquet 与 warehouse.duckdb（原子替换） / the publication in data/marts, swapped in atomically",
 )
 def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource) -> dg.MaterializeResult:
@@ -140,4 +119,4 @@ def published_marts(context: dg.AssetExecutionContext, civstat: CivstatResource)
     with single_writer(paths):
         batch = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + context.run_id[:8]
         published = publish(paths, BuildResult(run_id=batch, build_file=build_file, seconds=0.0))
-    return dg.MaterializeResult(metadata={"warehouse": str(published), "marts": list(MARTS)})
+    return dg.MaterializeResult(metadata={"warehouse": str(published), "tables": list(published_models())})

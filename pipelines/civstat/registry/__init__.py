@@ -57,7 +57,7 @@ FIELD_KEYS = {
     "future",
     "include",
 }
-ROSTER_KEYS = {"zh", "en", "grain", "period", "programmes", "files", "key", "fields"}
+ROSTER_KEYS = {"staging", "zh", "en", "grain", "period", "programmes", "files", "key", "fields"}
 
 
 def value_key(text: str) -> str:
@@ -125,6 +125,7 @@ class Roster:
     key: tuple[str, ...]
     files: tuple[str, ...] = ()
     programmes: tuple[str, ...] = ()
+    staging: str = ""  # the dbt staging model that reads the roster's clean table
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -312,6 +313,7 @@ def load_registry(config_file: Path | None = None) -> Registry:
             key=tuple(spec["key"]),
             files=tuple(spec.get("files", [])),
             programmes=tuple(spec.get("programmes", [])),
+            staging=spec["staging"],
         )
     return Registry(
         rosters=rosters,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from dagster_dbt import DbtCliResource
 
 from civstat.faults import kill_point
 from civstat.registry import registry as default_registry
@@ -38,9 +39,19 @@ from civstat.warehouse import sources
 log = logging.getLogger("civstat.warehouse")
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
-MARTS = ("low_income_monitoring", "elderly_care_beds", "subsidy_coverage")
-ALERTS = ("monitoring_alerts", "monitoring_alert_lifecycle", "monitoring_alert_summary")  # published beside the marts
-DIMENSIONS = ("dim_divisions", "dim_periods", "dim_programmes")
+MANIFEST = DBT_PROJECT / "target" / "manifest.json"
+
+
+def published_models(manifest: Path = MANIFEST) -> dict[str, bool]:
+    """The models dbt tags ``published`` (tables of warehouse.duckdb), each with whether it is also
+    tagged ``parquet`` (a Parquet file beside it): dbt's manifest says, not a list kept here."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    tagged = [n for n in nodes if n["resource_type"] == "model" and "published" in n.get("tags", [])]
+    return {n["name"]: "parquet" in n["tags"] for n in sorted(tagged, key=lambda n: n["name"])}
+
+
+def published_files(manifest: Path = MANIFEST) -> tuple[str, ...]:
+    return (*(f"{m}.parquet" for m, parquet in published_models(manifest).items() if parquet), "_publication.json", "warehouse.duckdb")
 
 
 class BuildError(Exception):
@@ -88,35 +99,55 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def ensure_manifest() -> Path:
+    """dbt's manifest.json in dbt_project/target, parsed afresh when a model, macro or YAML file is
+    newer than it (Dagster's asset graph and the publication read it)."""
+    inputs = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT / d).rglob("*") if p.is_file()]
+    inputs.append(DBT_PROJECT / "dbt_project.yml")
+    if not MANIFEST.exists() or max(p.stat().st_mtime for p in inputs) > MANIFEST.stat().st_mtime:
+        env = {
+            **os.environ,
+            "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
+            "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
+            "DO_NOT_TRACK": "1",
+        }
+        subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, check=True, capture_output=True)
+    return MANIFEST
+
+
+def dbt_resource() -> DbtCliResource:
+    """The one way civstat runs dbt, from the CLI and from Dagster alike."""
+    return DbtCliResource(project_dir=str(DBT_PROJECT), profiles_dir=str(DBT_PROJECT), dbt_executable=dbt_executable())
+
+
 def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str) -> list[dict]:
-    """Run one dbt command in its own process (so no DuckDB handle outlives it); raise
-    BuildError naming the models or tests that failed, with dbt's own output in the log."""
+    """Run one dbt command (its own process: no DuckDB handle outlives it) through ``dbt_resource``;
+    raise BuildError naming the models or tests that failed, with dbt's own output in the log."""
     sources.write_schema_files(paths.clean)
-    env = {**os.environ, **dbt_env(paths, build_file)}
-    target = DBT_PROJECT / "target"
-    (target / "run_results.json").unlink(missing_ok=True)
-    proc = subprocess.run([dbt_executable(), *dbt_args(command, *extra)], env=env, cwd=DBT_PROJECT, capture_output=True, text=True)
-    log.info("dbt %s output:\n%s", command, proc.stdout[-20000:])
-    nodes = []
-    results_file = target / "run_results.json"
-    if results_file.exists():
-        for r in json.loads(results_file.read_text(encoding="utf-8")).get("results", []):
-            nodes.append(
-                {
-                    "unique_id": r["unique_id"],
-                    "name": r["unique_id"].split(".")[-1]
-                    if r["unique_id"].startswith(("model", "seed"))
-                    else r["unique_id"].split(".", 2)[-1],
-                    "status": r["status"],
-                    "message": r.get("message"),
-                    "failures": r.get("failures"),
-                    "seconds": r.get("execution_time"),
-                }
-            )
-    if proc.returncode != 0:
+    os.environ.update(dbt_env(paths, build_file))
+    invocation = dbt_resource().cli(
+        [command, "--vars", json.dumps(dbt_vars()), *extra], raise_on_error=False, manifest=ensure_manifest(), target_path=paths.dbt_target
+    )
+    invocation.wait()
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except FileNotFoundError:
+        results = []
+    nodes = [
+        {
+            "unique_id": r["unique_id"],
+            "name": r["unique_id"].split(".")[-1] if r["unique_id"].startswith(("model", "seed")) else r["unique_id"].split(".", 2)[-1],
+            "status": r["status"],
+            "message": r.get("message"),
+            "failures": r.get("failures"),
+            "seconds": r.get("execution_time"),
+        }
+        for r in results
+    ]
+    if not invocation.is_successful():
         failed = [n for n in nodes if n["status"] in ("error", "fail")]
         detail = "; ".join(f"{n['unique_id']}: {n['status']} ({n['message']})" for n in failed[:10])
-        raise BuildError(f"dbt {command} failed: {detail or (proc.stdout[-3000:] + proc.stderr[-3000:])}")
+        raise BuildError(f"dbt {command} failed: {detail or 'see the dbt log in ' + str(paths.dbt_target / 'dbt.log')}")
     return nodes
 
 
@@ -139,10 +170,10 @@ def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) 
 
 
 def _descriptions() -> dict[str, tuple[str, dict[str, str]]]:
-    manifest = json.loads((DBT_PROJECT / "target" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     out = {}
     for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["name"] in (*MARTS, *ALERTS, *DIMENSIONS):
+        if node["resource_type"] == "model" and "published" in node.get("tags", []):
             out[node["name"]] = (node.get("description", ""), {c: v.get("description", "") for c, v in node.get("columns", {}).items()})
     return out
 
@@ -175,9 +206,6 @@ def source_files(paths: Paths) -> list[dict]:
         {"source_file": r["source_file"], "sha256": r["content_sha256"], "rows_clean": r["rows_clean"]}
         for r in ok.select("source_file", "content_sha256", "rows_clean").iter_rows(named=True)
     ]
-
-
-PUBLISHED_FILES = (*(f"{m}.parquet" for m in (*MARTS, *ALERTS)), "_publication.json", "warehouse.duckdb")
 
 
 def _switch_link(link: Path, target: str) -> None:
@@ -234,7 +262,7 @@ def publish(paths: Paths, build_result: BuildResult) -> Path:
         kill_point("publish:before-switch")
         _switch_link(marts_dir / "current", f"releases/{batch}")
         kill_point("publish:after-switch")
-        for name in PUBLISHED_FILES:  # stable paths, through current (set once; old real files replaced)
+        for name in published_files():  # stable paths, through current (set once; old real files replaced)
             stable = marts_dir / name
             if not (stable.is_symlink() and os.readlink(stable) == f"current/{name}"):
                 _switch_link(stable, f"current/{name}")
@@ -260,13 +288,14 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
         schemas = dict(
             con.execute("select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall()
         )
-        missing = [name for name in (*MARTS, *ALERTS, *DIMENSIONS) if name not in schemas]
+        models = published_models()
+        missing = [name for name in models if name not in schemas]
         if missing:
             raise BuildError(
                 f"{build_result.build_file} lacks {', '.join(missing)}: publication needs every mart, "
                 "alert table and dimension from one dbt build (materialise all mart assets together)"
             )
-        for name in (*MARTS, *ALERTS, *DIMENSIONS):
+        for name in models:
             con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
             text, columns = descriptions.get(name, ("", {}))
             if text:
@@ -274,7 +303,7 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
             for column, column_text in columns.items():
                 if column_text:
                     con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
-        for name in (*MARTS, *ALERTS):
+        for name in (m for m, parquet in models.items() if parquet):
             con.execute(f'copy "{name}" to {_sql_text(str(staging / (name + ".parquet")))} (format parquet)')
         con.execute(
             "create table _publication as select ? as run_id, ? as published_at",

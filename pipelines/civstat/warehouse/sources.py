@@ -25,28 +25,6 @@ HEADER = "# GENERATED from pipelines/civstat/registry/rosters.yaml by `civstat d
 
 DUCKDB_TYPES = {pl.String(): "varchar", pl.Int64(): "bigint", pl.Float64(): "double", pl.Date(): "date", pl.Boolean(): "boolean"}
 
-#: roster -> (staging model, what one row is). Staging names follow stg_<source>__<entity>s.
-STAGING_MODELS = {
-    "family": "stg_rosters__families",
-    "person": "stg_rosters__persons",
-    "longevity": "stg_rosters__longevity_payments",
-    "disab_living": "stg_rosters__disab_living_payments",
-    "disab_care": "stg_rosters__disab_care_payments",
-    "orphan": "stg_rosters__orphan_payments",
-    "unsupported_child": "stg_rosters__unsupported_child_payments",
-    "temporary": "stg_rosters__temporary_cases",
-    "institution": "stg_registers__institutions",
-    "community_facility": "stg_registers__community_facilities",
-    "population": "stg_registers__population",
-    "standard": "stg_registers__standards",
-    "division": "stg_registers__divisions",
-    "death": "stg_checks__deaths",
-    "prevention": "stg_checks__prevention_monitoring",
-    "vehicle": "stg_checks__vehicle_owners",
-    "business": "stg_checks__business_owners",
-    "public_employee": "stg_checks__public_employees",
-}
-
 
 def _describe(zh: str, en: str) -> str:
     return f"{zh} / {en}"
@@ -92,7 +70,7 @@ def models_yaml(reg: Registry) -> str:
     for name, roster in reg.rosters.items():
         models.append(
             {
-                "name": STAGING_MODELS[name],
+                "name": roster.staging,
                 "description": _describe(roster.zh, roster.en) + f"（暂存层，直接取自 source） / staging view over source clean.{name}",
                 "columns": _columns(roster),
             }
@@ -110,8 +88,8 @@ def staging_sql(roster_name: str) -> str:
 def generated_files(reg: Registry | None = None) -> dict[Path, str]:
     reg = reg or default_registry()
     files = {SOURCES_FILE: sources_yaml(reg), MODELS_FILE: models_yaml(reg)}
-    for name in reg.rosters:
-        files[STAGING / f"{STAGING_MODELS[name]}.sql"] = staging_sql(name)
+    for name, roster in reg.rosters.items():
+        files[STAGING / f"{roster.staging}.sql"] = staging_sql(name)
     return files
 
 
