@@ -14,8 +14,12 @@ import polars as pl
 from civstat.generate.ids import id_expr
 from civstat.generate.plan import Plan
 from civstat.generate.world import County, month_add, month_end, standard_for
+from civstat.rules import warning_rules
 
 NEVER = 10_000
+
+#: The rule catalogue, in order: each rule's ``plant`` names the method below that plants its cases.
+RULES = [rule for rule in warning_rules() if rule["plant"]]
 
 
 class Planter:
@@ -138,11 +142,16 @@ class Planter:
 
     # ------------------------------------------------------------ the rules
     def plant(self) -> None:
+        """Every rule of the catalogue (dbt_project/seeds/warning_rules.csv) plants its cases with
+        the method its ``plant`` column names, in a window of months of its own."""
         if self.n < 2:
             return
         self._spare_people()
-        for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"]):
-            getattr(self, rule.lower())(self.window(k), k)
+        for k, rule in enumerate(RULES):
+            getattr(self, rule["plant"])(self.window(k), k)
+
+    def w14(self, months: list[int], k: int) -> None:
+        """Rural 低保 standard below 80% of the urban one: a county-wide fact, every month (W14 is off by default)."""
         self.case(
             "W14",
             "fire_if_enabled",
@@ -154,10 +163,7 @@ class Planter:
     def _spare_people(self) -> None:
         """Give the spare people the birth dates their cases need, then their IDs."""
         plans = []
-        w = {
-            rule: self.window(k)
-            for k, rule in enumerate(["W01", "W02", "W03", "W04", "W05", "W06", "W07", "W08", "W09", "W10", "W11", "W12", "W13"])
-        }
+        w = {rule["rule_code"]: self.window(k) for k, rule in enumerate(RULES)}
         s = lambda rule: w[rule][0]
         t = max(0, self.n - 1)  # look-alikes sit in the last month
         plans += [

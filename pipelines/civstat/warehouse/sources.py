@@ -15,6 +15,7 @@ import yaml
 from civstat.generated import drifted, write_files
 from civstat.registry import Registry
 from civstat.registry import registry as default_registry
+from civstat.rules import warning_rules
 from civstat.settings import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
@@ -85,9 +86,21 @@ def staging_sql(roster_name: str) -> str:
     )
 
 
+ALERTS_UNION = DBT_PROJECT / "models" / "intermediate" / "alerts" / "int_alerts.sql"
+
+
+def alerts_union_sql() -> str:
+    """Every rule model of the catalogue, unioned: adding a rule is its model and its catalogue row."""
+    parts = [f"select * from {{{{ ref('{rule['model']}') }}}}" for rule in warning_rules()]
+    return (
+        "-- GENERATED from dbt_project/seeds/warning_rules.csv by `civstat dbt-sources`: every rule model of the catalogue.\n"
+        '{{ config(materialized="view") }}\n' + "\nunion all\n".join(parts) + "\n"
+    )
+
+
 def generated_files(reg: Registry | None = None) -> dict[Path, str]:
     reg = reg or default_registry()
-    files = {SOURCES_FILE: sources_yaml(reg), MODELS_FILE: models_yaml(reg)}
+    files = {SOURCES_FILE: sources_yaml(reg), MODELS_FILE: models_yaml(reg), ALERTS_UNION: alerts_union_sql()}
     for name, roster in reg.rosters.items():
         files[STAGING / f"{roster.staging}.sql"] = staging_sql(name)
     return files
