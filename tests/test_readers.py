@@ -95,3 +95,26 @@ def test_cells_are_never_typed(tmp_path):
     grid = read_grid(path)
     assert all(dtype == pl.String for dtype in grid.cells.dtypes)
     assert grid.cells.row(1)[1] == "012345"
+
+
+def test_an_html_xls_with_a_two_row_merged_header_keeps_every_value_under_its_header():
+    """rowspan and colspan as web systems write them: 序号 and 姓名 span two rows, 保障信息 spans
+    two columns over 人数 and 金额; a data cell spanning two rows is empty in the second, as a
+    spreadsheet shows it."""
+    from civstat.cleaning.readers import read_html_grid
+
+    page = """<html><body><table>
+      <tr><td colspan="4">XX县低保花名册</td></tr>
+      <tr><th rowspan="2">序号</th><th rowspan="2">姓名</th><th colspan="2">保障信息</th></tr>
+      <tr><th>人数</th><th>金额</th></tr>
+      <tr><td>1</td><td rowspan="2">测试甲</td><td>2</td><td>1,200</td></tr>
+      <tr><td>2</td><td>1</td><td>600</td></tr>
+    </table></body></html>"""
+    grid = read_html_grid(page.encode("utf-8")).cells
+    assert grid.rows() == [
+        ("XX县低保花名册", None, None, None),
+        ("序号", "姓名", "保障信息", None),
+        (None, None, "人数", "金额"),
+        ("1", "测试甲", "2", "1,200"),
+        ("2", None, "1", "600"),
+    ]

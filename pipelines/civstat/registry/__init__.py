@@ -303,6 +303,9 @@ def load_registry(config_file: Path | None = None) -> Registry:
             _build_field(f, [str(a) for a in extra_for_roster.get(f["name"], [])], values_for_roster.get(f["name"]) or {})
             for f in field_specs
         )
+        for f in fields:  # identity never reaches a clean table: such a field is dropped or pseudonymised
+            if f.personal == "identity" and f.type not in ("person_name", "id_card", "disability_cert"):
+                raise ValueError(f"{REGISTRY_FILE}: {name}.{f.name} is personal: identity but of type {f.type}, which would keep it")
         rosters[name] = Roster(
             name=name,
             zh=spec["zh"],

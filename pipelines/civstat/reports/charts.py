@@ -13,7 +13,6 @@ from civstat.registry import registry
 from civstat.settings import Paths
 
 PALETTE = ["#3366aa", "#dd7722", "#449944", "#aa3344", "#7755aa", "#888833", "#22aaaa"]
-PROGRAMME_ZH = {"dibao": "低保", "tekun": "特困", "marginal": "低保边缘", "rigid": "刚性支出困难", "prevention": "防止返贫监测"}
 
 
 def _esc(text: object) -> str:
@@ -100,7 +99,7 @@ def chart_page(paths: Paths, out: Path | None = None) -> Path:
     for programme in ("dibao", "tekun", "marginal", "rigid", "prevention"):
         rows = dict(trend.filter(pl.col("programme") == programme).select("month", "persons").iter_rows())
         if rows:
-            series[PROGRAMME_ZH[programme]] = [float(rows.get(m, 0) or 0) for m in months]
+            series[registry().programmes[programme]["group"]] = [float(rows.get(m, 0) or 0) for m in months]
     figures = [
         bar_chart(
             f"{year}年各县每千名老年人养老床位（张，户籍口径）",

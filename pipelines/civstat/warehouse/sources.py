@@ -98,9 +98,31 @@ def alerts_union_sql() -> str:
     )
 
 
+PROGRAMMES_SEED = DBT_PROJECT / "seeds" / "programmes.csv"
+
+
+def programmes_csv(reg: Registry) -> str:
+    """dbt's programme lookup, from the registry's one list of programmes."""
+    import csv
+    import io
+
+    family_based = set(reg["family"].programmes)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["programme", "programme_zh", "programme_en", "monitoring_group", "family_based"])
+    for code, p in reg.programmes.items():
+        writer.writerow([code, p["zh"], p["en"], p["group"], str(code in family_based).lower()])
+    return out.getvalue()
+
+
 def generated_files(reg: Registry | None = None) -> dict[Path, str]:
     reg = reg or default_registry()
-    files = {SOURCES_FILE: sources_yaml(reg), MODELS_FILE: models_yaml(reg), ALERTS_UNION: alerts_union_sql()}
+    files = {
+        SOURCES_FILE: sources_yaml(reg),
+        MODELS_FILE: models_yaml(reg),
+        ALERTS_UNION: alerts_union_sql(),
+        PROGRAMMES_SEED: programmes_csv(reg),
+    }
     for name, roster in reg.rosters.items():
         files[STAGING / f"{roster.staging}.sql"] = staging_sql(name)
     return files
