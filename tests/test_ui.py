@@ -73,3 +73,33 @@ def test_the_web_ui_shows_the_mart_assets_to_headless_chromium(tmp_path):
     finally:
         os.killpg(ui.pid, 15)
         ui.wait(timeout=30)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_civstat_ui_stops_cleanly_and_leaves_nothing_listening(tmp_path, how):
+    import signal
+
+    port = free_port()
+    (tmp_path / "raw").mkdir()
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(tmp_path)}
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "civstat.cli", "ui", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        ui.kill()
+        pytest.fail("the UI did not answer within 120 s")
+    ui.send_signal(getattr(signal, how))
+    out, err = ui.communicate(timeout=60)
+    assert ui.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the UI's port"
+    leftovers = subprocess.run(["pgrep", "-f", f"-p {port}"], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "dagster processes left running"

@@ -66,15 +66,23 @@ def cmd_ingest(args: argparse.Namespace, paths: Paths) -> int:
     return 1 if report.failed else 0
 
 
+def _publication(paths: Paths) -> dict:
+    import json
+
+    try:
+        return json.loads(paths.publication.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _run_partitions(paths: Paths, partitions: list[str]) -> int:
-    """One in-process Dagster run over the partitions; say what was built and what failed."""
+    """One in-process Dagster run over the partitions. Its last line says what was published (the
+    release, the periods, the tables) or that nothing was, decided from the publication record."""
     from civstat.orchestrate import run
 
-    console.print(
-        f"running the Dagster job for {partitions[0]}"
-        + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
-        + " (raw → clean → dbt models and checks → publication) ..."
-    )
+    span = partitions[0] + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
+    console.print(f"running the Dagster job for {span} (raw → clean → dbt models and checks → publication → reports) ...")
+    before = _publication(paths).get("run_id")
     try:
         result = run(paths, partitions)
     except ValueError as exc:
@@ -87,22 +95,39 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
     for e in failed_checks[:10]:
         evaluation = e.event_specific_data
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
-    if not result.success:
-        from civstat.ingest import read_ledger
-        from civstat.periods import Period
+    from civstat.ingest import read_ledger
+    from civstat.periods import Period
 
-        ledger = read_ledger(paths)
-        scope = set(partitions) | {Period.parse(p).year_period.key for p in partitions}
-        refused = ledger.filter(ledger["period"].is_in(list(scope)) & ledger["status"].is_in(["failed", "rejected"]))
-        for row in refused.iter_rows(named=True):
-            # the message carries YAML lines to copy: printed as they are, no markup
-            console.print(f"{row['status'].upper()} {row['error']}", markup=False, highlight=False, soft_wrap=True)
-        for e in result.all_events:
-            if e.is_step_failure and not (refused.height and e.step_key.startswith("clean_rosters")):
-                console.print(f"[red]step failed[/]: {e.step_key}: {e.event_specific_data.error.message.strip()[:1500]}")
-        console.print(f"[red]run failed[/]: nothing new was published; the previous publication in {paths.marts} is unchanged")
-        return 1
-    return 0
+    ledger = read_ledger(paths)
+    scope = set(partitions) | {Period.parse(p).year_period.key for p in partitions}
+    refused = ledger.filter(ledger["period"].is_in(list(scope)) & ledger["status"].is_in(["failed", "rejected"]))
+    for row in refused.iter_rows(named=True):
+        # the message carries YAML lines to copy: printed as they are, no markup
+        console.print(f"{row['status'].upper()} {row['error']}", markup=False, highlight=False, soft_wrap=True)
+    failures = [e for e in result.all_events if e.is_step_failure]
+    reports = [e for e in failures if e.step_key.startswith(("caseworker_lists", "annual_workbook", "chart_page"))]
+    for e in failures:
+        if e in reports or (refused.height and e.step_key.startswith("clean_rosters")):
+            continue
+        console.print(f"[red]step failed[/]: {e.step_key}: {_first_line(e.event_specific_data.error.message)}")
+    after = _publication(paths)
+    if after.get("run_id") and after.get("run_id") != before:
+        tables = ", ".join(f.removesuffix(".parquet") for f in after.get("files", []) if f.endswith(".parquet"))
+        line = f"published release {after['release']} for {span}: {tables}"
+        if reports:
+            failed = "; ".join(f"report {e.step_key} failed: {_first_line(e.event_specific_data.error.message)}" for e in reports)
+            console.print(f"[yellow]{line}; {failed}[/]")
+            return 1
+        console.print(f"[green]{line}[/]")
+        return 0
+    previous = f"the previous release ({after['release']}) is unchanged" if after else "there is no publication yet"
+    console.print(f"[red]nothing was published[/] for {span}: {previous}")
+    return 1
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in str(message).strip().splitlines() if line.strip()]
+    return lines[0][:500] if lines else "no reason given"
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
@@ -208,15 +233,17 @@ def cmd_sql(args: argparse.Namespace, paths: Paths) -> int:
         return 1
     finally:
         con.close()
-    if args.csv:
-        frame.write_csv(args.csv)
+    if args.csv:  # with a BOM: Excel then reads the Chinese column names and values as UTF-8
+        frame.write_csv(args.csv, include_bom=True)
         console.print(f"wrote {frame.height} rows to {args.csv}")
     if args.xlsx:
         frame.write_excel(args.xlsx, autofit=True)
         console.print(f"wrote {frame.height} rows to {args.xlsx}")
     if not (args.csv or args.xlsx):
         table = Table(*frame.columns, show_lines=False)
-        for row in frame.head(args.limit).iter_rows():
+        # for reading only: ratios and amounts to 4 significant decimals (the marts keep full precision)
+        shown = frame.head(args.limit).with_columns(pl.col(pl.Float32, pl.Float64).round(4))
+        for row in shown.iter_rows():
             table.add_row(*["" if v is None else str(v) for v in row])
         Console().print(table)
         if frame.height > args.limit:
@@ -234,17 +261,44 @@ def cmd_dbt_sources(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, paths: Paths) -> int:
-    """The Dagster web UI on 127.0.0.1, over the same definitions and run history."""
+    """The Dagster web UI on 127.0.0.1, over the same definitions and run history. Ctrl-C or SIGTERM
+    stop the webserver and its code server with it: nothing is left listening."""
     import os
+    import signal
     import subprocess
 
     from civstat.orchestrate import instance_for
 
     instance_for(paths)  # sets DAGSTER_HOME to <data>/dagster
-    env = {**os.environ, "CIVSTAT_DATA_DIR": str(paths.data), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "CIVSTAT_DATA_DIR": str(paths.data), "DO_NOT_TRACK": "1", "DAGSTER_DISABLE_TELEMETRY": "1"}
     webserver = Path(sys.executable).with_name("dagster-webserver")
     console.print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
-    return subprocess.call([str(webserver), "-m", "civstat.defs", "-h", "127.0.0.1", "-p", str(args.port)], env=env)
+    # its own process group: the webserver and the code server it starts are stopped together
+    server = subprocess.Popen(
+        [str(webserver), "-m", "civstat.defs", "-h", "127.0.0.1", "-p", str(args.port)], env=env, start_new_session=True
+    )
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also where SIGINT was ignored (started in the background)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        console.print("stopping the Dagster UI ...")
+        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(server.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                server.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        console.print("stopped")
+        return 0
 
 
 def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
@@ -300,9 +354,27 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
     from civstat.quality.run import recipient_jumps, validate_clean, validate_marts
     from civstat.registry import registry
 
+    from civstat.ingest import read_ledger
+    from civstat.periods import Period, PeriodError
+
+    try:
+        periods = [Period.parse(p).key for p in args.period] if args.period else None
+    except PeriodError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    ledger = read_ledger(paths)
+    ledger = ledger.filter(ledger["status"] == "ok")
+    held = sorted(set(ledger["period"].drop_nulls().to_list()))
+    if not held:
+        console.print(f"[red]nothing to check[/]: no clean data in {paths.clean} (run `civstat ingest` or `civstat run` first)")
+        return 1
+    missing = [p for p in periods or [] if p not in held and Period.parse(p).year_period.key not in held]
+    if missing:
+        console.print(f"[red]no clean data for {', '.join(missing)}[/] (periods held: {', '.join(held)})")
+        return 1
     docs = paths.quality / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
     console.print("running the expectation suites (expectations/) ...")
-    results = validate_clean(paths, args.period or None, docs)
+    results = validate_clean(paths, periods, docs)
     database = paths.build_file
     if not database.exists():
         database = paths.published_warehouse
@@ -334,22 +406,30 @@ def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
     """The month's warning lists for caseworkers: one xlsx per township."""
     from civstat.reports.caseworker import caseworker_lists
 
+    from civstat.periods import PeriodError, parse_month
+
     try:
-        files = caseworker_lists(paths, args.period, Path(args.out) if args.out else None)
-    except FileNotFoundError as exc:
+        period = parse_month(args.period)
+        files = caseworker_lists(paths, period, Path(args.out) if args.out else None)
+    except (FileNotFoundError, ValueError, PeriodError) as exc:
         console.print(f"[red]{exc}[/]")
-        return 1
-    console.print(f"wrote {len(files)} township list(s) for {args.period}" + (f" to {files[0].parent}" if files else " (no warnings)"))
+        return 2 if isinstance(exc, PeriodError) else 1
+    if files:
+        console.print(f"wrote {len(files)} township list(s) for {period} to {files[0].parent}")
+    else:
+        console.print(f"no warning is open for {period}: the month's data was checked and raised none (no list written)")
     return 0
 
 
 def cmd_report(args: argparse.Namespace, paths: Paths) -> int:
     """The annual statistics workbook (xlsx); --public suppresses cells of 1-4 people."""
+    import duckdb
+
     from civstat.reports.annual import write_workbook
 
     try:
         out = write_workbook(paths, args.year, Path(args.out) if args.out else None, public=args.public)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
         console.print(f"[red]{exc}[/]")
         return 1
     console.print(f"wrote {out}")
@@ -508,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubFilter())
     paths = Paths.from_env(args.data_dir)
+    if args.command not in ("generate", "demo", "inspect", "dbt-sources", "expectations") and not paths.data.is_dir():
+        console.print(
+            f"[red]no data directory at {paths.data}[/] (a mistyped --data-dir or CIVSTAT_DATA_DIR?): "
+            "`civstat generate` or `civstat demo` creates one, or put exports under <dir>/raw/<YYYY-MM>/"
+        )
+        return 2
     import os
 
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)  # the Dagster definitions (partitions) read it when loaded

@@ -13,14 +13,14 @@ select
     a.ancestor_level as division_level,
     p.year,
     p.basis,
-    sum(p.total) as total,
-    sum(p.aged_0_17) as aged_0_17,
-    sum(p.aged_60_plus) as aged_60_plus,
-    sum(p.aged_65_plus) as aged_65_plus,
-    sum(p.aged_75_plus) as aged_75_plus,
-    sum(p.aged_80_plus) as aged_80_plus,
-    sum(p.aged_90_plus) as aged_90_plus,
-    sum(p.aged_100_plus) as aged_100_plus
+    cast(sum(p.total) as bigint) as total,
+    cast(sum(p.aged_0_17) as bigint) as aged_0_17,
+    cast(sum(p.aged_60_plus) as bigint) as aged_60_plus,
+    cast(sum(p.aged_65_plus) as bigint) as aged_65_plus,
+    cast(sum(p.aged_75_plus) as bigint) as aged_75_plus,
+    cast(sum(p.aged_80_plus) as bigint) as aged_80_plus,
+    cast(sum(p.aged_90_plus) as bigint) as aged_90_plus,
+    cast(sum(p.aged_100_plus) as bigint) as aged_100_plus
 from population as p
 inner join {{ ref('int_division_ancestors') }} as a on a.division_code = p.division_code
 group by all

@@ -16,11 +16,11 @@ with by_place as (
 rolled as (
     select
         a.ancestor_code as division_code, a.ancestor_level as division_level, w.period, w.programme, w.subcategory,
-        sum(w.recipients) as recipients,
+        cast(sum(w.recipients) as bigint) as recipients,
         sum(w.amount) as amount,
         max(w.standard_amount) as standard_amount,
-        case when sum(w.with_standard) > 0 then sum(w.paid_above_standard) end as paid_above_standard,
-        case when sum(w.with_standard) > 0 then sum(w.paid_below_standard) end as paid_below_standard
+        cast(case when sum(w.with_standard) > 0 then sum(w.paid_above_standard) end as bigint) as paid_above_standard,
+        cast(case when sum(w.with_standard) > 0 then sum(w.paid_below_standard) end as bigint) as paid_below_standard
     from by_place as w
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = w.division_code
     group by all

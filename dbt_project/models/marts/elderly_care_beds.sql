@@ -18,12 +18,12 @@ institution_totals as (
         count_if(i.ownership = 'public') as institutions_public,
         count_if(i.ownership = 'private') as institutions_private,
         count_if(i.ownership = 'public_private') as institutions_public_private,
-        sum(i.beds) as institution_beds,
-        sum(case when i.ownership = 'public' then i.beds else 0 end) as beds_public,
-        sum(case when i.ownership = 'private' then i.beds else 0 end) as beds_private,
-        sum(case when i.ownership = 'public_private' then i.beds else 0 end) as beds_public_private,
-        sum(i.nursing_beds) as nursing_beds,
-        sum(i.residents) as residents
+        cast(sum(i.beds) as bigint) as institution_beds,
+        cast(sum(case when i.ownership = 'public' then i.beds else 0 end) as bigint) as beds_public,
+        cast(sum(case when i.ownership = 'private' then i.beds else 0 end) as bigint) as beds_private,
+        cast(sum(case when i.ownership = 'public_private' then i.beds else 0 end) as bigint) as beds_public_private,
+        cast(sum(i.nursing_beds) as bigint) as nursing_beds,
+        cast(sum(i.residents) as bigint) as residents
     from institutions as i
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = i.division_code
     group by all
@@ -31,7 +31,7 @@ institution_totals as (
 
 facility_totals as (
     select a.ancestor_code as division_code, a.ancestor_level as division_level, f.year,
-           count(*) as community_facilities, sum(f.beds) as community_beds
+           count(*) as community_facilities, cast(sum(f.beds) as bigint) as community_beds
     from facilities as f
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = f.division_code
     group by all
@@ -39,8 +39,8 @@ facility_totals as (
 
 older_people as (
     select division_code, division_level, year,
-           sum(case when basis = 'hukou' then aged_60_plus end) as aged_60_plus_hukou,
-           sum(case when basis = 'resident' then aged_60_plus end) as aged_60_plus_resident
+           cast(sum(case when basis = 'hukou' then aged_60_plus end) as bigint) as aged_60_plus_hukou,
+           cast(sum(case when basis = 'resident' then aged_60_plus end) as bigint) as aged_60_plus_resident
     from {{ ref('int_population_by_region') }}
     group by all
 ),

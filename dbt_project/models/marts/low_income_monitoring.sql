@@ -56,10 +56,10 @@ rolled as (
         a.ancestor_code as division_code,
         a.ancestor_level as division_level,
         v.period, v.programme, v.urban_rural,
-        sum(v.households) as households,
-        sum(v.persons) as persons,
-        sum(v.persons_entering) as persons_entering,
-        sum(v.persons_exiting) as persons_exiting,
+        cast(sum(v.households) as bigint) as households,
+        cast(sum(v.persons) as bigint) as persons,
+        cast(sum(v.persons_entering) as bigint) as persons_entering,
+        cast(sum(v.persons_exiting) as bigint) as persons_exiting,
         sum(v.amount_paid) as amount_paid
     from village_level as v
     inner join {{ ref('int_division_ancestors') }} as a on a.division_code = v.division_code
@@ -68,8 +68,8 @@ rolled as (
 
 population as (
     select division_code, year,
-           sum(case when basis = 'hukou' then total end) as population_hukou,
-           sum(case when basis = 'resident' then total end) as population_resident
+           cast(sum(case when basis = 'hukou' then total end) as bigint) as population_hukou,
+           cast(sum(case when basis = 'resident' then total end) as bigint) as population_resident
     from {{ ref('int_population_by_region') }}
     group by all
 ),

@@ -200,8 +200,21 @@ def render(
     if id_col:
         v = pl.col(id_col)
         lost = v.str.slice(0, 15) + "000"
-        wrong_check = v.str.slice(0, 17) + pl.when(v.str.slice(17, 1) == "0").then(pl.lit("1")).otherwise(pl.lit("0"))
-        wrong_check = pl.when(v.str.slice(17, 1) == "X").then(v.str.slice(0, 17) + "5").otherwise(wrong_check)
+        # a wrong check character that is not also a trailing 000 (which reads as an ID that lost
+        # its digits in Excel: another reason)
+        check, seq_end = v.str.slice(17, 1), v.str.slice(15, 2)
+        wrong = (
+            pl.when(check == "X")
+            .then(pl.lit("5"))
+            .when((seq_end == "00") & (check == "1"))
+            .then(pl.lit("2"))
+            .when(seq_end == "00")
+            .then(pl.lit("1"))
+            .when(check == "0")
+            .then(pl.lit("1"))
+            .otherwise(pl.lit("0"))
+        )
+        wrong_check = v.str.slice(0, 17) + wrong
         several = v + "、" + v.shift(-1).fill_null(v.shift(1))
         exprs.append(
             pl.when(idx.is_in(by_kind.get("id_lost_precision", [])))

@@ -28,11 +28,17 @@ HEADERS = {
 
 def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> list[Path]:
     """Write the month's warning lists, one workbook per township; return the files written."""
+    from civstat.periods import parse_month
+
+    period = parse_month(period)  # 2025-3, 202503, 2025年3月 -> 2025-03; anything else is refused
     db = paths.published_warehouse
     if not db.exists():
         raise FileNotFoundError(f"no published warehouse at {db}: run `civstat run` first")
     con = duckdb.connect(str(db), read_only=True)
     try:
+        held = [str(m)[:7] for (m,) in con.execute("select distinct period from low_income_monitoring order by 1").fetchall()]
+        if period not in held:
+            raise ValueError(f"the published marts hold no data for {period} (months held: {', '.join(held) or 'none'})")
         frame = pl.from_arrow(
             con.sql(
                 """
@@ -53,8 +59,9 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
     finally:
         con.close()
     out_dir = out_dir or paths.reports / "alerts" / period
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    if frame.height:
+        out_dir.mkdir(parents=True, exist_ok=True)
     frame = frame.with_columns(
         severity_rank=pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int64),
         severity_zh=pl.col("severity").replace_strict(SEVERITY_ZH, default=None, return_dtype=pl.String),

@@ -183,10 +183,13 @@ def _sql_text(text: str) -> str:
 
 
 def refuse_failed_files(paths: Paths) -> None:
-    """Nothing is published while a raw file cannot be read or was rejected: its rows are missing."""
-    from civstat.ingest import FAILED, REJECTED, read_ledger
+    """Nothing is published while a raw file cannot be read or was rejected (its rows are missing),
+    nor from no clean data at all (an empty warehouse is not a publication)."""
+    from civstat.ingest import FAILED, OK, REJECTED, read_ledger
 
     ledger = read_ledger(paths)
+    if not ledger.filter((ledger["status"] == OK) & (ledger["rows_clean"] > 0)).height:
+        raise BuildError(f"nothing to build: no clean data in {paths.clean} (put exports in {paths.raw}/<YYYY-MM>/ and run `civstat run`)")
     bad = ledger.filter(ledger["status"].is_in([FAILED, REJECTED]))
     if bad.height:
         names = ", ".join(bad["source_file"].head(5).to_list()) + (f" and {bad.height - 5} more" if bad.height > 5 else "")
