@@ -351,11 +351,10 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
     """Run the Great Expectations suites over the clean tables and the marts; print failures."""
     import datetime as dt
 
-    from civstat.quality.run import recipient_jumps, validate_clean, validate_marts
-    from civstat.registry import registry
-
     from civstat.ingest import read_ledger
     from civstat.periods import Period, PeriodError
+    from civstat.quality.run import recipient_jumps, validate_clean, validate_marts
+    from civstat.registry import registry
 
     try:
         periods = [Period.parse(p).key for p in args.period] if args.period else None
@@ -404,9 +403,8 @@ def cmd_expectations(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
     """The month's warning lists for caseworkers: one xlsx per township."""
-    from civstat.reports.caseworker import caseworker_lists
-
     from civstat.periods import PeriodError, parse_month
+    from civstat.reports.caseworker import caseworker_lists
 
     try:
         period = parse_month(args.period)
