@@ -82,16 +82,30 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
 
     span = partitions[0] + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
     console.print(f"running the Dagster job for {span} (raw → clean → dbt models and checks → publication → reports) ...")
+    import contextlib
+    import os
+
+    from civstat.orchestrate import run_log_file
+
     before = _publication(paths).get("run_id")
+    log_file = run_log_file(paths)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    verbose = os.environ.get("CIVSTAT_VERBOSE", "") not in ("", "0")
     try:
-        result = run(paths, partitions)
+        # dbt's own output (dagster-dbt echoes every dbt event to stdout) goes to the run's log, not the screen
+        with open(log_file, "a", encoding="utf-8") as sink, contextlib.redirect_stdout(sys.stdout if verbose else sink):
+            result = run(paths, partitions, log_file=log_file)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
     materialized = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed_checks = [e for e in checks if not e.event_specific_data.passed]
-    console.print(f"{len(materialized)} asset materialisations, {len(checks)} checks ({len(failed_checks)} failed)")
+    console.print(
+        f"{len(materialized)} asset materialisations, {len(checks)} checks ({len(failed_checks)} failed); "
+        f"the run's log: {getattr(result, 'log_file', '-')}",
+        highlight=False,
+    )
     for e in failed_checks[:10]:
         evaluation = e.event_specific_data
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
@@ -105,17 +119,17 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
         # the message carries YAML lines to copy: printed as they are, no markup
         console.print(f"{row['status'].upper()} {row['error']}", markup=False, highlight=False, soft_wrap=True)
     failures = [e for e in result.all_events if e.is_step_failure]
-    reports = [e for e in failures if e.step_key.startswith(("caseworker_lists", "annual_workbook", "chart_page"))]
+    reports = [e for e in failures if e.step_key.startswith("report__")]
     for e in failures:
         if e in reports or (refused.height and e.step_key.startswith("clean_rosters")):
             continue
-        console.print(f"[red]step failed[/]: {e.step_key}: {_first_line(e.event_specific_data.error.message)}")
+        console.print(f"[red]step failed[/]: {e.step_key}: {_first_line(e.event_specific_data.error)}")
     after = _publication(paths)
     if after.get("run_id") and after.get("run_id") != before:
         tables = ", ".join(f.removesuffix(".parquet") for f in after.get("files", []) if f.endswith(".parquet"))
         line = f"published release {after['release']} for {span}: {tables}"
         if reports:
-            failed = "; ".join(f"report {e.step_key} failed: {_first_line(e.event_specific_data.error.message)}" for e in reports)
+            failed = "; ".join(f"report {e.step_key} failed: {_first_line(e.event_specific_data.error)}" for e in reports)
             console.print(f"[yellow]{line}; {failed}[/]")
             return 1
         console.print(f"[green]{line}[/]")
@@ -125,9 +139,19 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
     return 1
 
 
-def _first_line(message: str) -> str:
-    lines = [line.strip() for line in str(message).strip().splitlines() if line.strip()]
-    return lines[0][:500] if lines else "no reason given"
+def _first_line(message) -> str:
+    """The reason of a step failure: the innermost cause's first line (Dagster wraps it), scrubbed."""
+    from civstat.ingest import scrub
+
+    error = message
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = getattr(error, "message", error)
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else "no reason given"
+    if ": " in first and first.split(": ", 1)[0].replace(".", "").replace("_", "").isalnum():
+        first = first.split(": ", 1)[1]  # "RuntimeError: the reason" -> "the reason"
+    return scrub(first[:500])
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
@@ -193,8 +217,9 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
             f"  reports          {reports}  ({len(workbooks)} annual workbook(s); {len(lists)} caseworker list(s) in alerts/<month>/; "
             f"charts: {reports / '民政统计图表.html'})"
         )
-    console.print(
-        "  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\""
+    console.print(  # one line, never wrapped inside its quotes: it is meant to be copied
+        "  try              civstat sql \"select division_name, year, beds_per_1000_aged_60_plus_hukou from elderly_care_beds where division_level = 'county'\"",
+        soft_wrap=True,
     )
     console.print(f"  Dagster UI       civstat ui   (runs recorded in {paths.data / 'dagster'})")
     return status
@@ -438,7 +463,11 @@ def cmd_charts(args: argparse.Namespace, paths: Paths) -> int:
     """The offline page of charts."""
     from civstat.reports.charts import chart_page
 
-    console.print(f"wrote {chart_page(paths, Path(args.out) if args.out else None)}")
+    try:
+        console.print(f"wrote {chart_page(paths, Path(args.out) if args.out else None)}")
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
     return 0
 
 
@@ -581,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")  # Dagster's notice about backfill_policy
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # libraries that set their own loggers' levels (Dagster, GX) stay quiet too
+        handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
     from civstat.ingest import ScrubFilter
 
     for handler in logging.getLogger().handlers:
@@ -595,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)  # the Dagster definitions (partitions) read it when loaded
+    if args.verbose:
+        os.environ["CIVSTAT_VERBOSE"] = "1"  # the run logger prints every message, not one line per stage
     from civstat import locking
 
     locking.WAIT = args.wait

@@ -3,9 +3,11 @@ as a scheduled run, with the runs recorded in the Dagster instance under <data>/
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,19 +23,28 @@ def instance_for(paths: Paths) -> dg.DagsterInstance:
     home = paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists() or not settings.read_text(encoding="utf-8").strip():
-        # runs launched from the web UI, schedules and the sensor queue one at a time: one writer
-        settings.write_text(
-            "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
-            "  config:\n    max_concurrent_runs: 1\n",
-            encoding="utf-8",
-        )
+    managed = (  # civstat's own settings for its Dagster home
+        "# written by civstat: runs from the web UI, schedules and the sensor queue one at a time (one writer); no telemetry\n"
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+        "  config:\n    max_concurrent_runs: 1\n"
+        "telemetry:\n  enabled: false\n"
+    )
+    if not settings.exists() or settings.read_text(encoding="utf-8") != managed:
+        settings.write_text(managed, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
 
+def run_log_file(paths: Paths) -> Path:
+    return paths.logs / f"run-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.log"
+
+
 def run(
-    paths: Paths, partitions: Sequence[str], selection: str | Sequence[dg.AssetKey] | None = None, tags: dict | None = None
+    paths: Paths,
+    partitions: Sequence[str],
+    selection: str | Sequence[dg.AssetKey] | None = None,
+    tags: dict | None = None,
+    log_file: Path | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise every asset (or ``selection``) for the partitions, in one run."""
     from civstat.defs.partitions import monthly
@@ -49,21 +60,34 @@ def run(
 
     with single_writer(paths.data):  # the whole run: its build and its publication are one writer's
         mark_abandoned_runs(instance_for(paths))
-        return _materialize(paths, selection, run_tags)
+        return _materialize(paths, selection, run_tags, log_file or run_log_file(paths))
 
 
-def _materialize(paths: Paths, selection, run_tags: dict) -> dg.ExecuteInProcessResult:
+def _materialize(paths: Paths, selection, run_tags: dict, log_file: Path) -> dg.ExecuteInProcessResult:
+    """``dg.materialize`` with civstat's run logger instead of Dagster's console logger: one line
+    per stage on the console, every message in <data>/logs/run-<time>.log (CIVSTAT_VERBOSE=1, or
+    ``civstat -v``, prints them all)."""
+
     from civstat.defs.definitions import ASSETS, CHECKS, resources
+    from civstat.runlog import civstat_logger
 
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=instance_for(paths),
+    defs = dg.Definitions(
+        jobs=[dg.define_asset_job(name="civstat_run", selection=selection)],
+        assets=ASSETS,
+        asset_checks=CHECKS,
         resources=resources(str(paths.data)),
-        selection=selection,
+        loggers={"civstat": civstat_logger},
+    )
+    job = defs.resolve_job_def("civstat_run")
+    verbose = os.environ.get("CIVSTAT_VERBOSE", "") not in ("", "0")
+    result = job.execute_in_process(
+        run_config={"loggers": {"civstat": {"config": {"log_file": str(log_file), "verbose": verbose}}}},
+        instance=instance_for(paths),
         tags=run_tags,
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CIVSTAT_LOG_LEVEL", "INFO")}}}},
         raise_on_error=False,
     )
+    result.log_file = log_file  # the CLI names it in its last lines
+    return result
 
 
 def periods_with_data(paths: Paths) -> list[Period]:

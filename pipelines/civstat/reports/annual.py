@@ -297,8 +297,18 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
     import xlsxwriter
 
     db = paths.published_warehouse
+    if not db.exists():
+        raise FileNotFoundError(f"no published warehouse at {db}: run `civstat run` (or `civstat demo`) first")
     con = duckdb.connect(str(db), read_only=True)
     try:
+        held = [
+            y
+            for (y,) in con.execute(
+                "select distinct year from elderly_care_beds union select distinct extract(year from period) from low_income_monitoring order by 1"
+            ).fetchall()
+        ]
+        if year not in held:
+            raise ValueError(f"the published marts hold no data for {year} (years held: {', '.join(str(y) for y in held) or 'none'})")
         tables = build_tables(con, year)
         run = con.execute("select run_id, published_at from _publication").fetchone()
         vintage = con.execute("select min(period_label), max(period_label) from dim_periods where period_type = 'month'").fetchone()

@@ -74,6 +74,8 @@ def line_chart(title: str, months: list[str], series: dict[str, list[float]], un
 
 def chart_page(paths: Paths, out: Path | None = None) -> Path:
     db = paths.published_warehouse
+    if not db.exists():
+        raise FileNotFoundError(f"no published warehouse at {db}: run `civstat run` (or `civstat demo`) first")
     con = duckdb.connect(str(db), read_only=True)
     q = lambda sql: pl.from_arrow(con.sql(sql).to_arrow_table())
     try:
