@@ -15,7 +15,7 @@ import pytest
 
 from civstat.ingest import ingest, read_ledger, read_quarantine
 from civstat.settings import Paths
-from rosters import FAMILY_HEADER, FAMILY_ROWS, data_dir_with_divisions, write_csv
+from rosters import FAMILY_HEADER, FAMILY_ROWS, data_dir_with_divisions, write_csv, write_xlsx
 
 
 def _id(address: str, birth: str, seq: str) -> str:
@@ -71,7 +71,8 @@ def hostile(tmp_path) -> tuple[Path, list[str]]:
     outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
     write_csv(outside, _family_lines(ids[38:40]))
     (month / "示范县城市低保家庭花名册_链接.csv").symlink_to(outside)
-    # a tab-separated export and a macro-enabled workbook are read like the others
+    # a macro-enabled workbook (.xlsm) and a tab-separated export are read like the others
+    write_xlsx(month / "示范县城市特困家庭花名册_宏.xlsm", _family_lines(ids[2:4]))
     (month / "示范县农村特困家庭花名册_制表符.tsv").write_text(
         "\n".join("\t".join(r) for r in _family_lines(ids[0:2])) + "\n", encoding="utf-8"
     )
@@ -88,6 +89,7 @@ def test_every_broken_file_fails_alone_with_a_reason_and_the_good_ones_are_inges
     assert status["示范县农村低保家庭花名册_BOM.csv"] == "ok"
     assert status["示范县农村特困家庭花名册_CR.csv"] == "ok"
     assert status["示范县农村特困家庭花名册_制表符.tsv"] == "ok"
+    assert status["示范县城市特困家庭花名册_宏.xlsm"] == "ok"
     assert "record starting at line 4 does not end" in error["示范县城市低保家庭花名册_引号.csv"]
     assert "row 2, column 8: a cell of 200000 characters" in error["示范县城市特困家庭花名册_巨格.csv"]
     assert "no header row found" in error["示范县低保边缘家庭花名册_空.csv"]

@@ -636,6 +636,19 @@ def main(argv: list[str] | None = None) -> int:
     except locking.WriterBusy as exc:
         console.print(f"[yellow]busy[/]: {exc}")
         return 3
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a bug: the traceback goes to a log file (scrubbed), the user gets one line
+        import datetime as dt
+        import traceback
+
+        from civstat.ingest import scrub
+
+        log = (paths.logs if paths.data.is_dir() else Path.cwd()) / f"civstat-error-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(scrub("".join(traceback.format_exception(exc))) or "", encoding="utf-8")
+        console.print(f"[red]civstat stopped on an unexpected {type(exc).__name__}[/] (a bug, please report it): details in {log}")
+        return 70
 
 
 if __name__ == "__main__":

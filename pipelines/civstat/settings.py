@@ -54,7 +54,7 @@ class LocalSettings(BaseModel):
     # public tables suppress cells of 1 to this number minus one people
     suppress_below: int = Field(default=5, ge=1)
     # the first month Dagster offers as a partition (months with data are always offered)
-    first_month: str | None = None
+    first_month: str = "2000-01"
     # a county's monthly recipients changing by more than this share is flagged (a warning)
     max_monthly_change: float = Field(default=0.3, gt=0)
     # a file one of whose columns rejects more than this share of its rows is rejected whole
@@ -69,12 +69,10 @@ class LocalSettings(BaseModel):
 
     @field_validator("first_month")
     @classmethod
-    def _month(cls, value: str | None) -> str | None:
-        if value is not None:
-            from civstat.periods import parse_month
+    def _month(cls, value: str) -> str:
+        from civstat.periods import parse_month
 
-            return parse_month(value)
-        return value
+        return parse_month(value)
 
 
 #: The local options dbt's models read (``dbt --vars``).

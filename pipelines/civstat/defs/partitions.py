@@ -13,13 +13,12 @@ from civstat.periods import Period
 from civstat.registry import registry
 from civstat.settings import Paths
 
-DEFAULT_FIRST_MONTH = "2000-01"
 #: The tags of a run over a range of months (a backfill, `civstat run --year`).
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def first_month(paths: Paths | None = None) -> str:
-    configured = registry().local.first_month or DEFAULT_FIRST_MONTH
+    configured = registry().local.first_month
     raw = (paths or Paths.from_env()).raw
     present = sorted(p for p in (Period.of_folder(d.name) for d in (raw.iterdir() if raw.exists() else []) if d.is_dir()) if p)
     return min([configured, *[p.months()[0].key for p in present[:1]]])

@@ -13,7 +13,12 @@ import polars as pl
 
 from civstat.settings import Paths
 
-SUPPRESSED = "<5"
+
+def _below() -> int:
+    """Public tables suppress cells of 1 to this minus one people (local.suppress_below, 5 by default)."""
+    from civstat.registry import registry
+
+    return registry().local.suppress_below
 
 
 @dataclass
@@ -269,7 +274,8 @@ def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
             if c not in ("division_code", "division_name", "division_level", "parent_code", "level_rank")
         ]
     )
-    hidden = {c: set(frame.filter(pl.col(c).is_between(1, 4))["division_code"].to_list()) for c in counts}
+    below = _below()
+    hidden = {c: set(frame.filter(pl.col(c).is_between(1, below - 1))["division_code"].to_list()) for c in counts}
     for column in counts:
         changed = True
         while changed:  # a secondary suppression can expose another parent: repeat until stable
@@ -286,7 +292,7 @@ def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
         for target in (column, *linked):
             out = out.with_columns(
                 pl.when(pl.col("division_code").is_in(list(hidden[column])))
-                .then(pl.lit(SUPPRESSED))
+                .then(pl.lit(f"<{below}"))
                 .otherwise(pl.col(target))
                 .alias(target)
             )
@@ -349,7 +355,7 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
         for text in [
             *table.notes,
             f"数据期间：{vintage[0]} 至 {vintage[1]}；发布批次：{run[0]}（{run[1]}）；来源：civstat 数据集市 warehouse.duckdb。",
-            *(["公开版：1-4人的单元格及可据合计推算出的单元格以“<5”表示。"] if public else []),
+            *([f"公开版：1-{_below() - 1}人的单元格及可据合计推算出的单元格以“<{_below()}”表示。"] if public else []),
         ]:
             sheet.write(line, 0, f"注：{text}", note)
             line += 1
