@@ -94,17 +94,9 @@ def test_the_chart_page_renders_offline_with_chinese_labels_in_chromium(tiny_bui
     import re
 
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", text) and "<script" not in text and "<link" not in text, "offline"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ]
+    from test_ui import CHROMIUM_FLAGS
+
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"]
     dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") == 4
     for label in ("每千名老年人养老床位", "低收入人口月度在册人数", "补贴覆盖率", "各规则新增预警", "低保", "高龄津贴"):
