@@ -130,12 +130,12 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
         line = f"published release {after['release']} for {span}: {tables}"
         if reports:
             failed = "; ".join(f"report {e.step_key} failed: {_first_line(e.event_specific_data.error)}" for e in reports)
-            console.print(f"[yellow]{line}; {failed}[/]")
+            console.print(f"[yellow]已发布，但有报表失败 / {line}; {failed}[/]")
             return 1
-        console.print(f"[green]{line}[/]")
+        console.print(f"[green]已发布 / {line}[/]")
         return 0
     previous = f"the previous release ({after['release']}) is unchanged" if after else "there is no publication yet"
-    console.print(f"[red]nothing was published[/] for {span}: {previous}")
+    console.print(f"[red]未发布新数据 / nothing was published[/] for {span}: {previous}")
     return 1
 
 
@@ -166,7 +166,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     if args.year:
         partitions = partitions_for_year(paths, args.year)
         if not partitions:
-            console.print(f"[red]no raw files for {args.year}[/] in {paths.raw} (periods with files: {there})")
+            console.print(f"[red]该年度没有原始文件 / no raw files for {args.year}[/] in {paths.raw} (periods with files: {there})")
             return 2
     elif args.period:
         try:
@@ -178,12 +178,12 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
             return 2
         partitions = partition_for_period(paths, period)
         if not partitions:
-            console.print(f"[red]no raw files for {period}[/] in {paths.raw} (periods with files: {there})")
+            console.print(f"[red]该期间没有原始文件 / no raw files for {period}[/] in {paths.raw} (periods with files: {there})")
             return 2
     else:
         partitions = months_with_data(paths) or [Period(p.year, 12).key for p in present]
         if not partitions:
-            console.print(f"[red]no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
+            console.print(f"[red]没有原始文件 / no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
             return 2
     return _run_partitions(paths, partitions)
 
@@ -233,7 +233,7 @@ def cmd_build(args: argparse.Namespace, paths: Paths) -> int:
     try:
         result, published = build_and_publish(paths)
     except BuildError as exc:
-        console.print(f"[red]build failed[/]: {exc}\nthe previous publication in {paths.marts} is unchanged")
+        console.print(f"[red]构建失败，已发布的数据未变 / build failed[/]: {exc}\nthe previous publication in {paths.marts} is unchanged")
         return 1
     passed = sum(1 for r in result.results if r["status"] in ("success", "pass"))
     console.print(f"built in {result.seconds:.1f}s ({passed} models, seeds and tests passed); published {published}")
@@ -248,7 +248,7 @@ def cmd_sql(args: argparse.Namespace, paths: Paths) -> int:
 
     db = paths.published_warehouse
     if not db.exists():
-        console.print(f"[red]no published warehouse at {db}[/]: run `civstat demo` or `civstat build` first")
+        console.print(f"[red]尚未发布数据 / no published warehouse at {db}[/]: run `civstat demo` or `civstat build` first")
         return 1
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -390,11 +390,13 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
     ledger = ledger.filter(ledger["status"] == "ok")
     held = sorted(set(ledger["period"].drop_nulls().to_list()))
     if not held:
-        console.print(f"[red]nothing to check[/]: no clean data in {paths.clean} (run `civstat ingest` or `civstat run` first)")
+        console.print(
+            f"[red]没有可检查的数据 / nothing to check[/]: no clean data in {paths.clean} (run `civstat ingest` or `civstat run` first)"
+        )
         return 1
     missing = [p for p in periods or [] if p not in held and Period.parse(p).year_period.key not in held]
     if missing:
-        console.print(f"[red]no clean data for {', '.join(missing)}[/] (periods held: {', '.join(held)})")
+        console.print(f"[red]该期间没有清洗后的数据 / no clean data for {', '.join(missing)}[/] (periods held: {', '.join(held)})")
         return 1
     docs = paths.quality / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
     console.print("running the expectation suites (expectations/) ...")
@@ -619,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = Paths.from_env(args.data_dir)
     if args.command not in ("generate", "demo", "inspect", "dbt-sources", "expectations") and not paths.data.is_dir():
         console.print(
-            f"[red]no data directory at {paths.data}[/] (a mistyped --data-dir or CIVSTAT_DATA_DIR?): "
+            f"[red]数据目录不存在 / no data directory at {paths.data}[/] (a mistyped --data-dir or CIVSTAT_DATA_DIR?): "
             "`civstat generate` or `civstat demo` creates one, or put exports under <dir>/raw/<YYYY-MM>/"
         )
         return 2

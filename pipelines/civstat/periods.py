@@ -45,11 +45,11 @@ class Period:
         elif m := _MONTH.fullmatch(t):
             year, month = m.group(1), m.group(2) or m.group(3)
         else:
-            raise PeriodError(f"'{text}' is not a period: give {ACCEPTED}")
+            raise PeriodError(f"期间写法无法识别 / '{text}' is not a period: give {ACCEPTED}")
         if not 1900 <= int(year) <= 2100:
             raise PeriodError(f"'{text}': the year {year} is out of range (1900-2100)")
         if month is not None and not 1 <= int(month) <= 12:
-            raise PeriodError(f"'{text}': there is no month {int(month)}; give {ACCEPTED}")
+            raise PeriodError(f"月份不存在 / '{text}': there is no month {int(month)}; give {ACCEPTED}")
         return cls(int(year), None if month is None else int(month))
 
     @classmethod
@@ -113,5 +113,5 @@ def parse_month(text: str) -> str:
     """'2025-3' -> '2025-03'; refuses a year or anything else."""
     period = Period.parse(text)
     if not period.is_month:
-        raise PeriodError(f"'{text}' is a year; a month is wanted: {ACCEPTED.split(' or ')[0]}")
+        raise PeriodError(f"这是年度，需要月份 / '{text}' is a year; a month is wanted: {ACCEPTED.split(' or ')[0]}")
     return period.key

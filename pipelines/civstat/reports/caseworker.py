@@ -38,7 +38,9 @@ def caseworker_lists(paths: Paths, period: str, out_dir: Path | None = None) -> 
     try:
         held = [str(m)[:7] for (m,) in con.execute("select distinct period from low_income_monitoring order by 1").fetchall()]
         if period not in held:
-            raise ValueError(f"the published marts hold no data for {period} (months held: {', '.join(held) or 'none'})")
+            raise ValueError(
+                f"已发布的数据中没有该月 / the published marts hold no data for {period} (months held: {', '.join(held) or 'none'})"
+            )
         frame = pl.from_arrow(
             con.sql(
                 """

@@ -189,7 +189,9 @@ def refuse_failed_files(paths: Paths) -> None:
 
     ledger = read_ledger(paths)
     if not ledger.filter((ledger["status"] == OK) & (ledger["rows_clean"] > 0)).height:
-        raise BuildError(f"nothing to build: no clean data in {paths.clean} (put exports in {paths.raw}/<YYYY-MM>/ and run `civstat run`)")
+        raise BuildError(
+            f"没有可构建的数据 / nothing to build: no clean data in {paths.clean} (put exports in {paths.raw}/<YYYY-MM>/ and run `civstat run`)"
+        )
     bad = ledger.filter(ledger["status"].is_in([FAILED, REJECTED]))
     if bad.height:
         names = ", ".join(bad["source_file"].head(5).to_list()) + (f" and {bad.height - 5} more" if bad.height > 5 else "")
