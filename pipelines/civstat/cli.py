@@ -110,10 +110,10 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
         evaluation = e.event_specific_data
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
     from civstat.ingest import read_ledger
-    from civstat.periods import Period
+    from civstat.periods import with_their_years
 
     ledger = read_ledger(paths)
-    scope = set(partitions) | {Period.parse(p).year_period.key for p in partitions}
+    scope = with_their_years(partitions)
     refused = ledger.filter(ledger["period"].is_in(list(scope)) & ledger["status"].is_in(["failed", "rejected"]))
     for row in refused.iter_rows(named=True):
         # the message carries YAML lines to copy: printed as they are, no markup
@@ -141,7 +141,7 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
 
 def _first_line(message) -> str:
     """The reason of a step failure: the innermost cause's first line (Dagster wraps it), scrubbed."""
-    from civstat.ingest import scrub
+    from civstat.redact import scrub
 
     error = message
     while getattr(error, "cause", None) is not None:
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own loggers' levels (Dagster, GX) stay quiet too
         handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
-    from civstat.ingest import ScrubFilter
+    from civstat.redact import ScrubFilter
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubFilter())
@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         import datetime as dt
         import traceback
 
-        from civstat.ingest import scrub
+        from civstat.redact import scrub
 
         log = (paths.logs if paths.data.is_dir() else Path.cwd()) / f"civstat-error-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
         log.parent.mkdir(parents=True, exist_ok=True)

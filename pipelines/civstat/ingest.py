@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from civstat.cleaning.regions import RegionResolver
 from civstat.cleaning.suggest import describe_unknown
 from civstat.faults import kill_point
 from civstat.periods import Period
+from civstat.redact import scrub
 from civstat.registry import Registry, Roster
 from civstat.registry import registry as default_registry
 from civstat.settings import Paths, config_path, pseudonym_secret
@@ -62,25 +62,6 @@ LEDGER_SCHEMA = {
 #: published from it), failed (could not be read or mapped; its earlier rows are withdrawn),
 #: withdrawn (the file left data/raw, deleted or renamed: its rows were withdrawn).
 OK, REJECTED, FAILED, WITHDRAWN = "ok", "rejected", "failed", "withdrawn"
-ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{5,8}|\d{8}\.?\d*[Ee]\+?)(\d{3}[\dXx])(?![0-9A-Za-z])")
-
-
-class ScrubFilter(logging.Filter):
-    """Masks anything shaped like a 身份证号 in a log record, whoever logged it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-def scrub(text: str | None) -> str | None:
-    """The last line of defence: anything shaped like a 身份证号 in a message is masked."""
-    if text is None:
-        return None
-    return ID_SHAPED.sub(lambda m: m.group(1) + "********" + m.group(3), text)
 
 
 class IngestError(Exception):
@@ -97,6 +78,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     error: str | None = None
     ledger: pl.DataFrame | None = None
+    unknown_values: list = field(default_factory=list)  # cleaning.clean.UnknownValue: values nobody maps, per column
 
 
 @dataclass
@@ -446,7 +428,15 @@ def ingest_file(
         config_sha256=reg.config_sha256,
     )
     return FileOutcome(
-        source_file, status, roster.name, result.rows_in, result.clean.height, result.rows_quarantined, error=rejected, ledger=ledger
+        source_file,
+        status,
+        roster.name,
+        result.rows_in,
+        result.clean.height,
+        result.rows_quarantined,
+        error=rejected,
+        ledger=ledger,
+        unknown_values=result.unknown_values or [],
     )
 
 

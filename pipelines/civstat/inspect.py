@@ -102,7 +102,7 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
             except IngestError:
                 pass
             placed[dest.relative_to(paths.raw).as_posix()] = path
-        ingest(paths, reg=reg, workers=1)
+        outcomes = {o.source_file: o for o in ingest(paths, reg=reg, workers=1).outcomes}
         ledger = read_ledger(paths)
         quarantine = read_quarantine(paths)
         for source_file, original in placed.items():
@@ -135,27 +135,11 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                 first = q.sort("source_row", "field", nulls_last=False).group_by("source_row", maintain_order=True).first()
                 by_reason = first.group_by("column", "reason_code").len().sort("len", descending=True)
                 report.quarantine = [(c or "-", REASONS_ZH.get(r, r), n) for c, r, n in by_reason.iter_rows()]
-            if info.get("unknown_values") and report.status != "rejected":
-                report.unknown_values = _unknown_messages(prepared, reg)
+            if source_file in outcomes and report.status != "rejected":  # a rejected file's message holds the lines already
+                roster, config = match.roster, str(reg.config_file)
+                report.unknown_values = [
+                    describe_unknown(roster, roster.field(u.field), u.column, u.values, config)
+                    for u in outcomes[source_file].unknown_values
+                ]
             reports.append(report)
     return reports
-
-
-def _unknown_messages(prepared, reg: Registry) -> list[str]:
-    """The per-column messages (with config lines) for values nobody maps, from a fresh clean of the file."""
-    from civstat.cleaning.clean import clean_roster
-    from civstat.settings import pseudonym_secret
-
-    result = clean_roster(
-        prepared.grid,
-        prepared.match,
-        source_file=prepared.source_file,
-        period=prepared.period,
-        programme=prepared.programme,
-        urban_rural=prepared.urban_rural,
-        resolver=None,
-        secret=pseudonym_secret(),
-    )
-    roster = prepared.match.roster
-    config = str(reg.config_file)
-    return [describe_unknown(roster, roster.field(u.field), u.column, u.values, config) for u in result.unknown_values or []]

@@ -104,6 +104,12 @@ class Period:
         return self.key
 
 
+def with_their_years(keys) -> set[str]:
+    """Period keys and the years they fall in: a month's run also takes its year's registers."""
+    keys = list(keys)
+    return set(keys) | {Period.parse(k).year_period.key for k in keys}
+
+
 def parse_period(text: str) -> str:
     """A month as 'YYYY-MM' or a year as 'YYYY'."""
     return Period.parse(text).key

@@ -3,7 +3,7 @@
 The Dagster job gets a logger of its own (``civstat``): each step's start and end (with its time)
 and every warning or error go to the console; every message of the run (Dagster's, dbt's output,
 Great Expectations') goes to ``<data>/logs/run-<time>.log``. ``--verbose`` shows it all on the console.
-Messages pass ``ingest.scrub`` first: nothing shaped like a 身份证号 is written anywhere.
+Messages pass ``redact.scrub`` first: nothing shaped like a 身份证号 is written anywhere.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class RunReporter(logging.Handler):
         self.started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        from civstat.ingest import scrub
+        from civstat.redact import scrub
 
         message = scrub(record.getMessage()) or ""
         stamp = dt.datetime.fromtimestamp(record.created).isoformat(timespec="seconds")

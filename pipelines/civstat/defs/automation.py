@@ -8,7 +8,7 @@ import dagster as dg
 
 from civstat.defs.partitions import december_of, monthly
 from civstat.defs.resources import CivstatResource
-from civstat.ingest import RAW_SUFFIXES, content_hash
+from civstat.ingest import content_hash, discover
 from civstat.periods import Period
 
 monthly_job = dg.define_asset_job(
@@ -55,9 +55,7 @@ def raw_files_sensor(context: dg.SensorEvaluationContext, civstat: CivstatResour
     keys = monthly.get_partition_keys()
     requests: dict[str, list[str]] = {}
     current: dict[str, list] = {}
-    for path in sorted(paths.raw.rglob("*")) if paths.raw.exists() else []:
-        if not path.is_file() or path.suffix.lower() not in RAW_SUFFIXES or path.name.startswith((".", "~$")):
-            continue
+    for path in discover(paths):  # the files ingestion reads (not hidden, temporary or other files)
         rel = path.relative_to(paths.raw).as_posix()
         stat = path.stat()
         before = seen.get(rel)

@@ -6,7 +6,7 @@ from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
 from civstat.faults import kill_point
 from civstat.ingest import candidate_rosters, discover, ingest, read_ledger
-from civstat.periods import Period
+from civstat.periods import with_their_years
 from civstat.registry import registry
 
 ROSTERS = list(registry().rosters)
@@ -74,8 +74,7 @@ def clean_rosters(context: dg.AssetExecutionContext, civstat: CivstatResource):
         ),
     )
     ledger = read_ledger(paths)
-    years = {Period.parse(p).year_period.key for p in periods}
-    in_scope = ledger.filter((ledger["period"].is_in(periods) | ledger["period"].is_in(list(years))) & (ledger["status"] == "ok"))
+    in_scope = ledger.filter(ledger["period"].is_in(list(with_their_years(periods))) & (ledger["status"] == "ok"))
     for roster in ROSTERS:
         rows = in_scope.filter(in_scope["roster"] == roster)
         yield dg.MaterializeResult(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from civstat.periods import Period
+from civstat.periods import with_their_years
 from civstat.quality import suites
 from civstat.settings import Paths
 
@@ -71,7 +71,7 @@ def _rows_for_gx(frame: pl.DataFrame) -> pd.DataFrame:
 
 def _period_keys(periods: list[str]) -> set[str]:
     """Partition keys of the periods: the months and their years (annual registers)."""
-    return set(periods) | {Period.parse(p).year_period.key for p in periods}
+    return with_their_years(periods)
 
 
 def _failure(result) -> Failure:

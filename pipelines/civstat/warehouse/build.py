@@ -42,16 +42,29 @@ DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 
 
-def published_models(manifest: Path = MANIFEST) -> dict[str, bool]:
-    """The models dbt tags ``published`` (tables of warehouse.duckdb), each with whether it is also
-    tagged ``parquet`` (a Parquet file beside it): dbt's manifest says, not a list kept here."""
+@dataclass(frozen=True)
+class PublishedModel:
+    """A model dbt tags ``published`` (a table of warehouse.duckdb), with its descriptions."""
+
+    name: str
+    parquet: bool  # also tagged ``parquet``: a Parquet file beside warehouse.duckdb
+    description: str
+    columns: dict[str, str]
+
+
+def published_models(manifest: Path = MANIFEST) -> dict[str, PublishedModel]:
+    """What is published, read once from dbt's manifest: dbt says, not a list kept here."""
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
-    tagged = [n for n in nodes if n["resource_type"] == "model" and "published" in n.get("tags", [])]
-    return {n["name"]: "parquet" in n["tags"] for n in sorted(tagged, key=lambda n: n["name"])}
-
-
-def published_files(manifest: Path = MANIFEST) -> tuple[str, ...]:
-    return (*(f"{m}.parquet" for m, parquet in published_models(manifest).items() if parquet), "_publication.json", "warehouse.duckdb")
+    tagged = sorted((n for n in nodes if n["resource_type"] == "model" and "published" in n.get("tags", [])), key=lambda n: n["name"])
+    return {
+        n["name"]: PublishedModel(
+            n["name"],
+            "parquet" in n["tags"],
+            n.get("description", ""),
+            {c: v.get("description", "") for c, v in n.get("columns", {}).items()},
+        )
+        for n in tagged
+    }
 
 
 class BuildError(Exception):
@@ -169,15 +182,6 @@ def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) 
     return BuildResult(run_id, build_file, time.perf_counter() - started, nodes)
 
 
-def _descriptions() -> dict[str, tuple[str, dict[str, str]]]:
-    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
-    out = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and "published" in node.get("tags", []):
-            out[node["name"]] = (node.get("description", ""), {c: v.get("description", "") for c, v in node.get("columns", {}).items()})
-    return out
-
-
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -259,15 +263,17 @@ def publish(paths: Paths, build_result: BuildResult) -> Path:
     batch = build_result.run_id
     staging = marts_dir / "releases" / f".incoming-{batch}"
     staging.mkdir(parents=True)
+    models = published_models(ensure_manifest())
     try:
-        _publish_from(staging, build_result, source_files(paths))
+        _publish_from(staging, build_result, models, source_files(paths))
         kill_point("publish:release-written")
         release = staging.with_name(batch)
         os.replace(staging, release)
         kill_point("publish:before-switch")
         _switch_link(marts_dir / "current", f"releases/{batch}")
         kill_point("publish:after-switch")
-        for name in published_files():  # stable paths, through current (set once; old real files replaced)
+        files = [f"{m.name}.parquet" for m in models.values() if m.parquet] + ["_publication.json", "warehouse.duckdb"]
+        for name in files:  # stable paths, through current (set once; old real files replaced)
             stable = marts_dir / name
             if not (stable.is_symlink() and os.readlink(stable) == f"current/{name}"):
                 _switch_link(stable, f"current/{name}")
@@ -284,8 +290,7 @@ def _keep_last_releases(paths: Paths, current: str) -> None:
         shutil.rmtree(release, ignore_errors=True)
 
 
-def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[dict] | None = None) -> None:
-    descriptions = _descriptions()
+def _publish_from(staging: Path, build_result: BuildResult, models: dict[str, PublishedModel], sources_used: list[dict]) -> None:
     target_db = staging / "warehouse.duckdb"
     con = duckdb.connect(str(target_db))
     try:
@@ -293,7 +298,6 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
         schemas = dict(
             con.execute("select table_name, table_schema from information_schema.tables where table_catalog = 'build'").fetchall()
         )
-        models = published_models()
         missing = [name for name in models if name not in schemas]
         if missing:
             raise BuildError(
@@ -302,13 +306,13 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
             )
         for name in models:
             con.execute(f'create table "{name}" as select * from build."{schemas[name]}"."{name}"')
-            text, columns = descriptions.get(name, ("", {}))
-            if text:
-                con.execute(f'comment on table "{name}" is {_sql_text(text)}')
-            for column, column_text in columns.items():
+            model = models[name]
+            if model.description:
+                con.execute(f'comment on table "{name}" is {_sql_text(model.description)}')
+            for column, column_text in model.columns.items():
                 if column_text:
                     con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
-        for name in (m for m, parquet in models.items() if parquet):
+        for name in (m.name for m in models.values() if m.parquet):
             con.execute(f'copy "{name}" to {_sql_text(str(staging / (name + ".parquet")))} (format parquet)')
         con.execute(
             "create table _publication as select ? as run_id, ? as published_at",
@@ -324,7 +328,7 @@ def _publish_from(staging: Path, build_result: BuildResult, sources_used: list[d
         "release": f"releases/{build_result.run_id}",
         "published_at": dt.datetime.now().isoformat(timespec="seconds"),
         "files": sorted([*(p.name for p in staging.iterdir()), "_publication.json"]),
-        "built_from": sources_used or [],
+        "built_from": sources_used,
     }
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
 
