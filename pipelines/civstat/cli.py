@@ -75,10 +75,10 @@ def _publication(paths: Paths) -> dict:
         return {}
 
 
-def _run_partitions(paths: Paths, partitions: list[str]) -> int:
+def _run_partitions(paths: Paths, partitions: list[str], *, full_refresh: bool = False) -> int:
     """One in-process Dagster run over the partitions. Its last line says what was published (the
     release, the periods, the tables) or that nothing was, decided from the publication record."""
-    from civstat.orchestrate import run
+    from civstat.orchestrate import FULL_REFRESH_TAG, run
 
     span = partitions[0] + (f" … {partitions[-1]}" if len(partitions) > 1 else "")
     console.print(f"running the Dagster job for {span} (raw → clean → dbt models and checks → publication → reports) ...")
@@ -94,7 +94,7 @@ def _run_partitions(paths: Paths, partitions: list[str]) -> int:
     try:
         # dbt's own output (dagster-dbt echoes every dbt event to stdout) goes to the run's log, not the screen
         with open(log_file, "a", encoding="utf-8") as sink, contextlib.redirect_stdout(sys.stdout if verbose else sink):
-            result = run(paths, partitions, log_file=log_file)
+            result = run(paths, partitions, log_file=log_file, tags={FULL_REFRESH_TAG: "true"} if full_refresh else None)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
         if not partitions:
             console.print(f"[red]没有原始文件 / no data in {paths.raw}[/]: put extracts in data/raw/<YYYY-MM>/ or run `civstat generate`")
             return 2
-    return _run_partitions(paths, partitions)
+    return _run_partitions(paths, partitions, full_refresh=args.full_refresh)
 
 
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
@@ -226,17 +226,18 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_build(args: argparse.Namespace, paths: Paths) -> int:
-    """dbt build into a fresh DuckDB file; publish the marts atomically when every test passes."""
+    """dbt build (the months whose inputs changed, or all with --full-refresh); publish the marts
+    atomically when every test passes."""
     from civstat.warehouse.build import BuildError, build_and_publish
 
     console.print("building the warehouse with dbt (seeds, models, tests) ...")
     try:
-        result, published = build_and_publish(paths)
+        result, published = build_and_publish(paths, full_refresh=args.full_refresh)
     except BuildError as exc:
         console.print(f"[red]构建失败，已发布的数据未变 / build failed[/]: {exc}\nthe previous publication in {paths.marts} is unchanged")
         return 1
     passed = sum(1 for r in result.results if r["status"] in ("success", "pass"))
-    console.print(f"built in {result.seconds:.1f}s ({passed} models, seeds and tests passed); published {published}")
+    console.print(f"{result.plan}: built in {result.seconds:.1f}s ({passed} models, seeds and tests passed); published {published}")
     return 0
 
 
@@ -551,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = r.add_mutually_exclusive_group()
     group.add_argument("--period", help="YYYY-MM")
     group.add_argument("--year", type=int, help="every month of the year with data, ending with its December")
+    r.add_argument("--full-refresh", action="store_true", help="rebuild the marts of every month, not only the months whose inputs changed")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="run the Great Expectations suites over clean tables and marts; print failures")
@@ -584,6 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
 
     b = sub.add_parser("build", help="build the marts with dbt and publish them to data/marts")
+    b.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every month (by default only the months whose inputs changed since the last complete build)",
+    )
     b.set_defaults(func=cmd_build)
 
     s = sub.add_parser("dbt-sources", help="regenerate dbt sources and staging models from the roster registry")

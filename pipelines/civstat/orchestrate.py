@@ -16,6 +16,7 @@ from civstat.periods import Period
 from civstat.settings import Paths
 
 PID_TAG, HOST_TAG = "civstat/pid", "civstat/host"  # an in-process run's process, to tell a killed run from a running one
+FULL_REFRESH_TAG = "civstat/full-refresh"  # "true": the dbt step rebuilds every month (civstat run --full-refresh)
 
 
 def instance_for(paths: Paths) -> dg.DagsterInstance:

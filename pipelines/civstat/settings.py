@@ -174,6 +174,11 @@ class Paths:
         return self.warehouse / "build.duckdb"
 
     @property
+    def build_state(self) -> Path:
+        """What the build file holds: written after a complete build, removed when one starts."""
+        return self.warehouse / "build_state.json"
+
+    @property
     def dbt_target(self) -> Path:
         return self.warehouse / "dbt_target"
 

@@ -3,13 +3,15 @@
 -- of a programme's data has no previous month, so nothing there counts as entering (nor anything in
 -- its last month as exiting). Months are filtered before the anti-joins, and rows are grouped only
 -- after them (a person listed twice in a month, W03, moves once), so the cost follows the months
--- that can have movements.
+-- that can have movements. An incremental build computes its own months, reading the month
+-- before them from the memberships the previous builds kept.
 with memberships as (
     select period, programme, person_key, division_code, urban_rural from {{ ref('int_low_income_memberships') }}
+    where {{ in_build_window_or_month_before('period') }}
 ),
 
-bounds as (
-    select programme, min(period) as first_period, max(period) as last_period from memberships group by all
+bounds as (  -- over every month held
+    select programme, min(period) as first_period, max(period) as last_period from {{ ref('int_low_income_memberships') }} group by all
 ),
 
 entering as (
@@ -17,7 +19,8 @@ entering as (
            'entering' as movement, cur.person_key
     from memberships as cur
     inner join bounds as b on b.programme = cur.programme and cur.period > b.first_period
-    where not exists (
+    where {{ in_build_window('cur.period') }}
+      and not exists (
         select 1 from memberships as prev
         where prev.programme = cur.programme
           and prev.person_key = cur.person_key

@@ -1,15 +1,10 @@
 -- Months (with the reference date used for ages: the last day of the month), quarters and years
--- present in the data.
+-- present in the data (all of them, also in an incremental build).
 with monthly as (
-    select period from {{ ref('stg_rosters__families') }}
-    union select period from {{ ref('stg_rosters__persons') }}
-    union select period from {{ ref('stg_rosters__longevity_payments') }}
-    union select period from {{ ref('stg_rosters__disab_living_payments') }}
-    union select period from {{ ref('stg_rosters__disab_care_payments') }}
-    union select period from {{ ref('stg_rosters__orphan_payments') }}
-    union select period from {{ ref('stg_rosters__unsupported_child_payments') }}
-    union select period from {{ ref('stg_rosters__temporary_cases') }}
-    union select period from {{ ref('stg_checks__prevention_monitoring') }}
+    -- every month held, whatever months this build rewrites: the period column of each source only
+    {%- for roster in ['family', 'person', 'longevity', 'disab_living', 'disab_care', 'orphan', 'unsupported_child', 'temporary', 'prevention'] %}
+    {% if not loop.first %}union {% endif %}select period from {{ source('clean', roster) }}
+    {%- endfor %}
 ),
 
 yearly as (

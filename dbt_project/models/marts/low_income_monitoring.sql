@@ -1,5 +1,7 @@
 -- 低收入人口动态监测: region x month x programme x urban/rural, at every level of the hierarchy.
--- Counts add up: a region's figures are the sums of its children's.
+-- Counts add up: a region's figures are the sums of its children's. Kept from build to build: an
+-- incremental build rewrites its months only (macros/build_window.sql).
+{{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_build_window() }}") }}
 with families as (
     select period, programme, division_code, urban_rural,
            count(*) as households,
@@ -12,6 +14,7 @@ with families as (
 persons as (
     select period, programme, division_code, urban_rural, count(*) as persons
     from {{ ref('int_low_income_memberships') }}
+    where {{ in_build_window('period') }}
     group by all
 ),
 
@@ -23,8 +26,8 @@ movements as (
     group by all
 ),
 
-first_months as (
-    select programme, min(period) as first_period from persons group by all
+first_months as (  -- over every month held
+    select programme, min(period) as first_period from {{ ref('int_low_income_memberships') }} group by all
 ),
 
 keys as (

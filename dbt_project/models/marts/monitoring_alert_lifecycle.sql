@@ -1,11 +1,15 @@
 -- Each warning across months: new the first month it holds, ongoing while it keeps holding,
--- resolved the first month it stops (within the months the data covers). Derived from the
--- warnings of every month, so rebuilding or re-running a month gives the same history.
+-- resolved the first month it stops (within the months the data covers). A month's states follow
+-- from its warnings and the month before's, so an incremental build (macros/build_window.sql)
+-- reads the warnings kept for the month before its first and rewrites its own months only:
+-- rebuilding or re-running a month gives the same history.
+{{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_build_window() }}") }}
 with alerts as (
     select
         concat(rule_code, ':', coalesce(person_key, household_key, division_code)) as alert_key,
         rule_code, severity, programme, division_code, period, person_key, household_key, id_masked, detail
     from {{ ref('monitoring_alerts') }}
+    where {{ in_build_window_or_month_before('period') }}
 ),
 
 held as (
@@ -30,12 +34,13 @@ resolved as (
     from held as h
     inner join months as m on m.period = cast({{ dbt.dateadd('month', 1, 'h.period') }} as date)
     left join held as nxt on nxt.alert_key = h.alert_key and nxt.period = m.period
-    where nxt.alert_key is null
+    where nxt.alert_key is null and {{ in_build_window('m.period') }}
 )
 
 select alert_key, period, rule_code, severity, programme, division_code, person_key, household_key, id_masked, detail,
        case when held_before then 'ongoing' else 'new' end as status
 from with_previous
+where {{ in_build_window('period') }}
 union all
 select alert_key, period, rule_code, severity, programme, division_code, person_key, household_key, id_masked, detail, status
 from resolved

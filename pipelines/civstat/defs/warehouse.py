@@ -12,7 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from civstat.defs.partitions import monthly
 from civstat.defs.resources import CivstatResource
 from civstat.faults import kill_point
-from civstat.warehouse import sources
+from civstat.warehouse import increments, sources
 from civstat.warehouse.build import (
     DBT_PROJECT,
     BuildResult,
@@ -60,11 +60,15 @@ def upstream_of(selected: list[str]) -> list[str]:
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civstat: CivstatResource):
-    """dbt build into data/warehouse/build.duckdb (never the published file), afresh each run.
+    """dbt build into data/warehouse/build.duckdb (never the published file): the months whose
+    inputs changed since the last complete build, or every month (``civstat.warehouse.increments``;
+    the run tag civstat/full-refresh asks for every month).
 
     Intermediate models live in memory for one dbt process (profiles.yml). When only some models
-    are selected (a click in the UI, a retry), their upstream is first built without being
-    reported, with the intermediates in a scratch file the selected models then read."""
+    are selected (a click in the UI, a retry), every month is rebuilt: their upstream first, without
+    being reported, with the intermediates in a scratch file the selected models then read."""
+    from civstat.orchestrate import FULL_REFRESH_TAG
+
     kill_point("step:warehouse_models")
     paths = civstat.paths()
     build_file = paths.build_file
@@ -74,13 +78,18 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
     target = paths.dbt_target
     with single_writer(paths):  # taken before anything is deleted or written, whoever starts the run
         build_file.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (build_file, build_file.with_name("build.duckdb.wal"), scratch, scratch.with_name("scratch.duckdb.wal")):
+        for leftover in (scratch, scratch.with_name("scratch.duckdb.wal")):
             leftover.unlink(missing_ok=True)
         sources.write_schema_files(paths.clean)
+        full_refresh = context.is_subset or context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        build_plan = increments.plan(paths, dbt_vars(), full_refresh=full_refresh)
+        context.log.info(build_plan.describe())
+        increments.started(paths, build_plan)
         os.environ.update(dbt_env(paths, build_file))
-        dbt_var_args = ["--vars", json.dumps(dbt_vars())]
+        dbt_args = ["--vars", json.dumps({**dbt_vars(), **build_plan.dbt_vars()}), *(["--full-refresh"] if build_plan.full else [])]
         if not context.is_subset:
-            yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
+            yield from dbt.cli(["build", *dbt_args], context=context, target_path=target).stream()
+            increments.finished(paths, build_plan)
             return
         selected = sorted(key.path[-1] for key in context.selected_asset_keys)
         context.log.info("only %s selected: building their upstream models first", ", ".join(selected))
@@ -88,7 +97,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
         try:
             upstream = [
                 "build",
-                *dbt_var_args,
+                *dbt_args,
                 "--select",
                 " ".join(f"+{name}" for name in upstream_of(selected)),
                 "--exclude-resource-type",
@@ -97,7 +106,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
                 "cautious",
             ]
             dbt.cli(upstream, manifest=PROJECT.manifest_path, target_path=target).wait()
-            yield from dbt.cli(["build", *dbt_var_args], context=context, target_path=target).stream()
+            yield from dbt.cli(["build", *dbt_args], context=context, target_path=target).stream()
         finally:
             os.environ.pop("CIVSTAT_DBT_SCRATCH", None)
             scratch.unlink(missing_ok=True)

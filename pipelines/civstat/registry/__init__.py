@@ -57,7 +57,7 @@ FIELD_KEYS = {
     "future",
     "include",
 }
-ROSTER_KEYS = {"staging", "zh", "en", "grain", "period", "programmes", "files", "key", "fields"}
+ROSTER_KEYS = {"staging", "zh", "en", "grain", "period", "programmes", "files", "key", "fields", "history", "rebuild"}
 
 
 def value_key(text: str) -> str:
@@ -126,6 +126,13 @@ class Roster:
     files: tuple[str, ...] = ()
     programmes: tuple[str, ...] = ()
     staging: str = ""  # the dbt staging model that reads the roster's clean table
+    history: bool = False  # a monthly list the rules read across months (deaths): staging reads every month
+    rebuild: str = "from_period"  # what a changed file rebuilds: from its period on, or "all" (the whole history)
+
+    @property
+    def windowed(self) -> bool:
+        """An incremental build reads only the months it rebuilds from this roster (monthly rosters)."""
+        return self.period == "month" and not self.history
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -317,7 +324,11 @@ def load_registry(config_file: Path | None = None) -> Registry:
             files=tuple(spec.get("files", [])),
             programmes=tuple(spec.get("programmes", [])),
             staging=spec["staging"],
+            history=bool(spec.get("history", False)),
+            rebuild=spec.get("rebuild", "from_period"),
         )
+        if rosters[name].rebuild not in ("from_period", "all"):
+            raise ValueError(f"{REGISTRY_FILE}: roster {name} has rebuild: {rosters[name].rebuild!r} (from_period or all)")
     return Registry(
         rosters=rosters,
         programmes=raw["programmes"],

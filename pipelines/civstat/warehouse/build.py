@@ -1,7 +1,9 @@
-"""Run dbt over the clean Parquet into a fresh DuckDB build file, then publish it as one release.
+"""Run dbt over the clean Parquet into the DuckDB build file, then publish it as one release.
 
-Only one run at a time writes (``civstat.locking``). dbt builds into ``data/warehouse/build.duckdb``;
-nothing under ``data/marts`` changes until every model and test has passed. Publication writes a
+Only one run at a time writes (``civstat.locking``). dbt builds into ``data/warehouse/build.duckdb``,
+kept from run to run: a build rewrites only the months whose inputs changed, or every month when it
+must (``civstat.warehouse.increments``); nothing under ``data/marts`` changes until every model and
+test has passed. Publication writes a
 whole release, ``data/marts/releases/<batch>/`` (each mart's Parquet file, ``warehouse.duckdb`` with
 the marts, dimensions and their descriptions, ``_publication.json``), then switches one pointer,
 ``data/marts/current`` (a symbolic link, replaced by an atomic rename). The stable paths analysts
@@ -34,7 +36,7 @@ from dagster_dbt import DbtCliResource
 from civstat.faults import kill_point
 from civstat.registry import registry as default_registry
 from civstat.settings import PROJECT_ROOT, Paths
-from civstat.warehouse import sources
+from civstat.warehouse import increments, sources
 
 log = logging.getLogger("civstat.warehouse")
 
@@ -77,6 +79,7 @@ class BuildResult:
     build_file: Path
     seconds: float
     results: list[dict] = field(default_factory=list)  # one per dbt node: name, status, message, failures
+    plan: str = ""  # which months the build rewrote (increments.BuildPlan.describe)
 
 
 @contextlib.contextmanager
@@ -133,13 +136,17 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=str(DBT_PROJECT), profiles_dir=str(DBT_PROJECT), dbt_executable=dbt_executable())
 
 
-def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str) -> list[dict]:
-    """Run one dbt command (its own process: no DuckDB handle outlives it) through ``dbt_resource``;
-    raise BuildError naming the models or tests that failed, with dbt's own output in the log."""
+def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str, variables: dict | None = None) -> list[dict]:
+    """Run one dbt command (its own process: no DuckDB handle outlives it) through ``dbt_resource``
+    with the local options and ``variables`` (a build's months) as vars; raise BuildError naming the
+    models or tests that failed, with dbt's own output in the log."""
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
     invocation = dbt_resource().cli(
-        [command, "--vars", json.dumps(dbt_vars()), *extra], raise_on_error=False, manifest=ensure_manifest(), target_path=paths.dbt_target
+        [command, "--vars", json.dumps({**dbt_vars(), **(variables or {})}), *extra],
+        raise_on_error=False,
+        manifest=ensure_manifest(),
+        target_path=paths.dbt_target,
     )
     invocation.wait()
     try:
@@ -164,22 +171,23 @@ def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str)
     return nodes
 
 
-def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) -> BuildResult:
-    """dbt build (seeds, models, data tests) into a fresh DuckDB file.
+def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False, full_refresh: bool = False) -> BuildResult:
+    """dbt build (seeds, models, data tests) into the build file: the months whose inputs changed,
+    or every month (``full_refresh``, or when ``increments.plan`` says so).
 
     dbt's unit tests check the SQL of the formulas, not the data; as dbt recommends, they run in
     development and CI (``unit_tests=True``, and ``tests/test_warehouse.py``), not on every
     production build."""
     run_id = run_id or dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     paths.warehouse.mkdir(parents=True, exist_ok=True)
-    # one fixed name: dbt's profile stays the same from run to run, so dbt parses only what changed
-    # (a run killed midway leaves this file behind; the next run starts it afresh)
-    build_file = paths.build_file
-    for leftover in (build_file, build_file.with_name("build.duckdb.wal")):
-        leftover.unlink(missing_ok=True)
+    build_plan = increments.plan(paths, dbt_vars(), full_refresh=full_refresh)
+    log.info("%s", build_plan.describe())
+    increments.started(paths, build_plan)
     started = time.perf_counter()
-    nodes = run_dbt(paths, build_file, "build", *(() if unit_tests else ("--exclude-resource-type", "unit_test")))
-    return BuildResult(run_id, build_file, time.perf_counter() - started, nodes)
+    options = [*(() if unit_tests else ("--exclude-resource-type", "unit_test")), *(("--full-refresh",) if build_plan.full else ())]
+    nodes = run_dbt(paths, paths.build_file, "build", *options, variables=build_plan.dbt_vars())
+    increments.finished(paths, build_plan)
+    return BuildResult(run_id, paths.build_file, time.perf_counter() - started, nodes, build_plan.describe())
 
 
 def _sql_text(text: str) -> str:
@@ -333,10 +341,10 @@ def _publish_from(staging: Path, build_result: BuildResult, models: dict[str, Pu
     (staging / "_publication.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def build_and_publish(paths: Paths, *, unit_tests: bool = False) -> tuple[BuildResult, Path]:
+def build_and_publish(paths: Paths, *, unit_tests: bool = False, full_refresh: bool = False) -> tuple[BuildResult, Path]:
     with single_writer(paths):
         refuse_failed_files(paths)
-        result = build(paths, unit_tests=unit_tests)
+        result = build(paths, unit_tests=unit_tests, full_refresh=full_refresh)
         kill_point("build:before-publish")
         published = publish(paths, result)
         cleanup_builds(paths, keep=result.build_file)
@@ -344,7 +352,7 @@ def build_and_publish(paths: Paths, *, unit_tests: bool = False) -> tuple[BuildR
 
 
 def cleanup_builds(paths: Paths, keep: Path | None = None) -> None:
-    """Remove build files other than ``keep`` (the latest build stays for inspection)."""
+    """Remove build files other than ``keep`` (the build file the next build continues from)."""
     for old in paths.warehouse.glob("build*.duckdb*"):
         if keep is None or old.name not in (keep.name, keep.name + ".wal"):
             old.unlink(missing_ok=True)
