@@ -98,7 +98,7 @@ def test_rebuilding_does_not_duplicate_the_warning_history(tiny_built, tmp_path)
 
 
 def test_the_caseworker_lists_are_per_township_masked_and_most_severe_first(tiny_built, tmp_path):
-    from civstat.reports.caseworker import HEADERS, caseworker_lists
+    from civstat.reports.caseworker import COLUMNS, HEADER_ROW, VISIT, caseworker_lists
     from civstat.settings import Paths
 
     month = alerts(tiny_built)["month"].max()
@@ -106,8 +106,8 @@ def test_the_caseworker_lists_are_per_township_masked_and_most_severe_first(tiny
     assert files and all(f.name.endswith(f"{month}预警名单.xlsx") for f in files)
     total = 0
     for f in files:
-        sheet = pl.read_excel(f, sheet_name="预警名单")
-        assert sheet.columns == list(HEADERS.values())
+        sheet = pl.read_excel(f, sheet_name="预警名单", read_options={"header_row": HEADER_ROW - 1})
+        assert sheet.columns == [h for _, h, _ in COLUMNS] + [h for h, _ in VISIT]
         ranks = sheet["严重程度"].replace_strict({"高": 0, "中": 1, "低": 2}).to_list()
         assert ranks == sorted(ranks)
         masked = sheet["身份证号（脱敏）"].drop_nulls()

@@ -430,10 +430,16 @@ def cmd_expectations(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
-    """The month's warning lists for caseworkers: one xlsx per township."""
+    """The month's warning lists for caseworkers: one xlsx per township; or, with --import, the
+    lists brought back filled in."""
     from civstat.periods import PeriodError, parse_month
     from civstat.reports.caseworker import caseworker_lists
 
+    if args.import_path:
+        return _import_lists(args, paths)
+    if not args.period:
+        console.print("[red]give --period YYYY-MM (the month of the lists), or --import FILE_OR_DIR[/]")
+        return 2
     try:
         period = parse_month(args.period)
         files = caseworker_lists(paths, period, Path(args.out) if args.out else None)
@@ -445,6 +451,42 @@ def cmd_alerts(args: argparse.Namespace, paths: Paths) -> int:
     else:
         console.print(f"no warning is open for {period}: the month's data was checked and raised none (no list written)")
     return 0
+
+
+def _import_lists(args: argparse.Namespace, paths: Paths) -> int:
+    """Returned lists into data/raw/<month>/核查反馈/, ingested: each row's answer is kept against its
+    warning; a row whose 预警编号 names no published warning is reported (file, row, reason)."""
+    import polars as pl
+
+    from civstat.ingest import FAILED, REJECTED, file_id, ingest
+    from civstat.periods import PeriodError
+    from civstat.reports.caseworker import place_returned_lists
+
+    try:
+        placed = place_returned_lists(paths, Path(args.import_path), args.period)
+    except (FileNotFoundError, ValueError, PeriodError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    report = ingest(paths, sorted(placed))
+    names = {str(p.relative_to(paths.raw)) for files in placed.values() for p in files}
+    status = 0
+    for outcome in (o for o in report.outcomes if o.source_file in names):
+        if outcome.status in (FAILED, REJECTED):
+            console.print(f"[red]{outcome.source_file}: {outcome.error}[/]")
+            status = 1
+            continue
+        console.print(
+            f"{outcome.source_file}: {outcome.rows_in} rows, {outcome.rows_clean} taken, {outcome.rows_quarantined} not taken",
+            highlight=False,
+        )
+        quarantine = paths.quarantine / f"period={outcome.source_file.split('/')[0]}" / f"{file_id(outcome.source_file)}.parquet"
+        if outcome.rows_quarantined and quarantine.exists():
+            rows = pl.read_parquet(quarantine).filter(~pl.col("reason_code").is_in(["blank_row", "footer_row"])).sort("source_row")
+            for r in rows.iter_rows(named=True):
+                console.print(f"  row {r['source_row']}, column {r['column']}: {r['reason']}", highlight=False)
+    months = ", ".join(sorted(placed))
+    console.print(f"the answers count from the next run of {months} on (civstat run --period …; the sensor starts it when Dagster runs)")
+    return status
 
 
 def cmd_report(args: argparse.Namespace, paths: Paths) -> int:
@@ -563,8 +605,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_expectations)
 
     a = sub.add_parser("alerts", help="write the month's warning lists for caseworkers (xlsx per township)")
-    a.add_argument("--period", required=True, help="YYYY-MM")
+    a.add_argument("--period", help="YYYY-MM: the month of the lists (with --import: when the file names do not say it)")
     a.add_argument("--out", help="output folder (default: <data>/reports/alerts/<period>)")
+    a.add_argument(
+        "--import", dest="import_path", metavar="FILE_OR_DIR", help="bring back filled-in lists (into data/raw/<month>/核查反馈/)"
+    )
     a.set_defaults(func=cmd_alerts)
 
     rp = sub.add_parser("report", help="write the annual statistics workbook (xlsx)")

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import polars as pl
 
-from civstat.cleaning.clean import QUARANTINE_SCHEMA, REASONS_ZH, CleanResult, HouseholdLookup, clean_roster, value_from_name
+from civstat.cleaning.clean import (
+    QUARANTINE_SCHEMA,
+    REASONS_ZH,
+    UNKNOWN_WARNING,
+    CleanResult,
+    HouseholdLookup,
+    clean_roster,
+    refuse_unknown,
+    value_from_name,
+)
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
 from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, read_grid
 from civstat.cleaning.regions import RegionResolver
@@ -292,6 +301,23 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
     return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source)
 
 
+def published_warning_refs(paths: Paths, period: Period) -> pl.Series:
+    """The references of the warnings published for the period and before (what a returned list
+    may name); none when nothing is published yet."""
+    import duckdb
+
+    if not paths.published_warehouse.exists():
+        return pl.Series("alert_ref", [], dtype=pl.String)
+    con = duckdb.connect(str(paths.published_warehouse), read_only=True)
+    try:
+        rows = con.execute("select distinct alert_ref from monitoring_alerts where period <= ?", [period.reference_date]).fetchall()
+    except duckdb.Error:  # a publication from before warnings had references
+        rows = []
+    finally:
+        con.close()
+    return pl.Series("alert_ref", [r[0] for r in rows], dtype=pl.String)
+
+
 def household_lookup(paths: Paths, period: Period, programme: str | None) -> HouseholdLookup | None:
     """The clean and quarantined households of a period and programme (None when no family file has any)."""
     clean_dir = paths.clean_table("family") / f"period={period}"
@@ -377,6 +403,8 @@ def ingest_file(
         secret=secret,
         households=households,
     )
+    if roster.name == "verification":  # a returned caseworker list: its rows must name published warnings
+        result = refuse_unknown(result, match, "alert_ref", published_warning_refs(paths, period), UNKNOWN_WARNING)
     fid = file_id(source_file)
     clean_target = paths.clean_table(roster.name) / f"period={period}" / f"{fid}.parquet"
     q_target = paths.quarantine / f"period={period}" / f"{fid}.parquet"

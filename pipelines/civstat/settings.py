@@ -47,6 +47,11 @@ class LocalSettings(BaseModel):
     # W14: rural 低保 standard below this share of the urban one (off by default)
     w14_enabled: bool = False
     w14_rural_urban_min_ratio: float = Field(default=0.80, gt=0, le=1)
+    # warnings' loop (预警 → 核查 → 处置 → 反馈): a warning found true (属实) that still holds this many
+    # months after it was checked is escalated (severity up, a sheet of its own on the list)
+    escalate_after_months: int = Field(default=3, gt=0)
+    # a warning is to be checked within this many days of first being raised (the summary's "on time")
+    verify_within_days: int = Field(default=30, gt=0)
     # denominator of coverage and per-1,000 figures: 户籍 (hukou) or 常住 (resident)
     population_basis: Literal["hukou", "resident"] = "hukou"
     # the chart page's target line for beds per 1,000 older people
@@ -88,6 +93,8 @@ DBT_VARS = (
     "disab_care_extend_grade_3_4_intellectual_mental",
     "w14_enabled",
     "w14_rural_urban_min_ratio",
+    "escalate_after_months",
+    "verify_within_days",
 )
 
 

@@ -1,17 +1,42 @@
--- Warnings by rule, region (every level) and month: how many are new, ongoing and resolved. Kept
--- from build to build: an incremental build rewrites its months only (macros/build_window.sql).
+-- Warnings by rule, region (every level) and month, and how the loop went (预警 → 核查 → 反馈):
+-- raised (holding this month), new, ongoing, resolved, checked (an answer came back in the current
+-- run of months: verified, escalated or dismissed), confirmed (属实 or 已整改), dismissed (不属实),
+-- escalated, open past the deadline (unchecked local.verify_within_days days after the end of the
+-- month first raised) and the share checked on time (checked by the deadline, out of those
+-- checked or past it). Kept from build to build: an incremental build rewrites its months only.
 {{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_build_window() }}") }}
+with states as (
+    select l.*,
+        cast({{ dbt.dateadd('day', var('verify_within_days'), 'last_day(l.first_raised)') }} as date) as deadline,
+        l.status in ('verified', 'escalated', 'dismissed') as checked
+    from {{ ref('monitoring_alert_lifecycle') }} as l
+    where {{ in_build_window('l.period') }}
+),
+
+counted as (
+    select s.*,
+        s.status in ('new', 'ongoing') and last_day(s.period) > s.deadline as overdue,
+        s.checked and s.check_date <= s.deadline as on_time
+    from states as s
+)
+
 select
     a.ancestor_code as division_code,
     d.division_name,
     a.ancestor_level as division_level,
-    l.period,
-    l.rule_code,
-    count_if(l.status = 'new') as new_warnings,
-    count_if(l.status = 'ongoing') as ongoing_warnings,
-    count_if(l.status = 'resolved') as resolved_warnings
-from {{ ref('monitoring_alert_lifecycle') }} as l
-inner join {{ ref('int_division_ancestors') }} as a on a.division_code = l.division_code
+    c.period,
+    c.rule_code,
+    count_if(c.status <> 'resolved') as raised_warnings,
+    count_if(c.status = 'new') as new_warnings,
+    count_if(c.status = 'ongoing') as ongoing_warnings,
+    count_if(c.status = 'resolved') as resolved_warnings,
+    count_if(c.checked) as checked_warnings,
+    count_if(c.status in ('verified', 'escalated')) as confirmed_warnings,
+    count_if(c.status = 'dismissed') as dismissed_warnings,
+    count_if(c.status = 'escalated') as escalated_warnings,
+    count_if(c.overdue) as overdue_warnings,
+    count_if(c.on_time) * 1.0 / nullif(count_if(c.checked) + count_if(c.overdue), 0) as checked_on_time_share
+from counted as c
+inner join {{ ref('int_division_ancestors') }} as a on a.division_code = c.division_code
 left join {{ ref('dim_divisions') }} as d on d.division_code = a.ancestor_code
-where {{ in_build_window('l.period') }}
 group by all

@@ -6,6 +6,7 @@ one of the two, blank, footer and duplicate rows included (quarantined with thei
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ HOUSEHOLD_QUARANTINED = "household_quarantined"
 HOUSEHOLD_NOT_LISTED = "household_not_listed"
 URBAN_RURAL_UNKNOWN = "urban_rural_unknown"
 DATE_AFTER_PERIOD = "date_after_period"
+UNKNOWN_WARNING = "unknown_warning"
 EARLIEST_DATE = dt.date(1890, 1, 1)
 
 REASONS_ZH = {
@@ -49,6 +51,7 @@ REASONS_ZH = {
     HOUSEHOLD_NOT_LISTED: "户主不在本期同一项目的家庭花名册中",
     URBAN_RURAL_UNKNOWN: "城乡无法确定：无保障类别列，文件名无城市/农村，所在区划也无城乡分类代码",
     DATE_AFTER_PERIOD: "日期晚于统计期末（出生、发放、复核等日期不应在本期之后）",
+    UNKNOWN_WARNING: "预警编号不在已发布的预警中（请核对该行的预警编号：名单上的编号不可改动）",
 }
 
 # Footer and sign-off rows of statistical forms (the first non-empty cell of the row): never data.
@@ -539,3 +542,24 @@ def _clean_rows(
             expr = pl.lit(None)
         out_cols.append(expr.cast(dtype).alias(name))
     return good.select(out_cols)
+
+
+def refuse_unknown(result: CleanResult, match: HeaderMatch, field: str, known: pl.Series, reason: str) -> CleanResult:
+    """Clean rows whose ``field`` is not among ``known`` (a returned list's warning reference that no
+    published warning has) move to the quarantine with ``reason``, naming the column as written."""
+    inside = pl.col(field).is_in(known.implode())
+    unknown = result.clean.filter(~inside)
+    if not unknown.height:
+        return result
+    header = next((match.labels.get(c, field) for c, f in match.columns.items() if f.name == field), field)
+    rows = unknown.select(
+        pl.col("source_file"),
+        pl.col("source_row"),
+        column=pl.lit(header),
+        field=pl.lit(field),
+        raw_value=pl.col(field),
+        reason_code=pl.lit(reason),
+        reason=pl.lit(REASONS_ZH[reason]),
+        household_key=pl.lit(None, dtype=pl.String),
+    ).cast(QUARANTINE_SCHEMA)
+    return dataclasses.replace(result, clean=result.clean.filter(inside), quarantine=pl.concat([result.quarantine, rows], how="vertical"))

@@ -127,7 +127,10 @@ def ensure_manifest() -> Path:
             "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
             "DO_NOT_TRACK": "1",
         }
-        subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, check=True, capture_output=True)
+        parsed = subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, capture_output=True, text=True)
+        if parsed.returncode:  # a broken model or YAML file: dbt's own words (about the project, never about rows)
+            said = [line for line in parsed.stdout.splitlines() if line.strip()][-4:]
+            raise BuildError("dbt could not parse the project: " + " | ".join(said))
     return MANIFEST
 
 

@@ -17,7 +17,7 @@ deaths as (
 )
 
 select 'W01' as rule_code, r.programme, r.division_code, r.period, r.person_key, r.household_key, r.person_id_masked,
-       concat('死亡日期', cast(d.death_date as string), '，', cast(r.period as string), '所在月份仍在', r.programme, '名册中') as detail
+       concat('死亡日期', cast(d.death_date as string), '，仍在', r.programme, '名册中') as detail
 from on_rolls as r
 inner join deaths as d on d.period = r.period and d.person_key = r.person_key
 where r.period > d.death_date
