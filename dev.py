@@ -42,21 +42,27 @@ def ensure_environment() -> None:
 
 
 def ensure_browser() -> None:
-    """The chart and web-UI tests look at pages in a real browser: Debian's chromium and a CJK font.
-    Installed here (as root, with apt) when missing, so `dev.py test` and CI run the same thing."""
+    """The chart and web-UI tests look at pages in a real browser (Debian's chromium and a CJK font);
+    the print tests open workbooks in LibreOffice and print them to PDF. Installed here (as root,
+    with apt) when missing, so `dev.py test` and CI run the same thing."""
     import shutil
 
     fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True) if shutil.which("fc-list") else None
-    if shutil.which("chromium") and fonts is not None and fonts.stdout.strip():
+    if shutil.which("chromium") and shutil.which("soffice") and shutil.which("pdftotext") and fonts is not None and fonts.stdout.strip():
         return
+    packages = ["chromium", "fonts-wqy-zenhei", "libreoffice-calc-nogui", "poppler-utils"]
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("the browser tests need Debian's chromium and a CJK font: sudo apt-get install chromium fonts-wqy-zenhei")
-    print("installing chromium and a CJK font for the browser tests (apt-get) ...", flush=True)
+        sys.exit(f"the browser and print tests need: sudo apt-get install {' '.join(packages)}")
+    print("installing chromium, a CJK font and LibreOffice Calc for the browser and print tests (apt-get) ...", flush=True)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    install = ["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"]
-    if subprocess.call(install, **quiet) != 0:
+    installs = [
+        ["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-zenhei"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "libreoffice-calc-nogui", "poppler-utils"],  # no desktop extras
+    ]
+    if any(subprocess.call(install, **quiet) != 0 for install in installs):
         subprocess.call(["apt-get", "update", "-qq"], **quiet)
-        subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
+        for install in installs:
+            subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
 
 
 def main(argv: list[str]) -> int:

@@ -78,6 +78,11 @@ def test_the_sensor_fires_once_per_file_version(tmp_path):
     (raw / "示范县城市低保家庭花名册.csv").write_text("户主姓名,户主身份证号,保障人口数\n", encoding="utf-8")
     changed, cursor = tick(cursor)
     assert [r.partition_key for r in changed] == ["2025-03"] and changed[0].run_key != first[0].run_key
+    # a returned caseworker list dropped in the month's 核查反馈 folder starts that month's run too
+    (raw / "核查反馈").mkdir()
+    (raw / "核查反馈" / "990101001000_永泰街道_2025-03预警名单.xlsx").write_bytes(b"returned list")
+    returned, cursor = tick(cursor)
+    assert [r.partition_key for r in returned] == ["2025-03"]
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def test_the_workbook_totals_equal_the_marts(tiny_built, tmp_path):
     finally:
         con.close()
     book = sheets(path, [t.sheet for t in tables])
-    assert set(book) == {"低保", "特困", "临时救助", "养老服务", "高龄津贴", "两项补贴", "儿童福利"}
+    assert set(book) == {"低保", "特困", "临时救助", "养老服务", "高龄津贴", "两项补贴", "儿童福利", "监测预警"}
     assert book["低保"]["城市低保人数（人）"][0] == want_persons
     assert book["养老服务"]["机构床位（张）"][0] == want_beds
     for table in tables:  # every figure of every sheet, the province row first

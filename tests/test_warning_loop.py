@@ -4,6 +4,7 @@ the next month's list and summary follow what the visits found."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,21 @@ def ingest_and_build(root: Path) -> None:
     paths = Paths.from_env(root)
     assert not ingest(paths).failed
     build_and_publish(paths)
+
+
+def print_to_pdf(workbook: Path, out: Path) -> Path:
+    """The workbook printed to PDF by LibreOffice, as a caseworker's office would."""
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is not installed: .ci/run installs libreoffice-calc-nogui"
+    out.mkdir(parents=True, exist_ok=True)
+    profile = out / "profile"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "pdf", "--outdir", str(out), str(workbook)],
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
+    return out / (workbook.stem + ".pdf")
 
 
 def list_rows(path: Path) -> dict[str, tuple]:
@@ -132,6 +148,18 @@ def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
     assert still, "a verified warning still holding the next month (the test needs one)"
     for ref in still:
         assert following[ref][STATUS - 1] == "已核实属实"
+
+    # the list as LibreOffice prints it: one landscape page holding the title block and every column
+    township = chosen.name.rsplit("_", 1)[0]
+    pdf = print_to_pdf(next(p for p in caseworker_lists(paths, MONTHS[2]) if p.name.startswith(township + "_")), tmp_path / "pdf")
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 841\.\d+ 59[45]\.\d+", pdf.read_bytes()), "A4 landscape"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")
+    assert len([p for p in pages if p.strip()]) == 1, "a short list prints on one page"
+    flat = "".join(pages[0].split())
+    assert f"低收入人口动态监测预警核查名单（{MONTHS[2][:4]}年{MONTHS[2][5:]}月）" in flat and "乡镇（街道）" in flat
+    for header in [h for _, h, _ in COLUMNS] + ["核查结果", "处置措施", "核查人", "核查日期", "备注"]:
+        assert "".join(header.split()) in flat, f"column {header} is not on the page: the list does not fit its width"
 
     from privacy import leaks, people_in
 

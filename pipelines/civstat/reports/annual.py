@@ -142,6 +142,43 @@ def build_tables(con, year: int) -> list[Table]:
         from subsidy_coverage where programme in ('orphan', 'unsupported_child') and period = ? group by all""",
         dec,
     )
+    from civstat.registry import registry
+
+    within = registry().local.verify_within_days
+    warnings = _pivot(
+        con,
+        regions,
+        f"""
+        with l as (
+            select l.*, d.province_code, d.prefecture_code, d.county_code, d.township_code
+            from monitoring_alert_lifecycle as l
+            inner join dim_divisions as d on d.division_code = l.division_code
+            where extract(year from l.period) = ?
+        ),
+        per_warning as (  -- a warning once, whatever the months it held in the year
+            select alert_key, province_code, prefecture_code, county_code, township_code,
+                bool_or(status <> 'resolved') as raised,
+                bool_or(status in ('verified', 'escalated', 'dismissed')) as checked,
+                bool_or(status in ('verified', 'escalated')) as confirmed,
+                bool_or(status = 'dismissed') as dismissed,
+                bool_or(status = 'escalated') as escalated,
+                bool_or(status in ('verified', 'escalated', 'dismissed')
+                        and check_date <= last_day(first_raised) + interval {within} day) as on_time,
+                bool_or(period = ? and status in ('new', 'ongoing') and last_day(period) > last_day(first_raised) + interval {within} day) as overdue
+            from l group by all
+        ),
+        rolled as (
+            select unnest([province_code, prefecture_code, county_code, township_code]) as division_code, *
+            exclude (province_code, prefecture_code, county_code, township_code)
+            from per_warning
+        )
+        select division_code,
+            count_if(raised) as raised, count_if(checked) as checked, count_if(confirmed) as confirmed,
+            count_if(dismissed) as dismissed, count_if(escalated) as escalated, count_if(overdue) as overdue,
+            count_if(on_time) * 1.0 / nullif(count_if(checked) + count_if(overdue), 0) as on_time_share
+        from rolled where division_code is not null group by all""",
+        [year, month],
+    )
     ref = f"{month:%Y年%m月}"
     return [
         Table(
@@ -260,6 +297,25 @@ def build_tables(con, year: int) -> list[Table]:
             },
             {"orphans_institutional": ["orphan_amount"], "orphans_scattered": ["orphan_amount"], "unsupported": ["unsupported_amount"]},
             ["当月发放名册人数与金额合计。"],
+        ),
+        Table(
+            "监测预警",
+            f"{year}年低收入人口动态监测预警与核查情况（全年）",
+            warnings,
+            {
+                "raised": "预警（条）",
+                "checked": "已核查（条）",
+                "confirmed": "核实属实（条）",
+                "dismissed": "核实不属实（条）",
+                "escalated": "核实后未解除、升级（条）",
+                "overdue": f"{ref}末逾期未核查（条）",
+                "on_time_share": "按时核查率",
+            },
+            {},
+            [
+                "一条预警为一项规则对一人（户、地区）；全年内多个月成立只计一条。核查结果来自退回的核查名单（核查反馈）。",
+                f"逾期：首次预警当月末起{within}天仍未核查；按时核查率 = 按期限核查数 ÷（已核查数 + 逾期未核查数）。",
+            ],
         ),
     ]
 

@@ -33,22 +33,33 @@ RESULTS = ["属实", "不属实", "已整改"]
 ACTIONS = ["停保", "调整金额", "纳入救助", "无需处理"]
 #: (column, header, width): what the list shows, then the columns the caseworker fills in
 COLUMNS = [
-    ("row_no", "序号", 5),
+    ("row_no", "序号", 6),
     ("alert_ref", "预警编号", 12),
     ("village_name", "社区/村", 12),
     ("household_no", "户编号", 10),
-    ("head_id_masked", "户主身份证号（脱敏）", 20),
+    ("head_id_masked", "户主身份证号（脱敏）", 22),
     ("id_masked", "身份证号（脱敏）", 20),
     ("programme_zh", "项目", 10),
     ("rule", "预警规则", 22),
     ("detail", "触发情况", 30),
-    ("severity_zh", "严重程度", 6),
+    ("severity_zh", "严重程度", 9),
     ("status_zh", "状态", 12),
     ("first_raised", "首次预警", 9),
-    ("months_held", "持续月数", 6),
+    ("months_held", "持续月数", 9),
 ]
 VISIT = [("核查结果", 9), ("处置措施", 11), ("核查人", 9), ("核查日期", 11), ("备注", 16)]
 HEADER_ROW = 4
+LINE = 15  # points per line of text
+
+
+def _lines(value, width: int) -> int:
+    """Lines a value wraps to in a column ``width`` characters wide (a Chinese character is two)."""
+    if value is None:
+        return 1
+    units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))
+    return -(-units // max(1, width - 1))
+
+
 THIN = Side(style="thin", color="808080")
 
 
@@ -108,12 +119,16 @@ def _sheet(ws: Worksheet, title: str, info: str, rows: pl.DataFrame) -> None:
         cell.border = Border(top=THIN, bottom=THIN, left=THIN, right=THIN)
         ws.column_dimensions[get_column_letter(c)].width = w
     wrap = Alignment(vertical="top", wrap_text=True)
+    ws.row_dimensions[HEADER_ROW].height = 2 * LINE
     for r, record in enumerate(rows.iter_rows(named=True), start=HEADER_ROW + 1):
         values = [r - HEADER_ROW] + [record[key] for key, _, _ in COLUMNS[1:]] + [None] * len(VISIT)
         for c, value in enumerate(values, start=1):
             cell = ws.cell(row=r, column=c, value=value)
             cell.alignment = wrap
             cell.border = Border(top=THIN, bottom=THIN, left=THIN, right=THIN)
+        # spreadsheets do not grow a row for wrapped text when printing: set its height (room to write by hand)
+        lines = max(_lines(v, w) for v, w in zip(values, widths, strict=True))
+        ws.row_dimensions[r].height = max(2, lines) * LINE
     end = HEADER_ROW + max(rows.height, 1)
     first_visit = len(COLUMNS) + 1
     col = get_column_letter
