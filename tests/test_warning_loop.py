@@ -19,8 +19,6 @@ from civstat.reports.caseworker import COLUMNS, HEADER_ROW, caseworker_lists
 from civstat.settings import Paths
 from civstat.warehouse.build import build_and_publish
 
-pytestmark = pytest.mark.slow
-
 MONTHS = ["2025-05", "2025-06", "2025-07"]
 REF, STATUS = [h for _, h, _ in COLUMNS].index("预警编号") + 1, [h for _, h, _ in COLUMNS].index("状态") + 1
 RESULT, ACTION, CHECKER, WHEN = (len(COLUMNS) + n for n in (1, 2, 3, 4))
@@ -53,6 +51,7 @@ def list_rows(path: Path) -> dict[str, tuple]:
     return {row[REF - 1]: row for row in ws.iter_rows(min_row=HEADER_ROW + 1, values_only=True) if row[REF - 1]}
 
 
+@pytest.mark.slow
 def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
     from civstat.generate import generate
 
@@ -165,3 +164,29 @@ def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
 
     ids, names = people_in(tmp_path / "all" / "raw")
     assert not leaks(root, ids, names)
+
+
+def test_a_returned_workbook_with_the_escalated_sheet_is_placed_as_one_file_per_sheet(tmp_path: Path) -> None:
+    """civstat reads one table per file: the 升级预警 sheet of a returned list becomes its own file."""
+    from openpyxl import Workbook
+
+    import polars as pl
+
+    from civstat.reports.caseworker import _sheet, place_returned_lists
+
+    wb = Workbook()
+    rows = pl.DataFrame({key: ["x"] for key, _, _ in COLUMNS[1:]})
+    _sheet(wb.active, "永泰街道 低收入人口动态监测预警核查名单（2025年06月）", "乡镇（街道）：永泰街道", rows)
+    _sheet(wb.create_sheet("升级预警"), "永泰街道 核实后仍未解除的预警（升级，2025年06月）", "乡镇（街道）：永泰街道", rows)
+    wb.create_sheet("空白页")
+    returned = tmp_path / "returned" / "990101001000_永泰街道_2025-06预警名单.xlsx"
+    returned.parent.mkdir()
+    wb.save(returned)
+    placed = place_returned_lists(Paths.from_env(tmp_path / "data"), returned.parent)
+    files = placed["2025-06"]
+    assert [f.name for f in files] == [returned.name, returned.stem + "_升级预警.xlsx"]
+    assert [load_workbook(f).sheetnames for f in files] == [["Sheet"], ["升级预警"]]
+    assert all(f.parent == tmp_path / "data" / "raw" / "2025-06" / "核查反馈" for f in files)
+    unnamed = returned.rename(returned.with_name("名单.xlsx"))
+    with pytest.raises(ValueError, match="names no month"):
+        place_returned_lists(Paths.from_env(tmp_path / "data"), unnamed)
