@@ -136,7 +136,8 @@ def test_the_generated_data_has_every_quirk(tiny_generated):
         "id_several_in_cell",
     }
     rosters = {f["roster"] for f in files}
-    assert rosters == set(__import__("civstat.registry", fromlist=["registry"]).registry().rosters)
+    # every roster but the returned work lists, which civstat writes and caseworkers fill in (tests/test_warning_loop.py)
+    assert rosters == set(__import__("civstat.registry", fromlist=["registry"]).registry().rosters) - {"verification"}
 
 
 def assert_every_file_reconciles(root: Path) -> None:
