@@ -222,3 +222,33 @@ def test_an_identity_value_of_the_wrong_shape_is_not_shown():
         "period": dt.date(2025, 1, 1),
         "person_key": NOT_SHOWN,
     }
+
+
+def test_a_mart_row_out_of_range_fails_its_suite_in_the_build_file(tmp_path):
+    """The mart suites read the build's DuckDB file itself: a share above 1 and more nursing beds
+    than beds each fail, with their rows."""
+    from civstat.quality.run import validate_marts
+
+    ok = {
+        "division_code": "110101000000",
+        "nursing_bed_share": 0.5,
+        "occupancy_rate": 0.8,
+        "beds_per_1000_aged_60_plus_hukou": 30.0,
+        "beds_per_1000_aged_60_plus_resident": 28.0,
+        "institution_beds": 100,
+        "nursing_beds": 50,
+        "residents": 80,
+    }
+    mart = pl.DataFrame([ok, {**ok, "nursing_bed_share": 1.5}, {**ok, "nursing_beds": 120}, {**ok, "division_code": None}])
+    database = tmp_path / "build.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("mart", mart.to_arrow())
+        con.execute("create table elderly_care_beds as select * from mart")
+    [result] = validate_marts(database, tables=["elderly_care_beds"])
+    assert not result.success and result.rows == 4
+    failed = {(f.expectation, f.column): f.unexpected for f in result.failures}
+    assert failed == {
+        ("expect_column_values_to_be_between", "nursing_bed_share"): 1,
+        ("expect_column_pair_values_a_to_be_greater_than_b", None): 1,
+        ("expect_column_values_to_not_be_null", "division_code"): 1,
+    }

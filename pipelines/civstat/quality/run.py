@@ -111,10 +111,7 @@ class Validator:
     def __init__(self, docs_dir: Path | None = None):
         import great_expectations as gx
 
-        from civstat.quality import duckdb_sql
-
         self.gx = gx
-        self._url = duckdb_sql.url
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = {"globally": False}
         self.scratch = Path(tempfile.mkdtemp(prefix="civstat-gx-"))
@@ -147,12 +144,14 @@ class Validator:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _source(self, database: Path):
+        """The GX datasource of a DuckDB file, named after it (``clean``, ``build``) in the Data Docs."""
+        from civstat.quality.duckdb_sql import url
+
         database = database.resolve()
         if database not in self._sources:
-            name = (
-                database.stem if database.stem not in {s.name for s in self._sources.values()} else f"{database.stem}_{len(self._sources)}"
-            )
-            self._sources[database] = self.context.data_sources.add_sql(name, connection_string=self._url(database, self.scratch))
+            taken = {source.name for source in self._sources.values()}
+            name = database.stem if database.stem not in taken else f"{database.stem}_{len(taken)}"
+            self._sources[database] = self.context.data_sources.add_sql(name, connection_string=url(database, self.scratch))
         return self._sources[database]
 
     def validate(
