@@ -64,9 +64,10 @@ def run_suites(kind: str, pipelines: Path, data: Path, docs: Path, periods: list
     peak RSS and what the process reported."""
     env = {**env, "PYTHONPATH": str(pipelines)}
     elapsed, peak, result = run_measured([sys.executable, "-c", SUITES, kind, str(data), str(docs), *periods], env)
-    if result.returncode:
-        raise SystemExit(f"the {kind} suites ({pipelines}) failed:\n{result.stderr[-3000:]}")
-    return elapsed, peak, json.loads(result.stdout.strip().splitlines()[-1])
+    reports = [line for line in result.stdout.splitlines() if line.startswith('{"seconds"')]
+    if result.returncode or not reports:
+        raise SystemExit(f"the {kind} suites ({pipelines}) failed:\n{result.stdout[-1000:]}\n{result.stderr[-3000:]}")
+    return elapsed, peak, json.loads(reports[-1])
 
 
 def describe(label: str, elapsed: float, peak: int, report: dict) -> str:

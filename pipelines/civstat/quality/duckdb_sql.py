@@ -43,6 +43,11 @@ class ReadOnlyDuckDB(duckdb_engine.Dialect):
 
     supports_statement_cache = False
 
+    def connect(self, *args, **kwargs):
+        connection = super().connect(*args, **kwargs)
+        connection.execute("set enable_progress_bar = false")  # DuckDB draws one on stdout for a query over 2 s
+        return connection
+
     def do_begin(self, dbapi_connection) -> None:
         pass
 
@@ -90,8 +95,14 @@ logging.getLogger("great_expectations.expectations.type_comparison").addFilter(_
 
 
 def url(database: Path, scratch: Path) -> str:
-    """The SQLAlchemy URL GX connects with: the file read-only, DuckDB's memory capped, spills to ``scratch``."""
-    config = {"access_mode": "read_only", "memory_limit": MEMORY_LIMIT, "threads": THREADS, "temp_directory": str(scratch)}
+    """The SQLAlchemy URL GX connects with: the file read-only, DuckDB's memory capped, spills to
+    ``scratch``."""
+    config = {
+        "access_mode": "read_only",
+        "memory_limit": MEMORY_LIMIT,
+        "threads": THREADS,
+        "temp_directory": str(scratch),
+    }
     return f"duckdb+civstat:///{database}?{urlencode(config)}"
 
 
