@@ -2,7 +2,7 @@
 DuckDB streams over the Parquet files (bounded memory) instead of rows held in Python.
 
 GX 1.x has no DuckDB datasource; its generic SQL datasource takes any SQLAlchemy dialect, and
-``duckdb_engine`` provides one. Three things in that pairing need mending, here and nowhere else:
+``duckdb_engine`` provides one. Four things in that pairing need mending, here and nowhere else:
 
 * duckdb_engine runs every query of a connection on one DuckDB cursor, so the rollback with which
   SQLAlchemy closes a connection empties a result GX has not fetched yet (GX returns results from
@@ -11,6 +11,7 @@ GX 1.x has no DuckDB datasource; its generic SQL datasource takes any SQLAlchemy
   reads ``pg_collation`` (DuckDB has none). Columns and types come from DuckDB's
   ``information_schema`` instead, as SQLAlchemy's upper-case types (VARCHAR, BIGINT, DATE, ...), the
   names the suites' type expectations use.
+* GX knows no regex operator for a dialect it does not know: DuckDB's is PostgreSQL's ``~``.
 * GX's compound-key check joins the rows to their group counts with ``=``, which drops every row
   with a NULL in the key, so duplicates with an empty optional key column (a payment month, a
   division code) went unseen; pandas, the engine before, counted them. The join here uses
