@@ -21,7 +21,8 @@ CLEAN_DIR = EXPECTATIONS / "clean"
 MARTS_DIR = EXPECTATIONS / "marts"
 GENERATED_NOTE = "GENERATED from pipelines/civstat/registry/rosters.yaml by `civstat expectations`: do not edit by hand"
 
-#: Expectations about the table's columns and types, not its rows: they run on an empty frame.
+#: Expectations about the table's columns and types, not its rows: they run on an empty table of
+#: the columns and types the table's files declare.
 SCHEMA_ONLY = {
     "expect_table_columns_to_match_ordered_list",
     "expect_table_columns_to_match_set",
@@ -29,9 +30,8 @@ SCHEMA_ONLY = {
     "expect_column_values_to_be_of_type",
 }
 
-#: How each clean Parquet type reaches GX (pandas 3 via Polars); a type check runs on the table's
-#: empty frame, so it costs nothing per row.
-PANDAS_TYPES = {"Date": "datetime64[ms]", "String": "str", "Boolean": "bool", "Int64": "int64", "Float64": "float64"}
+#: How each clean Parquet type reaches GX: as DuckDB reads it, named by its SQLAlchemy type.
+SQL_TYPES = {"Date": "DATE", "String": "VARCHAR", "Boolean": "BOOLEAN", "Int64": "BIGINT", "Float64": "DOUBLE"}
 
 #: The key of each clean table within a period (person rows are per household: one person in two
 #: households is a warning, W03, not a broken key).
@@ -52,9 +52,7 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
     schema = roster.clean_schema()
     key = CLEAN_KEYS.get(roster_name, list(roster.key))
     exps = [expectation("expect_table_columns_to_match_ordered_list", column_list=list(schema))]
-    exps += [
-        expectation("expect_column_values_to_be_of_type", column=name, type_=PANDAS_TYPES[str(dtype)]) for name, dtype in schema.items()
-    ]
+    exps += [expectation("expect_column_values_to_be_of_type", column=name, type_=SQL_TYPES[str(dtype)]) for name, dtype in schema.items()]
     optional = {f.name for f in roster.fields if not f.required}
     for column in key:
         if column not in optional:
@@ -73,13 +71,12 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
         if f.type in ("int", "amount") and (f.min is not None or f.max is not None):
             exps.append(expectation("expect_column_values_to_be_between", column=f.name, min_value=f.min, max_value=f.max))
         if f.type in ("date", "month") and (f.min is not None or f.max is not None):
-            # as datetimes: GX reads a bare ISO date as a date, which pandas will not compare with datetimes
             exps.append(
                 expectation(
                     "expect_column_values_to_be_between",
                     column=f.name,
-                    min_value=None if f.min is None else f"{f.min}T00:00:00",
-                    max_value=None if f.max is None else f"{f.max}T00:00:00",
+                    min_value=None if f.min is None else str(f.min),
+                    max_value=None if f.max is None else str(f.max),
                 )
             )
         if f.type == "enum":
@@ -103,13 +100,6 @@ def write(reg: Registry | None = None) -> list[Path]:
 def drift(reg: Registry | None = None) -> list[Path]:
     """Generated files whose committed text differs from what the registry gives now."""
     return drifted(generated(reg))
-
-
-def columns_named(spec: dict) -> set[str]:
-    """The columns a suite's row-level expectations read (schema expectations read none)."""
-    rows = [e for e in spec["expectations"] if e["type"] not in SCHEMA_ONLY]
-    named = {c for e in rows for key in ("column", "column_A", "column_B") if (c := e["kwargs"].get(key))}
-    return named | {c for e in rows for c in e["kwargs"].get("column_list", [])}
 
 
 def load(path: Path) -> dict:
