@@ -82,7 +82,12 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, civ
             leftover.unlink(missing_ok=True)
         sources.write_schema_files(paths.clean)
         full_refresh = context.is_subset or context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        build_plan = increments.plan(paths, dbt_vars(), full_refresh=full_refresh)
+        build_plan = increments.plan(
+            paths,
+            dbt_vars(),
+            full_refresh=full_refresh,
+            run_months=list(context.partition_keys) if context.has_partition_key_range else None,
+        )
         context.log.info(build_plan.describe())
         increments.started(paths, build_plan)
         os.environ.update(dbt_env(paths, build_file))

@@ -13,7 +13,8 @@ A build compares the ledger with that record:
   fingerprint, a changed file of a roster with ``rebuild: all`` (divisions, standards), or
   ``--full-refresh``: a full build of every month;
 - otherwise it rebuilds from the earliest month whose inputs changed (a yearly register: from
-  January of its year) to the last month held; when nothing changed, the last month.
+  January of its year) to the last month held; when nothing changed, from the run's first month
+  (a Dagster run's partitions) or the last month.
 
 The record is removed before dbt starts and written after every model and test passed.
 """
@@ -87,7 +88,9 @@ def read_state(paths: Paths) -> dict | None:
         return None
 
 
-def plan(paths: Paths, dbt_vars: dict, *, full_refresh: bool = False, reg: Registry | None = None) -> BuildPlan:
+def plan(
+    paths: Paths, dbt_vars: dict, *, full_refresh: bool = False, run_months: list[str] | None = None, reg: Registry | None = None
+) -> BuildPlan:
     """Which months this build rewrites (see the module's text)."""
     reg = reg or default_registry()
     inputs, prints = clean_inputs(paths), fingerprint(dbt_vars)
@@ -112,6 +115,8 @@ def plan(paths: Paths, dbt_vars: dict, *, full_refresh: bool = False, reg: Regis
             "a register every month depends on changed: " + ", ".join(k for k in changed if reg[k.split("/", 1)[0]].rebuild == "all")
         )
     if not changed:
+        if run_months:
+            return BuildPlan(Period.parse(min(run_months)), "nothing changed: the run's months again", prints, inputs)
         return BuildPlan(months[-1], "nothing changed: the last month again", prints, inputs)
     start = min(Period.parse(key.split("/", 1)[1]) for key in changed)
     shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
