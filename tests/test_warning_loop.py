@@ -168,9 +168,8 @@ def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
 
 def test_a_returned_workbook_with_the_escalated_sheet_is_placed_as_one_file_per_sheet(tmp_path: Path) -> None:
     """civstat reads one table per file: the 升级预警 sheet of a returned list becomes its own file."""
-    from openpyxl import Workbook
-
     import polars as pl
+    from openpyxl import Workbook
 
     from civstat.reports.caseworker import _sheet, place_returned_lists
 
