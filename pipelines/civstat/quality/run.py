@@ -1,5 +1,5 @@
 """Run the suites with Great Expectations 1.x on its SQL engine over DuckDB and keep the results as
-GX Data Docs (HTML) under <data>/quality/<run>/.
+GX Data Docs (HTML, readable offline) under <data>/quality/<run>/.
 
 Each table is a relation in a DuckDB file: a clean table is a view over its Parquet files, a mart
 is the build's own table. GX's checks are then SQL queries that DuckDB streams over the files, so
@@ -126,6 +126,7 @@ class Validator:
                     "class_name": "SiteBuilder",
                     "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "show_how_to_buttons": False,  # GX's walkthrough and tips: links to its website
                 },
             )
 
@@ -241,10 +242,14 @@ class Validator:
         return validation, ours
 
     def write_docs(self) -> Path | None:
-        """Render every validation of this run as GX Data Docs (static HTML) once, at the end."""
+        """Render every validation of this run as GX Data Docs (static HTML) once, at the end, made
+        to load nothing from the network (civstat.quality.offline)."""
+        from civstat.quality.offline import make_offline
+
         if self.docs_dir is None or not self._validated:
             return None
         self.context.build_data_docs(site_names=["civstat"])
+        make_offline(self.docs_dir)
         return self.docs_dir / "index.html"
 
 
