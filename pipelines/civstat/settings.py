@@ -54,7 +54,8 @@ class LocalSettings(BaseModel):
     verify_within_days: int = Field(default=30, gt=0)
     # denominator of coverage and per-1,000 figures: 户籍 (hukou) or 常住 (resident)
     population_basis: Literal["hukou", "resident"] = "hukou"
-    # the chart page's target line for beds per 1,000 older people
+    # the chart page's target line for beds per 1,000 older people; 35 is the lower end of the 35-40 that the
+    # 13th five-year plan for civil affairs (民政事业发展第十三个五年规划, 2016) set for 2020
     beds_per_1000_target: float = 35
     # public tables suppress cells of 1 to this number minus one people
     suppress_below: int = Field(default=5, ge=1)
