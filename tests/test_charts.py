@@ -155,7 +155,7 @@ def test_the_chart_page_renders_offline_with_chinese_axes_and_labels_in_chromium
     dom, raw, requested = render(page, tmp_path, 1280)
     assert requested == [], "the page asked the network for nothing"
     assert ERROR_TEXT not in " ".join(dom.outside) and "Error" not in " ".join(dom.outside), dom.outside
-    assert sorted(dom.svgs) == ["chart-1", "chart-2", "chart-3", "chart-4"], "Vega drew the four charts as SVG"
+    assert sorted(dom.svgs) == ["chart-1", "chart-2", "chart-3", "chart-4", "chart-5"], "Vega drew the five charts as SVG"
 
     beds_chart, trend, coverage, warnings = (dom.texts[f"chart-{i}"] for i in range(1, 5))
     assert beds_chart["role-axis-title"] == ["每千名老年人养老床位（张）", "县（市、区）"]
@@ -183,10 +183,15 @@ def test_the_chart_page_renders_offline_with_chinese_axes_and_labels_in_chromium
     assert warnings["role-axis-title"] == ["月份"]
     assert sum(int(t.replace(",", "")) for t in warnings["role-mark"]) == new_warnings, "the cells add up to the marts"
 
+    loop = dom.texts["chart-5"]
+    assert loop["role-axis-title"] == ["预警（条）", "县（市、区）"]
+    assert loop["role-legend-label"] == ["核实属实", "核实不属实", "未核查", "逾期未核查"]
+    assert {name for name, *_ in beds} & set(loop["role-axis-label"]), "the counties with warnings"
+
     # a narrow window: every chart fits it (nothing cut off), and is still drawn in full
     narrow, _, requested = render(page, tmp_path, 800)
     assert requested == []
-    assert len(narrow.svgs) == 4 and all(w <= 800 - 16 for svgs in narrow.svgs.values() for w, _ in svgs), narrow.svgs
+    assert len(narrow.svgs) == 5 and all(w <= 800 - 16 for svgs in narrow.svgs.values() for w, _ in svgs), narrow.svgs
     assert [label for label in narrow.texts["chart-4"]["role-axis-label"] if label[:1] == "W"] == rules, (
         "rule names are not cut short in a narrow window"
     )

@@ -179,6 +179,48 @@ def warnings_chart(grid: pl.DataFrame) -> alt.TopLevelMixin:
     return _responsive(alt.layer(cells, counts), height={"step": 24})
 
 
+#: what became of a month's warnings, in the order they are stacked, with their colours
+LOOP_STATES = {"核实属实": "#c0392b", "核实不属实": "#7f8c8d", "未核查": "#f1c40f", "逾期未核查": "#e67e22"}
+
+
+def loop_chart(loop: pl.DataFrame) -> alt.TopLevelMixin:
+    """Per county, the month's warnings by what the caseworkers found (预警 → 核查 → 反馈)."""
+    order = loop.sort("raised", descending=True)["division_name"].to_list()
+    long = loop.with_columns(open=pl.col("raised") - pl.col("checked") - pl.col("overdue")).unpivot(
+        index=["division_name", "raised", "on_time"],
+        on=["confirmed", "dismissed", "open", "overdue"],
+        variable_name="state",
+        value_name="warnings",
+    )
+    names = dict(zip(["confirmed", "dismissed", "open", "overdue"], LOOP_STATES, strict=True))
+    long = long.with_columns(
+        pl.col("state").replace_strict(names), rank=pl.col("state").replace_strict({k: i for i, k in enumerate(names)})
+    )
+    bars = (
+        alt.Chart(_values(long))
+        .mark_bar()
+        .encode(
+            y=alt.Y("division_name:N", sort=order, title="县（市、区）"),
+            x=alt.X("warnings:Q", stack="zero", title="预警（条）"),
+            color=alt.Color(
+                "state:N",
+                sort=list(LOOP_STATES),
+                scale=alt.Scale(domain=list(LOOP_STATES), range=list(LOOP_STATES.values())),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            order=alt.Order("rank:Q"),
+            tooltip=[
+                alt.Tooltip("division_name:N", title="县"),
+                alt.Tooltip("state:N", title="核查情况"),
+                alt.Tooltip("warnings:Q", title="条数"),
+                alt.Tooltip("raised:Q", title="预警合计"),
+                alt.Tooltip("on_time:Q", title="按时核查率", format=".0%"),
+            ],
+        )
+    )
+    return _responsive(bars, height={"step": 30})
+
+
 def _config(chart: alt.TopLevelMixin) -> dict:
     """The chart's spec, in the page's Chinese fonts."""
     return (
@@ -246,8 +288,29 @@ def read_figures(con: duckdb.DuckDBPyConnection) -> dict:
         .sort("rule_code", "month")
         .drop("rule_code")
     )
+    loop = _frame(
+        con,
+        """select s.division_name, sum(s.raised_warnings) as raised, sum(s.checked_warnings) as checked,
+                  sum(s.confirmed_warnings) as confirmed, sum(s.dismissed_warnings) as dismissed, sum(s.overdue_warnings) as overdue,
+                  (sum(s.checked_warnings) + sum(s.overdue_warnings)) as due,
+                  sum(s.checked_on_time_share * (s.checked_warnings + s.overdue_warnings)) / nullif(sum(s.checked_warnings + s.overdue_warnings), 0) as on_time
+           from monitoring_alert_summary as s
+           where s.division_level = 'county' and s.period = (select max(period) from monitoring_alert_summary)
+           group by all""",
+    ).drop("due")
+    loop_month = _frame(con, "select max(period) from monitoring_alert_summary").item()
     run = _frame(con, "select run_id, published_at from _publication").row(0)
-    return {"year": year, "beds": beds, "trend": trend, "last": last, "coverage": coverage, "warnings": grid, "run": run}
+    return {
+        "year": year,
+        "beds": beds,
+        "trend": trend,
+        "last": last,
+        "coverage": coverage,
+        "warnings": grid,
+        "loop": loop,
+        "loop_month": loop_month,
+        "run": run,
+    }
 
 
 PAGE = """<!doctype html>
@@ -324,6 +387,12 @@ def chart_page(paths: Paths, out: Path | None = None) -> Path:
             "各规则各月新增预警（全省）",
             "每格为该规则当月新增预警条数，颜色越深越多；灰色格为当月无新增。",
             warnings_chart(f["warnings"]),
+        ),
+        (
+            f"预警核查情况（{f['loop_month']:%Y年%m月}，按县）" if f["loop_month"] else "预警核查情况",
+            "当月成立的预警按核查结果分段：核实属实、核实不属实（数值不变则不再列入名单）、未核查、逾期未核查"
+            f"（首次预警当月末起 {registry().local.verify_within_days} 天仍未核查）。核查结果来自退回的核查名单。",
+            loop_chart(f["loop"]),
         ),
     ]
     sections = "\n".join(
