@@ -161,10 +161,10 @@ def extrapolate(city: dict[int, tuple[float, int, float]] | None, province: dict
     print("\n4. extrapolated (assumptions beside each figure)")
     if city:
         first, last = city[1], city[max(city)]
-        growth = (last[0] - first[0]) / max(1, max(city) - 1)
+        growth = (last[2] - first[2]) / max(1, max(city) - 1)
         print(
-            f"   city, month 24 held: ~{last[0] + growth * 12:.0f} s a run "
-            f"(assumes the growth measured between run 1 and run {max(city)}, {growth:+.1f} s a month, stays linear)"
+            f"   city, month 24 held: ~{last[2] + growth * 12:.0f} s CPU a run, against {first[2]:.0f} s with one month "
+            f"(assumes the CPU growth measured between run 1 and run {max(city)}, {growth:+.1f} s a month, stays linear)"
         )
     if province:
         year_s = province["run_s"] * 12
