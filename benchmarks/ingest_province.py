@@ -7,15 +7,24 @@ Generates the rosters (unless --reuse finds them), then measures in one run:
   * ingestion wall time, rows/s and peak memory (RSS of the ingest process and its workers, summed);
   * the floor: DuckDB reading the same data as UTF-8 CSV (every file transcoded first, untimed),
     all columns as text, one table per file, as the ingest reads them;
-and prints the ratios. Goals: peak memory within 4 GiB, time within 5x the floor.
+  * pandas reading the same raw files and doing nothing else, in as many processes as the ingest
+    has workers: ``read_excel(engine="calamine", header=None, dtype=str, sheet_name=None)`` for
+    .xlsx and .xls workbooks, ``read_csv(header=None, dtype=str)`` for CSV (UTF-8, else GB18030;
+    comma or tab as the file's first line says), ``read_html(flavor="lxml")`` for .xls files that
+    are HTML tables (needs python-calamine and lxml: ``uv sync --group bench``);
+and prints the ratios. Goals: peak memory within 4 GiB, time within 2x the floor, faster than pandas.
+With --rounds N the three are measured N times, alternated, and the medians are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +76,12 @@ class PeakMemory:
         return self.peak
 
 
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process (RUSAGE_SELF, all its threads) or of its ended children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_measured(cmd: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -112,13 +127,63 @@ def polars_read(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def pandas_read_file(path: str) -> int:
+    """Read one raw file with pandas and do nothing else; the rows read."""
+    import pandas as pd
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # .xlsx, legacy .xls
+        sheets = pd.read_excel(path, engine="calamine", header=None, dtype=str, sheet_name=None)
+        return sum(len(sheet) for sheet in sheets.values())
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<?xml", b"<head")):
+        return sum(len(table) for table in pd.read_html(path, flavor="lxml"))
+    # CSV: title lines are shorter than the rows, so the width comes from the first lines (all of
+    # the file if a later line is wider)
+    sample = head.decode("utf-8", "replace").splitlines()
+    first = next((line for line in sample if line.strip()), "")
+    sep = "\t" if first.count("\t") > first.count(",") else ","
+    width = max((len(row) for row in csv.reader(sample[:-1] or sample, delimiter=sep)), default=1)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            try:
+                return len(pd.read_csv(path, header=None, dtype=str, sep=sep, names=range(width), encoding=encoding))
+            except pd.errors.ParserError:
+                with open(path, encoding=encoding, newline="") as fh:
+                    width = max(len(row) for row in csv.reader(fh, delimiter=sep))
+                return len(pd.read_csv(path, header=None, dtype=str, sep=sep, names=range(width), encoding=encoding))
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"{path}: neither UTF-8 nor GB18030")
+
+
+def pandas_read(files: list[Path], workers: int) -> float | None:
+    """Seconds for pandas to read every raw file, in ``workers`` processes; None without pandas' readers."""
+    try:
+        import lxml  # noqa: F401
+        import python_calamine  # noqa: F401
+    except ImportError:
+        print("pandas:   skipped (python-calamine or lxml missing: uv sync --group bench)")
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rows = sum(pool.map(pandas_read_file, [str(p) for p in files], chunksize=4))
+    elapsed = time.perf_counter() - started
+    print(f"          pandas read {rows:,} rows (its own idea of rows: header lines included, blank lines skipped)")
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="province")
     parser.add_argument("--months", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=str(ROOT / "benchmarks" / "out" / "province"))
-    parser.add_argument("--reuse", action="store_true", help="keep generated files from an earlier run")
+    parser.add_argument("--reuse", action="store_true", help="keep generated files (and their UTF-8 copies) from an earlier run")
+    parser.add_argument("--rounds", type=int, default=1, help="measure ingest, floor and pandas this many times, alternated")
     args = parser.parse_args()
 
     work = Path(args.workdir).resolve()
@@ -150,24 +215,59 @@ def main() -> int:
     print(f"data:     {len(files)} files, {size / 2**20:.0f} MiB, {all_rows:,} rows in ({person_rows:,} person rows)")
     print("          " + ", ".join(f"{r['format']}: {r['files']} files / {r['rows']:,} rows" for r in formats.iter_rows(named=True)))
 
-    shutil.rmtree(work / "clean", ignore_errors=True)
-    ingest_time, ingest_peak, result = run_measured(cli + ["ingest"], env)
-    if result.returncode:
-        print(result.stdout[-2000:], result.stderr[-2000:])
-        return 1
-    ledger = pl.read_parquet(work / "clean" / "_ledger.parquet")
-    assert ledger["rows_in"].sum() == all_rows and (ledger["rows_clean"] + ledger["rows_quarantined"] == ledger["rows_in"]).all()
+    raw_files = sorted(p for p in raw.rglob("*") if p.is_file() and "_manifest" not in p.parts)
+    utf8_dir = work / "utf8"
+    if args.reuse and utf8_dir.exists():
+        utf8 = sorted(utf8_dir.rglob("*.csv"))
+    else:
+        shutil.rmtree(utf8_dir, ignore_errors=True)
+        utf8 = transcode_to_utf8(raw, utf8_dir)
+    workers = int(os.environ.get("CIVSTAT_WORKERS", min(2, os.cpu_count() or 1)))
 
-    utf8 = transcode_to_utf8(raw, work / "utf8")
-    floor = min(duckdb_floor(utf8) for _ in range(2))
-    polars_time = polars_read(utf8)
+    rounds = []
+    for n in range(args.rounds):
+        shutil.rmtree(work / "clean", ignore_errors=True)
+        cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
+        ingest_time, ingest_peak, result = run_measured(cli + ["ingest"], env)
+        ingest_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
+        if result.returncode:
+            print(result.stdout[-2000:], result.stderr[-2000:])
+            return 1
+        ledger = pl.read_parquet(work / "clean" / "_ledger.parquet")
+        assert ledger["rows_in"].sum() == all_rows and (ledger["rows_clean"] + ledger["rows_quarantined"] == ledger["rows_in"]).all()
+        cpu = cpu_seconds(resource.RUSAGE_SELF)
+        floor = min(duckdb_floor(utf8) for _ in range(2))
+        floor_cpu = (cpu_seconds(resource.RUSAGE_SELF) - cpu) / 2
+        cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
+        pandas_time = pandas_read(raw_files, workers)
+        pandas_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
+        polars_time = polars_read(utf8)
+        rounds.append((ingest_time, ingest_peak, floor, pandas_time, polars_time, ingest_cpu, floor_cpu, pandas_cpu))
+        pandas_note = f"pandas {pandas_time:.1f} s ({pandas_cpu:.0f} CPU s)" if pandas_time else "pandas -"
+        print(
+            f"round {n + 1}:  ingest {ingest_time:.1f} s ({ingest_cpu:.0f} CPU s), floor {floor:.1f} s (~{floor_cpu:.0f} CPU s), "
+            f"{pandas_note}, Polars {polars_time:.1f} s; load average {os.getloadavg()[0]:.1f}"
+        )
 
+    median = lambda i: statistics.median(r[i] for r in rounds)
+    ingest_time, floor, polars_time = median(0), median(2), median(4)
+    ingest_peak = max(r[1] for r in rounds)
+    pandas_time = median(3) if all(r[3] for r in rounds) else None
+    of = f"median of {len(rounds)} rounds" if len(rounds) > 1 else "one round"
     print(
-        f"ingest:   {ingest_time:8.1f} s   {all_rows / ingest_time:12,.0f} rows/s   peak RSS {ingest_peak / 2**30:5.2f} GiB (goal <= 4 GiB)"
+        f"ingest:   {ingest_time:8.1f} s   {all_rows / ingest_time:12,.0f} rows/s   peak RSS {ingest_peak / 2**30:5.2f} GiB (goal <= 4 GiB); {of}"
     )
     print(f"floor:    {floor:8.1f} s   DuckDB read_csv of the same data as UTF-8 CSV (all text), best of 2")
+    if pandas_time:
+        print(f"pandas:   {pandas_time:8.1f} s   pandas reading the raw files and nothing else ({workers} processes)")
     print(f"context:  {polars_time:8.1f} s   Polars read_csv of the same UTF-8 files")
-    print(f"ratio:    {ingest_time / floor:8.2f} x the DuckDB floor (goal <= 5x); {ingest_time / polars_time:.2f} x Polars read_csv")
+    print(f"ratio:    {ingest_time / floor:8.2f} x the DuckDB floor (goal <= 2x); {ingest_time / polars_time:.2f} x Polars read_csv")
+    if pandas_time:
+        print(f"          {ingest_time / pandas_time:8.2f} x pandas read-only (goal < 1)")
+    print(
+        f"CPU:      ingest {median(5):.0f} s, floor {median(6):.0f} s (a run), pandas {median(7):.0f} s: CPU seconds (user + system)"
+        " do not grow when other work shares the cores, wall time does"
+    )
     print(f"workers:  {os.environ.get('CIVSTAT_WORKERS', 'default (2)')}; cores: {os.cpu_count()}")
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -14,7 +16,7 @@ import polars as pl
 import pytest
 
 from civstat.ingest import ingest, read_ledger, read_quarantine
-from civstat.settings import Paths
+from civstat.settings import Paths, pseudonym_secret
 from rosters import FAMILY_HEADER, FAMILY_ROWS, TITLE, data_dir_with_divisions, write_csv, write_xlsx
 
 
@@ -304,6 +306,15 @@ def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_
     assert "户主记录被隔离" in quarantine["reason"][0]
     family = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "family").row(0, named=True)
     assert (family["rows_in"], family["rows_clean"], family["rows_quarantined"], family["rows_footer"]) == (4, 1, 3, 1)
+    # each key is the HMAC of its own row's ID (the person's and the head's pseudonyms come from one
+    # batch of the file's distinct IDs), as Python's hmac computes it
+    secret = pseudonym_secret()
+    key = lambda i: hmac.new(secret, i.encode(), hashlib.sha256).hexdigest()[:32]
+    assert sorted(persons.select("person_key", "household_key").rows()) == sorted(
+        [(key(head_a), key(head_a)), (key(member_a), key(head_a))]
+    )
+    households = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet")
+    assert households["household_key"].to_list() == [key(head_a)]
 
 
 def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):

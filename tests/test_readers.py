@@ -118,3 +118,48 @@ def test_an_html_xls_with_a_two_row_merged_header_keeps_every_value_under_its_he
         ("1", "测试甲", "2", "1,200"),
         ("2", None, "1", "600"),
     ]
+
+
+def test_an_html_table_reads_as_a_browser_shows_it():
+    """Comments hide their tags; nested tags, <br> and character references make one cell's text; a
+    <td/> is an empty cell; a '>' inside a quoted attribute does not end the tag; a cell still open
+    at the end of the file is not a cell."""
+    from civstat.cleaning.readers import read_html_grid
+
+    page = (
+        "<table><!-- <tr><td>hidden</td></tr> -->"
+        '<tr><TD>a &amp; <b>b</b><br>c</TD><td/><td title="x>y">t</td></tr>'
+        '<tr><th rowspan="2">h</th><td>1</td></tr>'
+        "<tr><td>2</td></tr>"
+        "<tr><td>open at the end"
+    )
+    assert read_html_grid(page.encode("utf-8")).cells.rows() == [
+        ("a & b c", None, "t"),
+        ("h", "1", None),
+        (None, "2", None),
+        (None, None, None),
+    ]
+
+
+def test_a_number_cell_reads_as_excel_shows_it_but_text_with_the_same_digits_stays_text(tmp_path):
+    """Which cells are numbers, the reader says: an ID typed as text is never mistaken for one."""
+    number = 430621198001010000.0
+    digits = str(int(number))  # a number cell as text: the double's exact integer (not the ID typed)
+    rows = [[TITLE], FAMILY_HEADER, [FAMILY_ROWS[0][0], None, *FAMILY_ROWS[0][2:]], [FAMILY_ROWS[1][0], digits, *FAMILY_ROWS[1][2:]]]
+    cells = read_grid(write_xlsx(tmp_path / "f.xlsx", rows, numeric={(2, 1): number})).cells
+    assert (cells.row(2)[1], cells.row(3)[1]) == ("4.30621E+17", digits)
+
+
+def test_a_legacy_xls_counts_leading_empty_rows_and_shows_a_number_id_as_excel_does(tmp_path):
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Sheet1")
+    for c, label in enumerate(FAMILY_HEADER):
+        sheet.write(2, c, label)
+    sheet.write(3, 0, "测试甲")
+    sheet.write(3, 1, 430621198001010000.0)
+    book.save(str(tmp_path / "f.xls"))
+    grid = read_grid(tmp_path / "f.xls")
+    assert grid.first_row == 3 and grid.cells.row(0)[0] == FAMILY_HEADER[0]
+    assert grid.cells.row(1)[1] == "4.30621E+17"

@@ -79,3 +79,27 @@ def test_urban_or_rural_comes_from_the_urban_rural_code():
     resolver = RegionResolver(REGISTER)
     codes = pl.DataFrame({"d": ["990201101201", "990201101001", "990201101000"]})
     assert codes.select(resolver.urban_rural_of(pl.col("d"))).to_series().to_list() == ["rural", "urban", None]
+
+
+def test_a_resolver_that_has_seen_the_names_answers_as_a_fresh_one_whatever_the_columns_are_called():
+    """Names are resolved once per resolver and remembered; a later file with the same and new
+    names, under other column names, gets the answers a fresh resolver gives row by row, and the
+    column a problem is reported in is that file's."""
+    rows = [
+        ("青川区", "柳河镇", "青山村"),
+        ("青川区", "柳河镇", "不存在村"),
+        ("东湖区", "城关", None),
+        (None, None, None),
+        ("990202", "990202101", None),
+    ]
+    later = [*rows[:3], ("东湖区", "石桥镇", "红星村"), ("青川区", "柳河", "红旗村"), ("青川区", "柳河镇", "又一个村")]
+    resolver = RegionResolver(REGISTER)
+    first = pl.DataFrame(rows, schema=["c", "t", "v"], orient="row")
+    resolver.resolve(first, {"county": "c", "township": "t", "village": "v"})
+    second = pl.DataFrame(later, schema=["县", "乡", "村"], orient="row")
+    got = resolver.resolve(second, {"county": "县", "township": "乡", "village": "村"})
+    want = [resolve(*row) for row in later]
+    assert got.select("division_code", "region_error").rows() == [(w["division_code"], w["region_error"]) for w in want]
+    renamed = {"c": "县", "t": "乡", "v": "村", None: None}
+    assert got["region_error_column"].to_list() == [renamed[w["region_error_column"]] for w in want]
+    assert got["region_error_column"].to_list()[1] == "村" and got["region_error"].to_list()[2] == "ambiguous_region"

@@ -8,6 +8,7 @@ quarantined). A file whose content is already in the ledger is skipped: re-inges
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -318,14 +319,16 @@ def published_warning_refs(paths: Paths, period: Period) -> pl.Series:
     return pl.Series("alert_ref", [r[0] for r in rows], dtype=pl.String)
 
 
-def household_lookup(paths: Paths, period: Period, programme: str | None) -> HouseholdLookup | None:
-    """The clean and quarantined households of a period and programme (None when no family file has any)."""
+def household_lookups(paths: Paths, period: Period) -> dict[str, HouseholdLookup]:
+    """The clean and quarantined households of a period, by programme (a programme no family file
+    has is not there); a household key listed twice counts with its first clean row."""
+    columns = {"household_key": pl.String, "division_code": pl.String, "urban_rural": pl.String}
+    clean = pl.DataFrame(schema={"programme": pl.String, **columns})
     clean_dir = paths.clean_table("family") / f"period={period}"
-    clean = pl.DataFrame(schema={"household_key": pl.String, "division_code": pl.String, "urban_rural": pl.String})
     if clean_dir.exists() and any(clean_dir.glob("*.parquet")):
-        clean = pl.scan_parquet(clean_dir / "*.parquet").filter(pl.col("programme") == programme).select(clean.columns).collect()
+        clean = pl.scan_parquet(clean_dir / "*.parquet").select("programme", *columns).filter(pl.col("programme").is_not_null()).collect()
+    quarantined = pl.DataFrame(schema={"programme": pl.String, "household_key": pl.String})
     q_dir = paths.quarantine / f"period={period}"
-    quarantined = pl.Series("household_key", [], dtype=pl.String)
     if q_dir.exists() and any(q_dir.glob("*.parquet")):
         q = pl.scan_parquet(
             q_dir / "*.parquet",
@@ -333,15 +336,39 @@ def household_lookup(paths: Paths, period: Period, programme: str | None) -> Hou
             extra_columns="ignore",
             schema={"roster": pl.String, "programme": pl.String, "household_key": pl.String},
         )
-        quarantined = (
-            q.filter((pl.col("roster") == "family") & (pl.col("programme") == programme))
-            .select(pl.col("household_key").drop_nulls().unique())
-            .collect()
-            .to_series()
+        quarantined = q.filter(pl.col("roster") == "family").select("programme", "household_key").drop_nulls().unique().collect()
+    return {
+        programme: HouseholdLookup(
+            clean.filter(pl.col("programme") == programme).select(list(columns)).unique("household_key", keep="first", maintain_order=True),
+            quarantined.filter(pl.col("programme") == programme)["household_key"],
         )
-    if clean.height == 0 and quarantined.len() == 0:
-        return None
-    return HouseholdLookup(clean, quarantined)
+        for programme in sorted(set(clean["programme"]) | set(quarantined["programme"]))
+    }
+
+
+class HouseholdCache:
+    """``household_lookups`` read once per period, and again only when a family file was written
+    or removed since (the family files are cleaned before the person files: each of a province's
+    person files would otherwise read every family file of the month again)."""
+
+    def __init__(self, paths: Paths):
+        self.paths, self._read = paths, {}
+
+    def _family_files(self, period: Period) -> tuple:
+        """The clean family files of the period as they are now (name, size, time: os.scandir, a
+        province has hundreds). A family file's quarantine rows are written with its clean file, so
+        a change to either shows here."""
+        try:
+            with os.scandir(self.paths.clean_table("family") / f"period={period}") as entries:
+                return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
+        except FileNotFoundError:
+            return ()
+
+    def lookup(self, period: Period, programme: str | None) -> HouseholdLookup | None:
+        stamp = self._family_files(period)
+        if period.key not in self._read or self._read[period.key][0] != stamp:
+            self._read[period.key] = (stamp, household_lookups(self.paths, period))
+        return self._read[period.key][1].get(programme)
 
 
 def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | None:
@@ -374,7 +401,14 @@ DEFERRED = "deferred"
 
 
 def ingest_file(
-    path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str, only_roster: str | None = None
+    path: Path,
+    paths: Paths,
+    reg: Registry,
+    divisions: DivisionCache,
+    secret: bytes,
+    digest: str,
+    only_roster: str | None = None,
+    households_cache: HouseholdCache | None = None,
 ) -> FileOutcome:
     """Clean one file; with ``only_roster``, a file of another roster is left for a later phase (DEFERRED)."""
     started = time.perf_counter()
@@ -390,7 +424,9 @@ def ingest_file(
         raise IngestError(
             f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first"
         )
-    households = household_lookup(paths, period, programme) if roster.name == "person" else None
+    households = None
+    if roster.name == "person":
+        households = (households_cache or HouseholdCache(paths)).lookup(period, programme)
 
     result = clean_roster(
         grid,
@@ -509,11 +545,18 @@ def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[t
 
 
 def _ingest_or_fail(
-    path: Path, paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes, digest: str, only_roster: str | None = None
+    path: Path,
+    paths: Paths,
+    reg: Registry,
+    divisions: DivisionCache,
+    secret: bytes,
+    digest: str,
+    only_roster: str | None = None,
+    households_cache: HouseholdCache | None = None,
 ) -> FileOutcome:
     source_file = path.relative_to(paths.raw).as_posix()
     try:
-        return ingest_file(path, paths, reg, divisions, secret, digest, only_roster)
+        return ingest_file(path, paths, reg, divisions, secret, digest, only_roster, households_cache)
     except BaseException as exc:  # one file's failure, whatever it is, is that file's ledger row; the others go on
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
@@ -543,12 +586,31 @@ _worker: dict = {}
 
 
 def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
-    _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg))
+    _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg), households=HouseholdCache(paths))
 
 
 def _worker_ingest(path: Path, digest: str, only_roster: str | None) -> FileOutcome:
     w = _worker
-    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest, only_roster)
+    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest, only_roster, w["households"])
+
+
+@contextlib.contextmanager
+def _worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
+    """Worker processes, each with one Polars thread: the processes already keep every core busy,
+    and more threads in each only add their overhead (POLARS_MAX_THREADS is read when a process
+    imports Polars: set while the workers start, unless it is set already)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # fork after Polars' thread pool started is unsafe
+    threads_set = "POLARS_MAX_THREADS" in os.environ
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
+            yield pool
+    finally:
+        if not threads_set:
+            os.environ.pop("POLARS_MAX_THREADS", None)
 
 
 def default_workers() -> int:
@@ -656,6 +718,7 @@ def _ingest(
         and (candidate_rosters(names[p], reg) == [reg["family"]] or _looks_like_family(names[p]))
     ]
     divisions = DivisionCache(paths, reg)
+    households = HouseholdCache(paths)
     workers = workers or default_workers()
     deferred: list[Path] = []
 
@@ -665,21 +728,19 @@ def _ingest(
         else:
             record(outcome)
 
-    for phase, only_roster in ((divisions_first, None), (maybe_family, "family"), (None, None)):
-        if phase is None:
-            phase = [p for p in todo if p not in divisions_first and p not in maybe_family] + deferred
-        if workers > 1 and len(phase) > 4 and phase is not divisions_first:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            context = multiprocessing.get_context("spawn")  # fork after Polars' thread pool started is unsafe
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
+    with contextlib.ExitStack() as stack:
+        pool = None  # started for the first phase that needs it, and kept for the next
+        for phase, only_roster in ((divisions_first, None), (maybe_family, "family"), (None, None)):
+            if phase is None:
+                phase = [p for p in todo if p not in divisions_first and p not in maybe_family] + deferred
+            if workers > 1 and len(phase) > 4 and phase is not divisions_first:
+                pool = pool or stack.enter_context(_worker_pool(workers, paths, reg, secret))
                 for path, outcome in zip(phase, pool.map(_worker_ingest, phase, [digests[p] for p in phase], [only_roster] * len(phase))):
                     take(path, outcome)
-        else:
-            for path in phase:
-                take(path, _ingest_or_fail(path, paths, reg, divisions, secret, digests[path], only_roster))
-            divisions.forget()
+            else:
+                for path in phase:
+                    take(path, _ingest_or_fail(path, paths, reg, divisions, secret, digests[path], only_roster, households))
+                divisions.forget()
     if new_rows:
         fresh = pl.concat(new_rows, how="vertical")
         kept = ledger.filter(~pl.col("source_file").is_in(fresh["source_file"].implode()))

@@ -76,7 +76,7 @@ class UnknownValue:
 class HouseholdLookup:
     """The households of one period and programme, for the person rows that name them."""
 
-    clean: pl.DataFrame  # household_key, division_code, urban_rural (the clean family rows)
+    clean: pl.DataFrame  # household_key, division_code, urban_rural (the first clean family row of each household key)
     quarantined: pl.Series  # household keys whose family row was quarantined
 
 
@@ -223,23 +223,21 @@ def clean_roster(
     period_start = period.first_day
     name_and_title = source_file + " " + " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)
 
+    # every cell trimmed, empty as null (each cell once: blank rows and footers are read from these);
     # a row-number cell alone (序号 pre-filled down an empty template) does not make a row; a footer
     # written in the 序号 column (合计, 数据来源：…) does
-    stripped = [
-        (lambda s: pl.when(~s.str.contains(r"^\d+(\.0+)?$")).then(s))(pl.col(c).str.strip_chars().replace("", None))
-        if c in match.row_number_columns
-        else pl.col(c).str.strip_chars().replace("", None)
-        for c in all_cols
-    ]
+    trimmed = cells.select(pl.col(c).str.strip_chars().replace("", None) for c in all_cols)
+    content = trimmed.with_columns(
+        pl.when(~pl.col(c).str.contains(r"^\d+(\.0+)?$")).then(pl.col(c)).alias(c) for c in match.row_number_columns
+    )
     content_cols = [c for c in all_cols if c not in match.row_number_columns] or all_cols
-    content = stripped
-    first_cell = pl.coalesce(*content).map_batches(values.nfkc_where_needed, return_dtype=pl.String)
-    df = cells.with_columns(
+    marks = content.select(_blank=pl.all_horizontal(pl.all().is_null()), _first=pl.coalesce(content.columns))
+    marks = marks.select("_blank", _footer_word=values.nfkc(pl.col("_first")).str.extract(FOOTER_PATTERN, 1))
+    df = pl.concat([cells, marks], how="horizontal").with_columns(
         pl.int_range(first_row_number, first_row_number + pl.len(), dtype=pl.Int64).alias("_row"),
         *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in match.columns.items()],
-        _blank=pl.all_horizontal(s.is_null() for s in content),
-        _footer_word=first_cell.str.extract(FOOTER_PATTERN, 1),
-    ).with_columns(_footer=pl.col("_footer_word").is_not_null())
+        _footer=pl.col("_footer_word").is_not_null(),
+    )
     df = df.with_columns(
         _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer")).then(pl.col("_row").first().over(content_cols)).otherwise(pl.col("_row"))
     )
@@ -253,7 +251,7 @@ def clean_roster(
             continue
         text = pl.col(f"t_{f.name}") if f.name in by_field else pl.lit(None, dtype=pl.String)
         if f.type == "id_card":
-            df = identity.validate_ids(df.with_columns(text.alias("_id_text")), "_id_text", f"v_{f.name}").drop("_id_text")
+            df = identity.validate_ids(df.with_columns(text.alias("_id_text")), "_id_text", f"v_{f.name}", normalised=True).drop("_id_text")
             several = text.str.count_matches(r"\d{15,17}[\dXx]") >= 2
             reason = pl.col(f"v_{f.name}_reason")
             error = (
@@ -272,9 +270,9 @@ def clean_roster(
                 else pl.lit(None, dtype=pl.String).alias(f"e_{f.name}")
             )
         elif f.type == "disability_cert":
-            df = identity.validate_disability_certs(df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}").drop(
-                "_cert_text"
-            )
+            df = identity.validate_disability_certs(
+                df.with_columns(text.alias("_cert_text")), "_cert_text", f"v_{f.name}", normalised=True
+            ).drop("_cert_text")
             exprs.append(pl.col(f"v_{f.name}_reason").alias(f"e_{f.name}"))
         else:
             other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
@@ -283,6 +281,10 @@ def clean_roster(
             )
             exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme, period_end).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)
+    # the pseudonyms of every ID column at once: each distinct ID is hashed once (a head is a member too)
+    if id_fields:
+        ids = identity.pseudonymise(pl.concat([df[f"v_{f.name}"] for f in id_fields]), secret)
+        df = df.with_columns(ids.slice(i * df.height, df.height).alias(f"k_{f.name}") for i, f in enumerate(id_fields))
 
     # ---- cross-field rules
     cert = next((f for f in roster.fields if f.type == "disability_cert"), None)
@@ -329,12 +331,14 @@ def clean_roster(
     # ---- a member follows their household: region and urban/rural from the family roster, and a
     # member of a household whose row was quarantined (or is not listed) is quarantined with it
     if households is not None and "v_head_id" in df.columns:
-        df = df.with_columns(_household_key=identity.pseudonymise(df["v_head_id"], secret))
-        listed = households.clean.select(
+        df = df.with_columns(_household_key=pl.col("k_head_id"))
+        # the households this file names (a province's family rosters list a million)
+        named = households.clean.filter(pl.col("household_key").is_in(df["k_head_id"].drop_nulls().implode()))
+        listed = named.select(
             _household_key=pl.col("household_key"),
             _h_division=pl.col("division_code"),
             _h_urban_rural=pl.col("urban_rural"),
-        ).unique("_household_key", keep="first")
+        )
         df = (
             df.join(listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left")
             .with_columns(
@@ -381,9 +385,9 @@ def clean_roster(
     live = df.filter(pl.col("_structural").is_null())
     failing = live.filter(~no_error)
     if roster.name == "family" and "v_head_id" in failing.columns:
-        failing = failing.with_columns(_household_key=identity.pseudonymise(failing["v_head_id"], secret))
+        failing = failing.with_columns(_household_key=pl.col("k_head_id"))
     quarantine = _quarantine(df, failing, error_cols, match, by_field, region_fields, source_file)
-    clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, source_file, secret)
+    clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, source_file)
     counts = df.select(
         blank=(pl.col("_structural") == BLANK_ROW).sum(),
         footer=(pl.col("_structural") == FOOTER_ROW).sum(),
@@ -416,20 +420,24 @@ def clean_roster(
 def _unknown_values(live: pl.DataFrame, match: HeaderMatch, by_field: dict[str, str]) -> list[UnknownValue]:
     """Per column with a vocabulary: the values nobody maps, with their row counts. A value that is
     also a name in the file (a column shifted under the wrong header) is shown as *** only."""
+    fields = [f for f in match.roster.fields if (f.values or f.type == "bool") and f.name in by_field and f"e_{f.name}" in live.columns]
+    if not fields:
+        return []
+    with_bad = live.select((pl.col(f"e_{f.name}") == BAD_VALUE).any() for f in fields).row(0)
+    fields = [f for f, bad in zip(fields, with_bad, strict=True) if bad]
+    if not fields:
+        return []
     names = [f"t_{f.name}" for f in match.roster.fields if f.type == "person_name" and f.name in by_field]
     known_names = pl.concat([live[c] for c in names]).drop_nulls().unique().implode() if names else None
     found = []
-    for f in match.roster.fields:
-        if not (f.values or f.type == "bool") or f.name not in by_field or f"e_{f.name}" not in live.columns:
-            continue
+    for f in fields:
         bad = live.filter(pl.col(f"e_{f.name}") == BAD_VALUE)
-        if bad.height:
-            shown = pl.col(f"t_{f.name}").str.replace_all(ID_LIKE, "${1}********${2}")
-            if known_names is not None:
-                shown = pl.when(pl.col(f"t_{f.name}").is_in(known_names)).then(pl.lit("***")).otherwise(shown)
-            masked = bad.select(shown.alias(f"t_{f.name}"))
-            counts = masked.group_by(f"t_{f.name}").len().sort(["len", f"t_{f.name}"], descending=[True, False])
-            found.append(UnknownValue(f.name, match.labels.get(by_field[f.name], f.zh), dict(counts.iter_rows())))
+        shown = pl.col(f"t_{f.name}").str.replace_all(ID_LIKE, "${1}********${2}")
+        if known_names is not None:
+            shown = pl.when(pl.col(f"t_{f.name}").is_in(known_names)).then(pl.lit("***")).otherwise(shown)
+        masked = bad.select(shown.alias(f"t_{f.name}"))
+        counts = masked.group_by(f"t_{f.name}").len().sort(["len", f"t_{f.name}"], descending=[True, False])
+        found.append(UnknownValue(f.name, match.labels.get(by_field[f.name], f.zh), dict(counts.iter_rows())))
     return found
 
 
@@ -509,18 +517,16 @@ def _quarantine(
 
 
 def _clean_rows(
-    good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, source_file: str, secret: bytes
+    good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, source_file: str
 ) -> pl.DataFrame:
     """The clean table in the registry's column order: IDs become pseudonyms and masked IDs.
 
     A key seen twice (the same person in two households, say) keeps both rows: that is a finding
     for the warnings (W03), not a cleaning error."""
     keys = [
-        (
-            good["_household_key"]
-            if f.name == "head_id" and "_household_key" in good.columns
-            else identity.pseudonymise(good[f"v_{f.name}"], secret)
-        ).alias(f.key_column)
+        (pl.col("_household_key") if f.name == "head_id" and "_household_key" in good.columns else pl.col(f"k_{f.name}")).alias(
+            f.key_column
+        )
         for f in id_fields
     ]
     good = good.with_columns(*keys, *[identity.mask_id(pl.col(f"v_{f.name}")).alias(f.masked_column) for f in id_fields])

@@ -7,6 +7,7 @@ config/civstat.yaml, and fails clearly on an unmapped or missing required column
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ UNIT_SUFFIX = r"\((人|张|户|个|所|家|人次|岁|周岁)\)$"
 ROW_NUMBER_HEADERS = {"序号", "编号", "行号", "序", "顺序号", "No", "No.", "NO", "NO.", "no", "#", "排序"}
 
 
+@functools.lru_cache(maxsize=65536)  # the same few hundred labels, looked at for every candidate header row
 def normalise_header(label: str | None) -> str:
     """NFKC, no whitespace, no required-marker asterisks, no trailing count unit:
     '户主身份证号 *' == '户主身份证号', '床位数（张）' == '床位数'."""

@@ -9,11 +9,11 @@ message is the row a person sees when they open the file.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
@@ -113,14 +113,17 @@ def _where_parsing_fails(text: str, separator: str) -> str:
 
 def read_csv_grid(data: bytes, limits: Limits = DEFAULT_LIMITS, *, tab: bool = False) -> RawGrid:
     text, encoding = decode_text(data)
-    del data
-    if "\r" in text:  # Windows (\r\n) and old Mac (\r alone) line endings
+    crlf = "\r" in text
+    if crlf:  # Windows (\r\n) and old Mac (\r alone) line endings
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip(" \t\n,\ufeff"):
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, CSV, encoding)
     separator = _separator(text, tab)
-    payload = text.encode("utf-8")
-    for width in (_csv_width(text, 2000, separator), None):
+    # UTF-8 as it came (less a BOM) unless the line endings changed: Polars reads bytes
+    payload = data.removeprefix(b"\xef\xbb\xbf") if encoding.startswith("utf-8") and not crlf else text.encode("utf-8")
+    del data
+    # the width of the first lines, else (a longer line further down: Polars says so) of them all
+    for width in (_csv_width(text, 100, separator), None):
         width = width or _csv_width(text, None, separator)
         if width > limits.max_columns:
             raise UnreadableFile(f"a line has {width} fields (more than {limits.max_columns}): not a roster export")
@@ -143,43 +146,8 @@ def read_csv_grid(data: bytes, limits: Limits = DEFAULT_LIMITS, *, tab: bool = F
     raise AssertionError("unreachable")
 
 
-def _sheet_names(archive: zipfile.ZipFile) -> list[str]:
-    names = [n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
-    return sorted(names, key=lambda n: int(re.search(r"(\d+)\.xml$", n).group(1)))
-
-
-def _xlsx_first_row(path: Path, sheet_index: int = 0) -> int:
-    """calamine starts a sheet at its first non-empty row; find that row's number in the XML."""
-    with zipfile.ZipFile(path) as archive:
-        names = _sheet_names(archive)
-        if not names:
-            return 1
-        with archive.open(names[min(sheet_index, len(names) - 1)]) as sheet:
-            head = sheet.read(1 << 20).decode("utf-8", "replace")
-    for match in re.finditer(r'<row [^>]*?r="(\d+)"[^>]*?(?:/>|>(.*?)</row>)', head, re.S):
-        if match.group(2) and re.search(r"<v>|<is>", match.group(2)):
-            return int(match.group(1))
-    return 1
-
-
-_NUMERIC_CELL = re.compile(rb'<c r="[A-Z]+\d+"(?: s="\d+")?(?: t="n")?><v>([-+0-9.Ee]+)</v>')
-
-
-def _xlsx_big_numbers(path: Path) -> list[str]:
-    """Numeric cells of 15 digits or more, as calamine prints them (the double's exact integer).
-
-    Such a cell is an ID that went through Excel as a number: Excel kept 15 significant digits and
-    the rest is gone. The grid shows it the way Excel does (4.30621E+17) so that validation
-    rejects it as lost precision instead of mistaking it for a typo.
-    """
-    found = []
-    with zipfile.ZipFile(path) as archive:
-        for name in _sheet_names(archive):  # every sheet: the roster may be on any of them
-            for match in _NUMERIC_CELL.finditer(archive.read(name)):
-                value = float(match.group(1))
-                if abs(value) >= 1e14:
-                    found.append(str(int(value)))
-    return found
+# A number of 15 digits or more as fastexcel writes a number cell as text (the double's exact integer).
+LONG_NUMBER = r"^-?\d{15,}$"
 
 
 def _excel_display(big: pl.Expr) -> pl.Expr:
@@ -190,14 +158,40 @@ def _excel_display(big: pl.Expr) -> pl.Expr:
     )
 
 
+def _numbers_as_excel_shows_them(cells: pl.DataFrame, number_cells: Callable[[list[int]], pl.DataFrame]) -> pl.DataFrame:
+    """Number cells of 15 digits or more, the way Excel shows them.
+
+    Such a cell is an ID that went through Excel as a number: Excel kept 15 significant digits and
+    the rest is gone. Written as Excel shows it (4.30621E+17), validation rejects it as lost
+    precision instead of mistaking it for a typo, or taking a wrong number for a valid ID. An ID
+    typed as text is kept as it is, even when its digits could be a number's: which cells are
+    numbers, the reader says (``number_cells``: for the given columns, non-null where the cell is a
+    number), asked only when some cell has that many digits.
+    """
+    long = [i for i, c in enumerate(cells.columns) if cells[c].str.contains(LONG_NUMBER).any()]
+    if not long:
+        return cells
+    numbers = number_cells(long)
+    return cells.with_columns(
+        pl.when(numbers[:, n].is_not_null() & pl.col(cells.columns[i]).str.contains(LONG_NUMBER))
+        .then(_excel_display(pl.col(cells.columns[i])))
+        .otherwise(pl.col(cells.columns[i]))
+        .alias(cells.columns[i])
+        for n, i in enumerate(long)
+    )
+
+
 def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
+    """A workbook's one sheet with data (.xlsx, .xlsm or legacy .xls), read once as text. The grid
+    starts at the sheet's first non-empty row, and ``first_row`` says which row of the sheet that is."""
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(path)
         with_data = []
         for index, name in enumerate(reader.sheet_names):
-            sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+            # skip_rows=0: leading empty rows are kept (counted below), so row numbers are the sheet's
+            sheet = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="string")
             if sheet.height:
                 with_data.append((name, sheet, index))
     except Exception as exc:  # fastexcel's own error types; their text may quote cells: not passed on
@@ -209,72 +203,115 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> Ra
         raise UnreadableFile(
             f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
         )
-    cells = _named(with_data[0][1].to_polars())
+    _, sheet, index = with_data[0]
+    cells = _named(sheet.to_polars())
+    empty_above = cells.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item() or 0
+    cells = cells.slice(empty_above)
     if cells.width > limits.max_columns or cells.height > limits.max_rows:
         raise UnreadableFile(
             f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})"
         )
-    first_row = 1
-    if fmt == XLSX:
-        first_row = _xlsx_first_row(path, with_data[0][2])
-        big = _xlsx_big_numbers(path)
-        if big:
-            cells = cells.with_columns(
-                pl.when(pl.col(c).is_in(big)).then(_excel_display(pl.col(c))).otherwise(pl.col(c)).alias(c) for c in cells.columns
-            )
-    return RawGrid(cells, first_row, fmt)
+    columns = [c.absolute_index for c in sheet.selected_columns]
+
+    def number_cells(wanted: list[int]) -> pl.DataFrame:
+        try:  # as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
+            typed = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="boolean", use_columns=[columns[i] for i in wanted])
+            return typed.to_polars().slice(empty_above)
+        except Exception as exc:
+            raise UnreadableFile(
+                f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it"
+            ) from None
+
+    return RawGrid(_numbers_as_excel_shows_them(cells, number_cells), 1 + empty_above, fmt)
 
 
 MAX_SPAN = 1000  # a colspan/rowspan beyond this is a broken or hostile file, not a roster
 MAX_COLUMNS = 16384  # Excel's own limit
 
 
-class _TableParser(HTMLParser):
-    """The cells of every <tr> as (text, rowspan, colspan); text of nested tags is joined."""
+# The tags that shape a table: a whole cell of plain text (most cells: one match instead of two), a
+# start tag of tr, td or th, an end tag of those or of table (quoted attribute values may hold '>');
+# any markup at all; what hides tags from a browser (comments, scripts).
+_ATTRIBUTES = r"""((?:[^>"']|"[^"]*"|'[^']*')*)"""
+_TABLE_TAG = re.compile(rf"<(t[dh])(?=[\s/>]){_ATTRIBUTES}>([^<]*)</t[dh]\s*>|<(/?)(tr|td|th|table)(?=[\s/>]){_ATTRIBUTES}>", re.I)
+_MARKUP = re.compile(r"""<!--.*?(?:-->|\Z)|<![^>]*>|<\?[^>]*>|</?[a-zA-Z](?:[^>"']|"[^"]*"|'[^']*')*>""", re.S)
+_HIDDEN = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style)(?=[\s>]).*?(?:</\1\s*>|\Z)", re.S | re.I)
+_ATTRIBUTE = re.compile(r"""([^\s/>=][^\s/>=]*)(?:\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?""")
+_BR = re.compile(r"<br(?=[\s/>])", re.I)
+_UNQUOTED_SLASH = re.compile(r"""=\s*[^\s'">]*/$""")  # <td colspan=2/> is not <td/>: the slash is the value's
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.rows: list[list[tuple[str, int, int]]] = []
-        self._cell: list[str] | None = None
-        self._spans = (1, 1)
 
-    @staticmethod
-    def _span(attrs: list[tuple[str, str | None]], name: str) -> int:
-        for key, value in attrs:
-            if key == name and value:
-                digits = re.match(r"\s*(\d+)", value)
-                if digits:
-                    span = int(digits.group(1))
-                    if span > MAX_SPAN:
-                        raise UnreadableFile(f"an HTML table cell spans {span} {name[:3]}s (more than {MAX_SPAN}): not a roster export")
-                    return max(span, 1)
+def _span(attributes: str, name: str) -> int:
+    """The rowspan or colspan of a cell (1 when absent or not a number)."""
+    if "span" not in attributes.lower():
         return 1
+    for key, value in _ATTRIBUTE.findall(attributes):
+        value = html.unescape(value[1:-1] if value[:1] in ("'", '"') else value)
+        digits = re.match(r"\s*(\d+)", value) if key.lower() == name and value else None
+        if digits:
+            span = int(digits.group(1))
+            if span > MAX_SPAN:
+                raise UnreadableFile(f"an HTML table cell spans {span} {name[:3]}s (more than {MAX_SPAN}): not a roster export")
+            return max(span, 1)
+    return 1
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr":
-            self._close_cell()
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self._close_cell()
-            if not self.rows:
-                self.rows.append([])
-            self._cell = []
-            self._spans = (self._span(attrs, "rowspan"), self._span(attrs, "colspan"))
-        elif tag == "br" and self._cell is not None:
-            self._cell.append(" ")
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th", "tr", "table"):
-            self._close_cell()
+def _cell_text(markup: str) -> str:
+    """The text of a cell: the text of nested tags joined, <br> as a space, character references
+    resolved, trimmed."""
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    if "<" in markup:
+        chunks, at = [], 0
+        for tag in _MARKUP.finditer(markup):
+            chunks.append(html.unescape(markup[at : tag.start()]))
+            if _BR.match(tag.group()):
+                chunks.append(" ")
+            at = tag.end()
+        chunks.append(html.unescape(markup[at:]))
+        return "".join(chunks).strip()
+    return html.unescape(markup).strip()
 
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
 
-    def _close_cell(self) -> None:
-        if self._cell is not None:
-            self.rows[-1].append(("".join(self._cell).strip(), *self._spans))
-            self._cell = None
+def _table_rows(text: str) -> list[list[tuple[str, int, int]]]:
+    """The cells of every <tr> as (text, rowspan, colspan), as a browser reads them: a cell ends at
+    the next cell, row or table end tag (closed or not); a cell still open at the end of the file is
+    dropped; comments, scripts and styles are not text."""
+    if "<!--" in text or any(f"<{tag}" in text for tag in ("script", "style", "SCRIPT", "STYLE")):
+        text = _HIDDEN.sub("<!---->", text)
+    # split: the text before the first tag, then per tag its groups (a whole cell: name, attributes,
+    # text; a tag: closing slash, name, attributes) and the text after it
+    parts = _TABLE_TAG.split(text)
+    rows: list[list[tuple[str, int, int]]] = []
+    cell: list | None = None  # the open cell: its rowspan, colspan and the markup inside it
+    for i in range(1, len(parts), 7):
+        whole, closing, name, attributes, after = parts[i], parts[i + 3], parts[i + 4], parts[i + 5], parts[i + 6]
+        if whole is not None:  # <td>text</td>
+            name, attributes, after = "td", parts[i + 1], parts[i + 2]
+        elif name not in ("td", "tr", "th", "table"):
+            name = name.lower()
+        if name == "table" and not closing:  # a table inside a cell: its rows end the cell, not its tag
+            if cell is not None:
+                cell.append("<table>" + after)
+            continue
+        if cell is not None:
+            rows[-1].append((_cell_text("".join(cell[2:])), cell[0], cell[1]))
+            cell = None
+        if closing:
+            continue
+        if name == "tr":
+            rows.append([])
+            continue
+        if not rows:
+            rows.append([])
+        spans = (_span(attributes, "rowspan"), _span(attributes, "colspan")) if attributes else (1, 1)
+        if attributes.endswith("/") and not _UNQUOTED_SLASH.search(attributes):  # <td/>: an empty cell, closed at once
+            rows[-1].append(("", *spans))
+        elif whole is not None:
+            rows[-1].append((after.strip() if "&" not in after else _cell_text(after), *spans))  # plain text: no tags
+        else:
+            cell = [*spans, after]
+    return rows
 
 
 def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
@@ -282,28 +319,26 @@ def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     (rowspan, colspan) keep their text in the first cell and leave the others empty, as a
     spreadsheet shows them, so every value stays under its own header."""
     text, encoding = decode_text(data)
-    parser = _TableParser()
-    parser.feed(text)
-    parser.close()
+    max_columns = min(MAX_COLUMNS, limits.max_columns)
     grid: list[list[str | None]] = []
     taken: dict[tuple[int, int], bool] = {}  # (row, col) covered by a span from above or the left
-    for r, cells in enumerate(parser.rows):
+    for r, cells in enumerate(_table_rows(text)):
         row: list[str | None] = []
-        col = 0
         for value, rowspan, colspan in cells:
-            while taken.pop((r, col), False):
+            while taken and taken.pop((r, len(row)), False):
                 row.append(None)
-                col += 1
-            if col + colspan > min(MAX_COLUMNS, limits.max_columns):
-                raise UnreadableFile(f"an HTML table row is wider than {min(MAX_COLUMNS, limits.max_columns)} columns: not a roster export")
-            row.extend([value or None] + [None] * (colspan - 1))
-            for dr in range(1, rowspan):
-                for dc in range(colspan):
-                    taken[(r + dr, col + dc)] = True
-            col += colspan
-        while taken.pop((r, col), False):
+            col = len(row)
+            if col + colspan > max_columns:
+                raise UnreadableFile(f"an HTML table row is wider than {max_columns} columns: not a roster export")
+            row.append(value or None)
+            if colspan > 1:
+                row.extend([None] * (colspan - 1))
+            if rowspan > 1:
+                for dr in range(1, rowspan):
+                    for dc in range(colspan):
+                        taken[(r + dr, col + dc)] = True
+        while taken and taken.pop((r, len(row)), False):
             row.append(None)
-            col += 1
         grid.append(row)
     width = max((len(r) for r in grid), default=1)
     columns = {f"c{i}": [r[i] if i < len(r) else None for r in grid] for i in range(width)}

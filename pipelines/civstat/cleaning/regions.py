@@ -7,6 +7,8 @@ township), after NFKC and the region_aliases of config/civstat.yaml.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 LEVEL_DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
@@ -73,6 +75,12 @@ def name_kind(name: pl.Expr) -> pl.Expr:
     )
 
 
+def _by_key(table: pl.DataFrame) -> dict[tuple, tuple]:
+    """A lookup table of the register (key columns, then the prefix or code and the count ``n``) as a
+    dict: looking a few names up must not hash the whole register again for each file."""
+    return {row[:-2]: row[-2:] for row in table.iter_rows()}
+
+
 class RegionResolver:
     """Lookups built once per division table, applied to whole columns.
 
@@ -86,6 +94,7 @@ class RegionResolver:
             d = pl.concat([d, extra.select(d.columns)])
         d = d.with_columns(level=division_level(pl.col("division_code")), core=core_name(pl.col("name")), kind=name_kind(pl.col("name")))
         d = d.with_columns(core_kind=pl.col("core") + "|" + pl.col("kind"))
+        self._resolved: dict[tuple[str, ...], pl.DataFrame] = {}  # levels -> names resolved so far, with their answers
         self.by_level = {}
         for level in ("county", "township", "village"):
             rows = (
@@ -105,19 +114,19 @@ class RegionResolver:
                 keyed = rows.select("parent", "prefix", key=pl.col(key)).unique()
                 with_parent = keyed.group_by("parent", "key").agg(pl.col("prefix").first(), pl.len().alias("n"))
                 anywhere = keyed.group_by("key").agg(pl.col("prefix").first(), pl.len().alias("n"))
-                tables.append((with_parent, anywhere))
+                tables.append((_by_key(with_parent), _by_key(anywhere)))
             self.by_level[level] = tables
         # a region column of no stated level (地区): any division of the register, by name or core
         self.any_level = []
         for key in ("name", "core"):
             keyed = d.filter(pl.col("level") != "province").select("division_code", key=pl.col(key)).unique()
-            self.any_level.append(keyed.group_by("key").agg(pl.col("division_code").first().alias("code"), pl.len().alias("n")))
-        urban_rural = divisions.select("division_code", "urban_rural_code") if "urban_rural_code" in divisions.columns else None
+            self.any_level.append(_by_key(keyed.group_by("key").agg(pl.col("division_code").first(), pl.len().alias("n"))))
+        # urban / rural by division code (a dict: a file asks for a few hundred of the register's codes)
         self.urban_rural: dict[str, str] = (
             {}
-            if urban_rural is None
+            if "urban_rural_code" not in divisions.columns
             else dict(
-                urban_rural.filter(pl.col("urban_rural_code").str.contains(r"^[12]"))
+                divisions.filter(pl.col("urban_rural_code").str.contains(r"^[12]"))
                 .select(
                     "division_code",
                     pl.when(pl.col("urban_rural_code").str.starts_with("1")).then(pl.lit("urban")).otherwise(pl.lit("rural")),
@@ -126,121 +135,99 @@ class RegionResolver:
             )
         )
 
-    def _resolve_any(self, out, col: str, lazy: bool):
-        value = pl.col(col)
-        exact, core = (t.lazy() if lazy else t for t in self.any_level)
-        joined = (
-            out.with_columns(_name=clean_name(value))
-            .with_columns(_core=core_name(pl.col("_name")))
-            .join(
-                exact.rename({"code": "_c0", "n": "_n0"}),
-                left_on="_name",
-                right_on="key",
-                how="left",
-                maintain_order="left",
-            )
-            .join(core.rename({"code": "_c1", "n": "_n1"}), left_on="_core", right_on="key", how="left", maintain_order="left")
-        )
-        is_code = value.str.contains(r"^(\d{6}|\d{9}|\d{12})$")
-        found = (
-            pl.when(is_code)
-            .then(value.str.pad_end(12, "0"))
-            .when(pl.col("_n0") == 1)
-            .then(pl.col("_c0"))
-            .when(pl.col("_n0").is_null() & (pl.col("_n1") == 1))
-            .then(pl.col("_c1"))
-        )
-        problem = (
-            pl.when(value.is_null() | is_code)
-            .then(None)
-            .when((pl.col("_n0") > 1) | (pl.col("_n0").is_null() & (pl.col("_n1") > 1)))
-            .then(pl.lit(AMBIGUOUS_REGION))
-            .when(found.is_null())
-            .then(pl.lit(UNKNOWN_REGION))
-        )
-        return joined.with_columns(
-            division_code=pl.when(problem.is_null()).then(found),
-            region_error=problem,
-            region_error_column=pl.when(problem.is_not_null()).then(pl.lit(col)),
-        ).drop("_prefix", "_name", "_core", "_c0", "_n0", "_c1", "_n1")
-
     def urban_rural_of(self, division_code: pl.Expr) -> pl.Expr:
         """urban / rural from the division's 城乡分类代码 (1xx urban, 2xx rural); null when it has none."""
-        return division_code.replace_strict(self.urban_rural, default=None, return_dtype=pl.String)
+        return division_code.map_batches(self._urban_rural_of, return_dtype=pl.String)
 
-    def resolve(self, frame: pl.DataFrame | pl.LazyFrame, columns: dict[str, str]) -> pl.DataFrame | pl.LazyFrame:
+    def _urban_rural_of(self, codes: pl.Series) -> pl.Series:
+        distinct = codes.drop_nulls().unique()
+        kinds = pl.Series([self.urban_rural.get(code) for code in distinct.to_list()], dtype=pl.String)
+        return codes.replace_strict(distinct, kinds, default=None, return_dtype=pl.String)
+
+    def resolve(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
         """Add ``division_code``, ``region_error`` (reason) and ``region_error_column`` to ``frame``.
 
-        ``columns`` maps a level (county / township / village) to the frame column holding it.
+        ``columns`` maps a level (county / township / village) to the frame column holding it. Each
+        distinct combination of names is resolved once per register, not once per row (a province's
+        rosters name the same few thousand places in millions of rows), then joined to the rows.
         """
-        out = frame.with_columns(
-            _prefix=pl.lit(None, dtype=pl.String),
-            region_error=pl.lit(None, dtype=pl.String),
-            region_error_column=pl.lit(None, dtype=pl.String),
+        levels, names = list(columns), list(columns.values())
+        wanted = frame.select(names).unique().rename(dict(zip(names, levels, strict=True)))
+        known = self._resolved.get(tuple(levels))
+        new = wanted if known is None else wanted.join(known, on=levels, how="anti", nulls_equal=True)
+        if new.height:
+            found = self._resolve(new, {level: level for level in levels})
+            known = found if known is None else pl.concat([known, found])
+            self._resolved[tuple(levels)] = known
+        answers = known.join(wanted, on=levels, how="semi", nulls_equal=True).select(
+            *[pl.col(level).alias(name) for level, name in zip(levels, names, strict=True)],
+            "region_error",
+            pl.col("region_error_column").replace_strict(dict(zip(levels, names, strict=True)), default=None, return_dtype=pl.String),
+            "division_code",
         )
-        lazy = isinstance(frame, pl.LazyFrame)
-        if set(columns) == {"any"}:
-            return self._resolve_any(out, columns["any"], lazy)
-        for level in ("county", "township", "village"):
-            col = columns.get(level)
-            if col is None:
+        return frame.join(answers, on=names, how="left", nulls_equal=True, maintain_order="left")
+
+    def _resolve(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+        """The answers for ``frame``'s distinct combinations of names (``resolve`` asks only for
+        those it has not seen): the names made comparable in Polars, then each combination looked
+        up level by level in the register's dicts."""
+        levels = [level for level in ("county", "township", "village", "any") if level in columns]
+        comparable = frame.with_columns(clean_name(pl.col(columns[level])).alias(f"_name_{level}") for level in levels)
+        comparable = comparable.with_columns(
+            expr
+            for level in levels
+            for expr in (
+                core_name(pl.col(f"_name_{level}")).alias(f"_core_{level}"),
+                name_kind(pl.col(f"_name_{level}")).alias(f"_kind_{level}"),
+            )
+        )
+        answers = []
+        for row in comparable.iter_rows(named=True):
+            if levels == ["any"]:
+                code, error = self._answer_any(row[columns["any"]], row["_name_any"], row["_core_any"])
+                answers.append((code, error, columns["any"] if error else None))
                 continue
-            digits = LEVEL_DIGITS[level]
-            value = pl.col(col)
-            is_code = value.str.contains(rf"^\d{{{digits}}}(\d*)$")
-            joined = (
-                out.with_columns(_key_parent=pl.col("_prefix"), _name=clean_name(value))
-                .with_columns(_core=core_name(pl.col("_name")), _kind=name_kind(pl.col("_name")))
-                .with_columns(_core_kind=pl.col("_core") + "|" + pl.col("_kind"))
-            )
-            for i, ((with_parent, anywhere), key) in enumerate(zip(self.by_level[level], ("_name", "_core_kind", "_core"), strict=True)):
-                if lazy:
-                    with_parent, anywhere = with_parent.lazy(), anywhere.lazy()
-                joined = joined.join(
-                    with_parent.rename({"prefix": f"_pp{i}", "n": f"_np{i}"}),
-                    left_on=["_key_parent", key],
-                    right_on=["parent", "key"],
-                    how="left",
-                    maintain_order="left",
-                ).join(
-                    anywhere.rename({"prefix": f"_pa{i}", "n": f"_na{i}"}),
-                    left_on=key,
-                    right_on="key",
-                    how="left",
-                    maintain_order="left",
-                )
-            under_parent = pl.col("_prefix").is_not_null()
-            # as written first, then by core name and kind (青山村 -> 青山村委会), then by core name
-            # alone (青山 -> 青山村委会); under the parent when the row names one
-            n = [pl.when(under_parent).then(pl.col(f"_np{i}")).otherwise(pl.col(f"_na{i}")) for i in range(3)]
-            p = [pl.when(under_parent).then(pl.col(f"_pp{i}")).otherwise(pl.col(f"_pa{i}")) for i in range(3)]
-            found = (
-                pl.when(value.is_null())
-                .then(pl.col("_prefix"))
-                .when(is_code)
-                .then(value.str.slice(0, digits))
-                .when(n[0] == 1)
-                .then(p[0])
-                .when(n[0].is_null() & (n[1] == 1))
-                .then(p[1])
-                .when(n[0].is_null() & n[1].is_null() & (n[2] == 1))
-                .then(p[2])
-            )
-            problem = (
-                pl.when(value.is_null() | is_code)
-                .then(None)
-                .when((n[0] > 1) | (n[0].is_null() & (n[1] > 1)) | (n[0].is_null() & n[1].is_null() & (n[2] > 1)))
-                .then(pl.lit(AMBIGUOUS_REGION))
-                .when(found.is_null())
-                .then(pl.lit(UNKNOWN_REGION))
-            )
-            out = joined.with_columns(
-                region_error=pl.coalesce("region_error", problem),
-                region_error_column=pl.when(pl.col("region_error").is_null() & problem.is_not_null())
-                .then(pl.lit(col))
-                .otherwise(pl.col("region_error_column")),
-                _prefix=found,
-            ).drop("_key_parent", "_name", "_core", "_kind", "_core_kind", *[f"_{a}{b}{i}" for a in "np" for b in "pa" for i in (0, 1, 2)])
-        return out.with_columns(division_code=pl.when(pl.col("region_error").is_null()).then(pl.col("_prefix").str.pad_end(12, "0"))).drop(
-            "_prefix"
+            prefix = error = error_column = None
+            for level in levels:
+                core, kind = row[f"_core_{level}"], row[f"_kind_{level}"]
+                keys = (row[f"_name_{level}"], None if core is None or kind is None else f"{core}|{kind}", core)
+                prefix, problem = self._answer(level, row[columns[level]], prefix, keys)
+                if error is None and problem is not None:
+                    error, error_column = problem, columns[level]
+            answers.append((None if error is not None or prefix is None else prefix.ljust(12, "0"), error, error_column))
+        found = pl.DataFrame(
+            answers, schema={"division_code": pl.String, "region_error": pl.String, "region_error_column": pl.String}, orient="row"
         )
+        return pl.concat([frame, found.select("region_error", "region_error_column", "division_code")], how="horizontal")
+
+    def _answer(self, level: str, value: str | None, prefix: str | None, keys: tuple) -> tuple[str | None, str | None]:
+        """The code prefix one level of a row names (the parent's ``prefix`` carried on when the
+        level is empty) and why it cannot be found (None when it can). The keys (the name as written,
+        by core name and kind, by core name: 青山村 -> 青山村委会, 青山 -> 青山村委会) are tried in
+        turn; the first the register knows decides. Under the parent when the row names one, else
+        anywhere in the register."""
+        digits = LEVEL_DIGITS[level]
+        if value is None:
+            return prefix, None
+        if re.fullmatch(rf"\d{{{digits}}}\d*", value):
+            return value[:digits], None
+        for (with_parent, anywhere), key in zip(self.by_level[level], keys, strict=True):
+            entry = None if key is None else with_parent.get((prefix, key)) if prefix is not None else anywhere.get((key,))
+            if entry is not None:
+                code, n = entry
+                return (code, None) if n == 1 else (None, AMBIGUOUS_REGION)
+        return None, UNKNOWN_REGION
+
+    def _answer_any(self, value: str | None, name: str | None, core: str | None) -> tuple[str | None, str | None]:
+        """The 12-digit code a region of no stated level names (by code, by name, by core name), and
+        why it cannot be found."""
+        if value is None:
+            return None, None
+        if re.fullmatch(r"\d{6}|\d{9}|\d{12}", value):
+            return value.ljust(12, "0"), None
+        for table, key in zip(self.any_level, (name, core), strict=True):
+            entry = None if key is None else table.get((key,))
+            if entry is not None:
+                code, n = entry
+                return (code, None) if n == 1 else (None, AMBIGUOUS_REGION)
+        return None, UNKNOWN_REGION

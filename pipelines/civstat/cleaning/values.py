@@ -16,23 +16,15 @@ EXCEL_EPOCH = pl.date(1899, 12, 30)  # Excel serial 1 = 1900-01-01 (with Lotus' 
 NFKC_UNSTABLE = r"[^\x00-\x7F\u4E00-\u9FFF\u3001\u3002]"
 
 
-def nfkc_where_needed(values: pl.Series) -> pl.Series:
-    """NFKC of the cells that can change under it; the others are kept as they are."""
-    needs = values.str.contains(NFKC_UNSTABLE).fill_null(False)
-    if not needs.any():
-        return values
-    where = needs.arg_true()
-    return values.scatter(where, values.gather(where).str.normalize("NFKC"))
+def nfkc(raw: pl.Expr) -> pl.Expr:
+    """NFKC of the cells that can change under it; the others are kept as they are (``raw`` is
+    read three times: a column, not a computation)."""
+    return pl.when(raw.str.contains(NFKC_UNSTABLE)).then(raw.str.normalize("NFKC")).otherwise(raw)
 
 
 def normalise_text(raw: pl.Expr) -> pl.Expr:
     """NFKC (full-width to half-width), trimmed, leading apostrophe removed, empty -> null."""
-    return (
-        raw.map_batches(nfkc_where_needed, return_dtype=pl.String)
-        .str.strip_chars_start(" \t\r\n'‘`")
-        .str.strip_chars_end()
-        .replace("", None)
-    )
+    return nfkc(raw).str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end().replace("", None)
 
 
 def is_unparsed(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
@@ -47,6 +39,12 @@ def parse_date(text: pl.Expr) -> pl.Expr:
 
 
 def parse_date_series(raw: pl.Series) -> pl.Series:
+    """``parse_date`` on a Series: each distinct text is parsed once (a roster repeats its dates)."""
+    distinct = raw.drop_nulls().unique()
+    return raw.replace_strict(distinct, _parse_dates(distinct), default=None, return_dtype=pl.Date)
+
+
+def _parse_dates(raw: pl.Series) -> pl.Series:
     frame = raw.to_frame("raw").select(
         t=pl.col("raw")
         .str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
