@@ -214,3 +214,33 @@ def test_an_unclosed_quote_leaks_nothing_into_the_ledger_the_logs_or_the_console
     ledger = read_ledger(Paths.from_env(tmp_path))
     error = ledger.filter(pl.col("source_file").str.contains("引号未闭合"))["error"][0]
     assert "does not end (an unclosed quote" in error and len(error) < 400
+
+
+def test_a_tampered_kept_month_fails_the_audit_check_and_keeps_the_publication(orchestrated, tmp_path):
+    """The build file kept between runs is tampered with: a county's December shows fewer rural 低保
+    persons than households. The next month's run rewrites only its own month, the annual mart reads
+    the kept December, the blocking 审核 check fails naming the county, and nothing is published."""
+    from civstat.orchestrate import run
+
+    copy = tmp_path / "data"
+    shutil.copytree(orchestrated[0], copy, ignore=shutil.ignore_patterns("dagster"))
+    before = publication(copy / "marts")
+    last = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
+    with duckdb.connect(str(copy / "warehouse" / "build.duckdb")) as con:
+        county, name = con.execute(
+            "select division_code, division_name from low_income_monitoring where division_level = 'county' "
+            "and programme = 'dibao' and urban_rural = 'rural' and period = '2025-12-01' and households > 1"
+        ).fetchone()
+        con.execute(
+            "update low_income_monitoring set persons = households - 1 where division_code = ? "
+            "and programme = 'dibao' and urban_rural = 'rural' and period = '2025-12-01'",
+            [county],
+        )
+    result = run(Paths.from_env(copy), [last])
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [e for e in evaluations if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [("mart/annual_social_assistance", "audit_rules")]
+    assert failed[0].severity == dg.AssetCheckSeverity.ERROR
+    assert f"SJ05 {name}（{county}）2025年" in failed[0].description
+    assert not any(e.asset_key.to_user_string() == "mart/published" for e in result.get_asset_materialization_events())
+    assert publication(copy / "marts") == before

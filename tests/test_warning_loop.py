@@ -18,6 +18,7 @@ from civstat.ingest import ingest
 from civstat.reports.caseworker import COLUMNS, HEADER_ROW, caseworker_lists
 from civstat.settings import Paths
 from civstat.warehouse.build import build_and_publish
+from printing import print_to_pdf
 
 MONTHS = ["2025-05", "2025-06", "2025-07"]
 REF, STATUS = [h for _, h, _ in COLUMNS].index("预警编号") + 1, [h for _, h, _ in COLUMNS].index("状态") + 1
@@ -28,21 +29,6 @@ def ingest_and_build(root: Path) -> None:
     paths = Paths.from_env(root)
     assert not ingest(paths).failed
     build_and_publish(paths)
-
-
-def print_to_pdf(workbook: Path, out: Path) -> Path:
-    """The workbook printed to PDF by LibreOffice, as a caseworker's office would."""
-    soffice = shutil.which("soffice")
-    assert soffice, "LibreOffice is not installed: .ci/run installs libreoffice-calc-nogui"
-    out.mkdir(parents=True, exist_ok=True)
-    profile = out / "profile"
-    subprocess.run(
-        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "pdf", "--outdir", str(out), str(workbook)],
-        capture_output=True,
-        timeout=180,
-        check=True,
-    )
-    return out / (workbook.stem + ".pdf")
 
 
 def list_rows(path: Path) -> dict[str, tuple]:

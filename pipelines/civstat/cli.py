@@ -109,6 +109,8 @@ def _run_partitions(paths: Paths, partitions: list[str], *, full_refresh: bool =
     for e in failed_checks[:10]:
         evaluation = e.event_specific_data
         console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+        if evaluation.check_name == "audit_rules":  # the rule, region, year and figures of each failure
+            console.print(evaluation.description, markup=False, highlight=False, soft_wrap=True)
     from civstat.ingest import read_ledger
     from civstat.periods import with_their_years
 

@@ -63,6 +63,8 @@ class LocalSettings(BaseModel):
     first_month: str = "2000-01"
     # a county's monthly recipients changing by more than this share is flagged (a warning)
     max_monthly_change: float = Field(default=0.3, gt=0)
+    # 审核: a region's year-end figure changing by more than this share from last year is flagged (a warning)
+    max_annual_change: float = Field(default=0.3, gt=0)
     # a file one of whose columns rejects more than this share of its rows is rejected whole
     max_rejected_share: float = Field(default=0.5, gt=0, le=1)
     # releases kept under data/marts/releases
@@ -99,6 +101,17 @@ DBT_VARS = (
 )
 
 
+class AuditExplanation(BaseModel):
+    """A statistician's 说明 for an explainable audit failure (expectations/audit/rules.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    region: str  # the 12-digit division code
+    year: int
+    note: str = Field(min_length=4)
+
+
 class Settings(BaseModel):
     """config/civstat.yaml: extra header and value spellings, region aliases, local options."""
 
@@ -108,8 +121,9 @@ class Settings(BaseModel):
     value_aliases: dict[str, dict[str, dict[str | int, list[str | int]]]] = {}
     region_aliases: dict[str, str | int] = {}
     local: LocalSettings = LocalSettings()
+    audit_explanations: list[AuditExplanation] = []
 
-    @field_validator("header_aliases", "value_aliases", "region_aliases", "local", mode="before")
+    @field_validator("header_aliases", "value_aliases", "region_aliases", "local", "audit_explanations", mode="before")
     @classmethod
     def _empty_section(cls, value):
         return {} if value is None else value  # a section with only comments in it

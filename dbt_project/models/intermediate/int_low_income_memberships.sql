@@ -10,11 +10,12 @@ with monitored as (
         m.person_key,
         cast(null as string) as household_key,
         m.division_code,
-        case when left(d.urban_rural_code, 1) = '1' then 'urban' else 'rural' end as urban_rural
+        case when left(d.urban_rural_code, 1) = '1' then 'urban' else 'rural' end as urban_rural,
+        cast(null as string) as support_mode
     from {{ ref('stg_checks__prevention_monitoring') }} as m
     left join {{ ref('int_divisions_enriched') }} as d on d.division_code = m.division_code
 )
 
-select period, programme, person_key, household_key, division_code, urban_rural from {{ ref('int_low_income_persons') }}
+select period, programme, person_key, household_key, division_code, urban_rural, support_mode from {{ ref('int_low_income_persons') }}
 union all
 select * from monitored

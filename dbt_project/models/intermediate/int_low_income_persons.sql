@@ -11,7 +11,7 @@ active_families as (
 
 persons as (
     select period, programme, person_key, person_id_masked, household_key, division_code, urban_rural,
-           birth_date, is_disabled, work_ability
+           birth_date, is_disabled, work_ability, support_mode
     from {{ ref('stg_rosters__persons') }}
     where coalesce(status, 'active') = 'active'
 ),
@@ -24,7 +24,7 @@ resolved as (
         p.period, p.programme, p.person_key, p.person_id_masked, p.household_key,
         coalesce(p.division_code, f.division_code) as division_code,
         coalesce(p.urban_rural, f.urban_rural) as urban_rural,
-        p.birth_date, p.is_disabled, p.work_ability
+        p.birth_date, p.is_disabled, p.work_ability, p.support_mode
     from persons as p
     left join active_families as f
         on f.period = p.period and f.programme = p.programme and f.household_key = p.household_key

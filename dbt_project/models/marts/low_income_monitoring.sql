@@ -12,7 +12,9 @@ with families as (
 ),
 
 persons as (
-    select period, programme, division_code, urban_rural, count(*) as persons
+    select period, programme, division_code, urban_rural, count(*) as persons,
+           count_if(support_mode = 'centralised') as persons_centralised,
+           count_if(support_mode = 'dispersed') as persons_dispersed
     from {{ ref('int_low_income_memberships') }}
     where {{ in_build_window('period') }}
     group by all
@@ -41,6 +43,8 @@ village_level as (
         k.period, k.programme, k.division_code, k.urban_rural,
         case when k.programme = 'prevention' then null else coalesce(f.households, 0) end as households,
         coalesce(p.persons, 0) as persons,
+        case when k.programme = 'tekun' then coalesce(p.persons_centralised, 0) end as persons_centralised,
+        case when k.programme = 'tekun' then coalesce(p.persons_dispersed, 0) end as persons_dispersed,
         case when k.period > fm.first_period then coalesce(m.persons_entering, 0) end as persons_entering,
         case when k.period > fm.first_period then coalesce(m.persons_exiting, 0) end as persons_exiting,
         f.amount_paid
@@ -61,6 +65,8 @@ rolled as (
         v.period, v.programme, v.urban_rural,
         cast(sum(v.households) as bigint) as households,
         cast(sum(v.persons) as bigint) as persons,
+        cast(sum(v.persons_centralised) as bigint) as persons_centralised,
+        cast(sum(v.persons_dispersed) as bigint) as persons_dispersed,
         cast(sum(v.persons_entering) as bigint) as persons_entering,
         cast(sum(v.persons_exiting) as bigint) as persons_exiting,
         sum(v.amount_paid) as amount_paid
@@ -92,6 +98,8 @@ select
     r.urban_rural,
     r.households,
     r.persons,
+    r.persons_centralised,
+    r.persons_dispersed,
     r.persons_entering,
     r.persons_exiting,
     r.amount_paid,

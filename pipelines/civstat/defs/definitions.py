@@ -6,14 +6,14 @@ import dagster as dg
 
 from civstat.defs.automation import annual_statistics_schedule, monthly_job, monthly_schedule, raw_files_sensor
 from civstat.defs.ingestion import clean_rosters, raw_extracts
-from civstat.defs.quality import clean_quality, mart_quality
+from civstat.defs.quality import audit, clean_quality, mart_quality
 from civstat.defs.reports import annual_workbook, caseworker_lists, chart_page
 from civstat.defs.resources import CivstatResource
 from civstat.defs.warehouse import published_marts, warehouse_models
 from civstat.warehouse.build import dbt_resource
 
 ASSETS = [raw_extracts, clean_rosters, warehouse_models, published_marts, caseworker_lists, annual_workbook, chart_page]
-CHECKS = [clean_quality, mart_quality]
+CHECKS = [clean_quality, mart_quality, audit]
 
 
 def resources(data_dir: str = "") -> dict:

@@ -2,9 +2,12 @@
 downstream builds or publishes; the month-over-month jump check only warns."""
 
 import dagster as dg
+import polars as pl
 
 from civstat.defs.partitions import RANGE_END, RANGE_START
 from civstat.defs.resources import CivstatResource
+from civstat.quality.audit import AuditResult
+from civstat.quality.audit import rules as audit_rules
 from civstat.quality.suites import MARTS_DIR
 from civstat.registry import registry
 
@@ -108,4 +111,47 @@ def mart_quality(context: dg.AssetCheckExecutionContext, civstat: CivstatResourc
             description=f"{jumps.height} county counts changed by more than {bound:.0%} in a month"
             + (": " + "; ".join(examples) if examples else ""),
             metadata={"jumps": jumps.height, "bound": bound},
+        )
+
+
+AUDITED = sorted({r.mart for r in audit_rules()})
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            "audit_rules",
+            asset=["mart", m],
+            blocking=True,
+            description=f"表内/表间审核: the rules of expectations/audit/rules.yaml over {m} (blocking ones stop publication)",
+        )
+        for m in AUDITED
+    ],
+    name="audit",
+    can_subset=True,
+)
+def audit(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
+    from civstat.quality.audit import evaluate, write_failures
+
+    paths = civstat.paths()
+    marts = {k.asset_key.path[-1] for k in context.selected_asset_check_keys}
+    result = evaluate(paths.build_file, marts)
+    if result.failures.height:
+        out = write_failures(result, paths.quality / context.run.run_id[:8] / "审核结果.csv")
+        context.log.info(f"审核 failures written to {out}")
+    for mart in sorted(marts):
+        mine = result.failures.filter(pl.col("rule").is_in([r.id for r in audit_rules() if r.mart == mart]))
+        blocking = mine.filter((pl.col("importance") == "blocking") & ~pl.col("explained"))
+        open_ = mine.filter(~pl.col("explained"))
+        text = AuditResult(
+            mine, {r: n for r, n in result.checked.items() if r in {x.id for x in audit_rules() if x.mart == mart}}
+        ).describe()
+        context.log.info(text)
+        yield dg.AssetCheckResult(
+            asset_key=["mart", mart],
+            check_name="audit_rules",
+            passed=open_.height == 0,
+            severity=dg.AssetCheckSeverity.ERROR if blocking.height else dg.AssetCheckSeverity.WARN,
+            description=text,
+            metadata={"failures": mine.height, "blocking": blocking.height, "explained": mine.height - open_.height},
         )

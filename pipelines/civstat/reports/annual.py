@@ -1,17 +1,92 @@
-"""The statistician's annual workbook: one sheet per table, regions down the hierarchy with the
-province total first, Chinese headers with units, footnotes with each indicator's definition,
-the data vintage and the run. ``public=True`` suppresses cells of 1 to 4 people, and a second
-cell in the same parent wherever one suppressed cell could be worked out from the total."""
+"""The statistician's annual workbook, in the form of the annual statistics tables: one sheet per
+table of ``tables.yaml`` (the reviewed definitions: rows, columns, units, the mart column of each
+cell), each with the form's header block, two-level merged headers, a 合计 row first and the regions
+down the hierarchy, the notes and the sign-off line, set up to print on A4 landscape.
+
+``public=True`` marks person counts of 1-4 ``<5`` and hides, with ``*``, the amounts that would
+reveal them; in every additive group (a parent and its children, a row's total and its parts) a
+single hidden cell is joined by a second one, so none can be worked out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from civstat.quality.audit import evaluate
 from civstat.settings import Paths
+
+TABLES = Path(__file__).with_name("tables.yaml")
+NOT_AVAILABLE = "—"  # as the statistical yearbooks print a figure that is not available
+REVEALING = "*"  # an amount hidden because it would give away a suppressed count
+FORMATS = {"count": "#,##0", "yuan": "#,##0.00", "wan_yuan": "#,##0.00", "percent": "0.0%", "per_1000": "0.0"}
+SCALE = {"wan_yuan": 1 / 10_000}
+REGION = ("division_code", "division_name", "division_level", "parent_code")
+
+
+class Leaf(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str
+    source: str
+    format: Literal["count", "yuan", "wan_yuan", "percent", "per_1000"]
+    persons: bool = False
+    reveals: tuple[str, ...] = ()
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    group: str
+    columns: tuple[Leaf, ...]
+
+
+class TableSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sheet: str
+    code: str
+    title: str
+    mart: str
+    unit: str
+    columns: tuple[Leaf | Group, ...]
+    totals: tuple[tuple[str, ...], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def leaves(self) -> list[tuple[str | None, Leaf]]:
+        """(group label or None, leaf), left to right."""
+        return [pair for c in self.columns for pair in ([(c.group, leaf) for leaf in c.columns] if isinstance(c, Group) else [(None, c)])]
+
+
+class Forms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    authority: str
+    sign_off: tuple[str, ...]
+    levels: tuple[Literal["province", "prefecture", "county", "township", "village"], ...]
+    tables: tuple[TableSpec, ...]
+
+
+@cache
+def forms(path: Path = TABLES) -> Forms:
+    try:
+        return Forms.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as e:
+        where = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()[:5])
+        raise ValueError(f"{path}: {where}") from None
+
+
+class Table:
+    """A table's spec and its figures: one row per region (合计 first), the sources' columns."""
+
+    def __init__(self, spec: TableSpec, frame: pl.DataFrame, labels: dict[str, str]):
+        self.spec, self.frame, self.labels = spec, frame, labels
+
+    @property
+    def sheet(self) -> str:
+        return self.spec.sheet
 
 
 def _below() -> int:
@@ -21,338 +96,252 @@ def _below() -> int:
     return registry().local.suppress_below
 
 
-@dataclass
-class Table:
-    sheet: str
-    title: str
-    frame: pl.DataFrame  # division_code, division_name, division_level, parent_code, then the figures
-    headers: dict[str, str]  # column -> Chinese header with unit
-    counts: dict[str, list[str]]  # person-count column -> amount columns that would reveal it
-    notes: list[str]
+def _tier_labels() -> dict[str, str]:
+    from civstat.registry import registry
+
+    tiers = sorted(registry().local.longevity_tiers)
+    return {f"tier{i + 1}": f"{low}-{tiers[i + 1] - 1}周岁" if i + 1 < len(tiers) else f"{low}周岁以上" for i, low in enumerate(tiers)}
 
 
 def _query(con, sql: str, params: list | None = None) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params or []).to_arrow_table())
 
 
-def _regions(con) -> pl.DataFrame:
-    return _query(
-        con,
-        """select division_code, division_name, division_level, level_rank, parent_code from dim_divisions
-                          where division_level in ('province', 'prefecture', 'county', 'township')""",
-    )
-
-
-def _pivot(con, regions: pl.DataFrame, sql: str, params: list) -> pl.DataFrame:
-    data = _query(con, sql, params)
-    return regions.join(data, on="division_code", how="inner").sort("division_code")
-
-
 def build_tables(con, year: int) -> list[Table]:
-    month = _query(con, "select max(period) as p from dim_periods where period_type = 'month' and year = ?", [year])["p"][0]
-    if month is None:
-        raise ValueError(f"no month of {year} in the warehouse")
-    regions = _regions(con)
-    dec = [month]
-    dibao = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when urban_rural = 'urban' then households end) as urban_households,
-            sum(case when urban_rural = 'urban' then persons end) as urban_persons,
-            sum(case when urban_rural = 'urban' then amount_paid end) as urban_amount,
-            max(case when urban_rural = 'urban' then standard_monthly end) as urban_standard,
-            sum(case when urban_rural = 'rural' then households end) as rural_households,
-            sum(case when urban_rural = 'rural' then persons end) as rural_persons,
-            sum(case when urban_rural = 'rural' then amount_paid end) as rural_amount,
-            max(case when urban_rural = 'rural' then standard_monthly end) as rural_standard
-        from low_income_monitoring where programme = 'dibao' and period = ? group by all""",
-        dec,
-    )
-    tekun = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when urban_rural = 'urban' then persons end) as urban_persons,
-            sum(case when urban_rural = 'urban' then amount_paid end) as urban_amount,
-            sum(case when urban_rural = 'rural' then persons end) as rural_persons,
-            sum(case when urban_rural = 'rural' then amount_paid end) as rural_amount
-        from low_income_monitoring where programme = 'tekun' and period = ? group by all""",
-        dec,
-    )
-    temporary = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when subcategory = '急难型' then recipients end) as emergency_cases,
-            sum(case when subcategory = '急难型' then amount end) as emergency_amount,
-            sum(case when subcategory = '支出型' then recipients end) as expenditure_cases,
-            sum(case when subcategory = '支出型' then amount end) as expenditure_amount
-        from subsidy_coverage where programme = 'temporary' and extract(year from period) = ? group by all""",
-        [year],
-    )
-    beds = _pivot(
-        con,
-        regions,
-        """
-        select division_code, institutions, institutions_public, institutions_private, institutions_public_private,
-               institution_beds, nursing_beds, nursing_bed_share, residents, occupancy_rate, community_beds,
-               beds_per_1000_aged_60_plus_hukou, beds_per_1000_aged_60_plus_resident
-        from elderly_care_beds where year = ?""",
-        [year],
-    )
-    longevity = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when subcategory not in ('未达起始年龄') then recipients end) as recipients,
-            sum(amount) as amount,
-            sum(case when subcategory like '80%' or subcategory like '75%' then recipients end) as tier1,
-            sum(case when subcategory like '90%' then recipients end) as tier2,
-            sum(case when subcategory like '100%' then recipients end) as tier3
-        from subsidy_coverage where programme = 'longevity' and period = ? group by all""",
-        dec,
-    )
-    disability = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when programme = 'disab_living' then recipients end) as living_recipients,
-            sum(case when programme = 'disab_living' then amount end) as living_amount,
-            sum(case when programme = 'disab_care' then recipients end) as care_recipients,
-            sum(case when programme = 'disab_care' then amount end) as care_amount
-        from subsidy_coverage where programme in ('disab_living', 'disab_care') and period = ? group by all""",
-        dec,
-    )
-    children = _pivot(
-        con,
-        regions,
-        """
-        select division_code,
-            sum(case when programme = 'orphan' and subcategory = '集中养育' then recipients end) as orphans_institutional,
-            sum(case when programme = 'orphan' and subcategory = '散居' then recipients end) as orphans_scattered,
-            sum(case when programme = 'orphan' then amount end) as orphan_amount,
-            sum(case when programme = 'unsupported_child' then recipients end) as unsupported,
-            sum(case when programme = 'unsupported_child' then amount end) as unsupported_amount
-        from subsidy_coverage where programme in ('orphan', 'unsupported_child') and period = ? group by all""",
-        dec,
-    )
-    from civstat.registry import registry
-
-    within = registry().local.verify_within_days
-    warnings = _pivot(
-        con,
-        regions,
-        f"""
-        with l as (
-            select l.*, d.province_code, d.prefecture_code, d.county_code, d.township_code
-            from monitoring_alert_lifecycle as l
-            inner join dim_divisions as d on d.division_code = l.division_code
-            where extract(year from l.period) = ?
-        ),
-        per_warning as (  -- a warning once, whatever the months it held in the year
-            select alert_key, province_code, prefecture_code, county_code, township_code,
-                bool_or(status <> 'resolved') as raised,
-                bool_or(status in ('verified', 'escalated', 'dismissed')) as checked,
-                bool_or(status in ('verified', 'escalated')) as confirmed,
-                bool_or(status = 'dismissed') as dismissed,
-                bool_or(status = 'escalated') as escalated,
-                bool_or(status in ('verified', 'escalated', 'dismissed')
-                        and check_date <= last_day(first_raised) + interval {within} day) as on_time,
-                bool_or(period = ? and status in ('new', 'ongoing') and last_day(period) > last_day(first_raised) + interval {within} day) as overdue
-            from l group by all
-        ),
-        rolled as (
-            select unnest([province_code, prefecture_code, county_code, township_code]) as division_code, *
-            exclude (province_code, prefecture_code, county_code, township_code)
-            from per_warning
+    """Every table of tables.yaml for ``year`` from the published marts (``con``)."""
+    form = forms()
+    tiers = _tier_labels()
+    levels = list(form.levels)
+    tables = []
+    for spec in form.tables:
+        held = {c for (c,) in con.execute(f'select column_name from (describe "{spec.mart}")').fetchall()}
+        sources = [leaf.source for _, leaf in spec.leaves()]
+        missing = [s for s in sources if s not in held]
+        if missing:
+            raise ValueError(f"{TABLES.name}, table {spec.sheet}: {spec.mart} has no column {', '.join(missing)}")
+        picked = ", ".join(f'm."{s}"' for s in sources)
+        frame = _query(
+            con,
+            f"""select d.division_code, d.division_name, d.division_level, d.parent_code, {picked}
+                from "{spec.mart}" as m inner join dim_divisions as d on d.division_code = m.division_code
+                where m.year = ? and d.division_level in ({", ".join("?" for _ in levels)})
+                order by d.division_code""",
+            [year, *levels],
         )
-        select division_code,
-            count_if(raised) as raised, count_if(checked) as checked, count_if(confirmed) as confirmed,
-            count_if(dismissed) as dismissed, count_if(escalated) as escalated, count_if(overdue) as overdue,
-            count_if(on_time) * 1.0 / nullif(count_if(checked) + count_if(overdue), 0) as on_time_share
-        from rolled where division_code is not null group by all""",
-        [year, month],
-    )
-    ref = f"{month:%Y年%m月}"
-    return [
-        Table(
-            "低保",
-            f"{year}年城乡最低生活保障情况（{ref}）",
-            dibao,
-            {
-                "urban_households": "城市低保户数（户）",
-                "urban_persons": "城市低保人数（人）",
-                "urban_amount": "城市低保月支出（元）",
-                "urban_standard": "城市低保标准（元/人·月）",
-                "rural_households": "农村低保户数（户）",
-                "rural_persons": "农村低保人数（人）",
-                "rural_amount": "农村低保月支出（元）",
-                "rural_standard": "农村低保标准（元/人·月）",
-            },
-            {
-                "urban_persons": ["urban_amount"],
-                "rural_persons": ["rural_amount"],
-                "urban_households": ["urban_amount"],
-                "rural_households": ["rural_amount"],
-            },
-            [
-                "低保人数：当月在册人数（人员花名册）；户数：当月在保家庭数。",
-                "月支出：当月户月保障金额合计（含分类施保）。",
-                "标准：县级当月执行的保障标准，年标准折算为月（÷12）；市级及以上不适用。",
-            ],
-        ),
-        Table(
-            "特困",
-            f"{year}年特困人员救助供养情况（{ref}）",
-            tekun,
-            {
-                "urban_persons": "城市特困人数（人）",
-                "urban_amount": "城市特困月支出（元）",
-                "rural_persons": "农村特困人数（人）",
-                "rural_amount": "农村特困月支出（元）",
-            },
-            {"urban_persons": ["urban_amount"], "rural_persons": ["rural_amount"]},
-            ["特困人数：当月在册特困供养人员数；月支出：基本生活费与照料护理费合计。"],
-        ),
-        Table(
-            "临时救助",
-            f"{year}年临时救助情况（全年）",
-            temporary,
-            {
-                "emergency_cases": "急难型救助（人次）",
-                "emergency_amount": "急难型支出（元）",
-                "expenditure_cases": "支出型救助（人次）",
-                "expenditure_amount": "支出型支出（元）",
-            },
-            {"emergency_cases": ["emergency_amount"], "expenditure_cases": ["expenditure_amount"]},
-            ["人次：全年临时救助台账记录数；支出：救助金额合计。"],
-        ),
-        Table(
-            "养老服务",
-            f"{year}年养老服务机构和床位情况",
-            beds,
-            {
-                "institutions": "在营养老机构（个）",
-                "institutions_public": "其中公办（个）",
-                "institutions_private": "民办（个）",
-                "institutions_public_private": "公建民营（个）",
-                "institution_beds": "机构床位（张）",
-                "nursing_beds": "护理型床位（张）",
-                "nursing_bed_share": "护理型床位占比",
-                "residents": "在住老年人（人）",
-                "occupancy_rate": "入住率",
-                "community_beds": "社区养老服务设施床位（张）",
-                "beds_per_1000_aged_60_plus_hukou": "每千名老年人床位（张，户籍）",
-                "beds_per_1000_aged_60_plus_resident": "每千名老年人床位（张，常住）",
-            },
-            {"residents": []},
-            [
-                "只计在营机构。每千名老年人床位数 =（机构床位 + 社区设施床位）÷ 60岁及以上人口 × 1000。",
-                "护理型床位占比 = 护理型床位 ÷ 机构床位（2025年全国目标55%）；入住率 = 在住老年人 ÷ 机构床位。",
-            ],
-        ),
-        Table(
-            "高龄津贴",
-            f"{year}年高龄津贴发放情况（{ref}）",
-            longevity,
-            {
-                "recipients": "享受人数（人）",
-                "amount": "月发放金额（元）",
-                "tier1": "第一档（人）",
-                "tier2": "第二档（人）",
-                "tier3": "第三档（人）",
-            },
-            {"recipients": ["amount"], "tier1": [], "tier2": [], "tier3": []},
-            ["档次按发放当月月末年龄划分（地方配置，默认80-89、90-99、100周岁以上）。"],
-        ),
-        Table(
-            "两项补贴",
-            f"{year}年困难残疾人生活补贴和重度残疾人护理补贴情况（{ref}）",
-            disability,
-            {
-                "living_recipients": "生活补贴人数（人）",
-                "living_amount": "生活补贴月支出（元）",
-                "care_recipients": "护理补贴人数（人）",
-                "care_amount": "护理补贴月支出（元）",
-            },
-            {"living_recipients": ["living_amount"], "care_recipients": ["care_amount"]},
-            ["当月发放名册人数与金额合计。"],
-        ),
-        Table(
-            "儿童福利",
-            f"{year}年孤儿和事实无人抚养儿童保障情况（{ref}）",
-            children,
-            {
-                "orphans_institutional": "集中养育孤儿（人）",
-                "orphans_scattered": "散居孤儿（人）",
-                "orphan_amount": "孤儿基本生活费（元）",
-                "unsupported": "事实无人抚养儿童（人）",
-                "unsupported_amount": "事实无人抚养儿童生活补贴（元）",
-            },
-            {"orphans_institutional": ["orphan_amount"], "orphans_scattered": ["orphan_amount"], "unsupported": ["unsupported_amount"]},
-            ["当月发放名册人数与金额合计。"],
-        ),
-        Table(
-            "监测预警",
-            f"{year}年低收入人口动态监测预警与核查情况（全年）",
-            warnings,
-            {
-                "raised": "预警（条）",
-                "checked": "已核查（条）",
-                "confirmed": "核实属实（条）",
-                "dismissed": "核实不属实（条）",
-                "escalated": "核实后未解除、升级（条）",
-                "overdue": f"{ref}末逾期未核查（条）",
-                "on_time_share": "按时核查率",
-            },
-            {},
-            [
-                "一条预警为一项规则对一人（户、地区）；全年内多个月成立只计一条。核查结果来自退回的核查名单（核查反馈）。",
-                f"逾期：首次预警当月末起{within}天仍未核查；按时核查率 = 按期限核查数 ÷（已核查数 + 逾期未核查数）。",
-            ],
-        ),
+        labels = {leaf.source: leaf.label.format(**tiers) for _, leaf in spec.leaves()}
+        tables.append(Table(spec, frame, labels))
+    return tables
+
+
+def _roots(frame: pl.DataFrame) -> list[str]:
+    codes = set(frame["division_code"].to_list())
+    return [c for c, p in zip(frame["division_code"], frame["parent_code"]) if p not in codes]
+
+
+def hidden_cells(table: Table) -> set[tuple[str, str]]:
+    """The public version's hidden cells (division code, column): person counts of 1 to
+    local.suppress_below - 1, the amounts that reveal them, and in every additive group with
+    exactly one hidden cell, a second (the smallest non-zero part, else the total)."""
+    frame, spec, below = table.frame, table.spec, _below()
+    leaves = [leaf for _, leaf in spec.leaves()]
+    persons = [leaf.source for leaf in leaves if leaf.persons]
+    value = {(code, c): v for c in frame.columns[len(REGION) :] for code, v in zip(frame["division_code"], frame[c])}
+    hidden = {(code, c) for (code, c), v in value.items() if c in persons and v is not None and 1 <= v < below}
+
+    def reveal() -> set[tuple[str, str]]:
+        return {(code, leaf.source) for leaf in leaves for code in frame["division_code"] if any((code, r) in hidden for r in leaf.reveals)}
+
+    protected = set(persons) | {leaf.source for leaf in leaves if leaf.reveals}
+    children: dict[str, list[str]] = {}
+    for code, parent in zip(frame["division_code"], frame["parent_code"]):
+        children.setdefault(parent, []).append(code)
+    groups = [
+        [(parent, c), *((k, c) for k in kids)]
+        for parent, kids in children.items()
+        if parent in set(frame["division_code"])
+        for c in protected
     ]
+    groups += [[(code, total), *((code, p) for p in parts)] for code in frame["division_code"] for total, *parts in spec.totals]
+    hidden |= reveal()
+    changed = True
+    while changed:  # hiding one cell can leave another group with a single hidden cell: repeat
+        changed = False
+        for total, *parts in groups:
+            if sum(cell in hidden for cell in (total, *parts)) != 1:
+                continue
+            candidates = sorted((value[p], p) for p in parts if p not in hidden and value.get(p))
+            extra = candidates[0][1] if candidates else total
+            if extra not in hidden and value.get(extra):
+                hidden.add(extra)
+                hidden |= reveal()
+                changed = True
+    return hidden
 
 
-def suppress(frame: pl.DataFrame, counts: dict[str, list[str]]) -> pl.DataFrame:
-    """Cells of 1-4 people become '<5' (with the amounts that would reveal them), and where a
-    parent has exactly one suppressed child in a column, its smallest other non-zero child too."""
-    out = frame.with_columns(
-        [
-            pl.col(c).cast(pl.String)
-            for c in frame.columns
-            if c not in ("division_code", "division_name", "division_level", "parent_code", "level_rank")
-        ]
-    )
+class _Book:
+    """xlsxwriter formats, created once per workbook."""
+
+    def __init__(self, book):
+        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
+        cell = {**base, "border": 1}
+        self.title = book.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
+        self.left = book.add_format(base)
+        self.right = book.add_format({**base, "align": "right"})
+        self.center = book.add_format({**base, "align": "center"})
+        self.head = book.add_format({**cell, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#E8EEF7"})
+        self.text = book.add_format(cell)
+        self.total_text = book.add_format({**cell, "bold": True})
+        self.mark = book.add_format({**cell, "align": "right"})
+        self.numbers = {k: book.add_format({**cell, "num_format": f}) for k, f in FORMATS.items()}
+        self.total_numbers = {k: book.add_format({**cell, "num_format": f, "bold": True}) for k, f in FORMATS.items()}
+        self.note = book.add_format({**base, "font_size": 9, "text_wrap": False})
+
+
+def _width(text: str) -> float:
+    """Display width in Excel's units: a CJK character is two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _shown(value, fmt: str) -> str:
+    if value is None or isinstance(value, str):
+        return value or NOT_AVAILABLE
+    value = value * SCALE.get(fmt, 1)
+    return {"percent": f"{value:.1%}", "per_1000": f"{value:,.1f}", "count": f"{value:,.0f}"}.get(fmt, f"{value:,.2f}")
+
+
+def _period_label(con, year: int) -> str:
+    months = con.execute("select count(*), max(period) from dim_periods where period_type = 'month' and year = ?", [year]).fetchone()
+    if not months[0] or months[0] == 12:
+        return f"{year}年"
+    return f"{year}年1—{months[1].month}月（已有{months[0]}个月）"
+
+
+def _write_table(sheet, fmt: _Book, table: Table, form: Forms, period: str, footer: list[str], public: bool) -> None:
+    spec, frame = table.spec, table.frame
+    leaves = spec.leaves()
+    last = 1 + len(leaves)
+    roots = _roots(frame)
+    names = dict(zip(frame["division_code"], frame["division_name"]))
+    filler = "、".join(names[r] or r for r in roots)
+    hidden = hidden_cells(table) if public else set()
     below = _below()
-    hidden = {c: set(frame.filter(pl.col(c).is_between(1, below - 1))["division_code"].to_list()) for c in counts}
-    for column in counts:
-        changed = True
-        while changed:  # a secondary suppression can expose another parent: repeat until stable
-            changed = False
-            for parent, children in frame.group_by("parent_code"):
-                kids = children.filter(pl.col(column).fill_null(0) > 0)
-                gone = [k for k in kids["division_code"].to_list() if k in hidden[column]]
-                if len(gone) == 1 and parent[0] is not None and parent[0] not in hidden[column]:
-                    others = kids.filter(~pl.col("division_code").is_in(list(hidden[column]))).sort(column)
-                    # hide a sibling too; an only child's parent total would show it, so hide the parent
-                    hidden[column].add(others["division_code"][0] if others.height else parent[0])
-                    changed = True
-    for column, linked in counts.items():
-        for target in (column, *linked):
-            out = out.with_columns(
-                pl.when(pl.col("division_code").is_in(list(hidden[column])))
-                .then(pl.lit(f"<{below}"))
-                .otherwise(pl.col(target))
-                .alias(target)
-            )
-    return out
+
+    sheet.set_row(0, 28)
+    sheet.set_row(4, 20)
+    sheet.set_row(5, 30)  # a leaf label wraps to two lines at most
+    sheet.merge_range(0, 0, 0, last, spec.title, fmt.title)
+    right = max(2, last - 3)
+    sheet.merge_range(1, right, 1, last, f"表　　号：{spec.code}", fmt.left)
+    sheet.merge_range(2, right, 2, last, f"制表机关：{form.authority}", fmt.left)
+    sheet.merge_range(3, 0, 3, 1, f"填报单位：{filler}", fmt.left)
+    if right - 1 > 2:
+        sheet.merge_range(3, 2, 3, right - 1, f"报告期：{period}", fmt.center)
+    else:
+        sheet.write(3, 2, f"报告期：{period}", fmt.center)
+    sheet.merge_range(3, right, 3, last, f"计量单位：{spec.unit}", fmt.left)
+
+    # two header rows: a group's label merged over its columns, a lone column merged down both rows
+    sheet.merge_range(4, 0, 5, 0, "区划代码", fmt.head)
+    sheet.merge_range(4, 1, 5, 1, "地区", fmt.head)
+    col = 2
+    for part in spec.columns:
+        if isinstance(part, Group):
+            span = len(part.columns)
+            if span > 1:
+                sheet.merge_range(4, col, 4, col + span - 1, part.group, fmt.head)
+            else:
+                sheet.write(4, col, part.group, fmt.head)
+            for i, leaf in enumerate(part.columns):
+                sheet.write(5, col + i, table.labels[leaf.source], fmt.head)
+            col += span
+        else:
+            sheet.merge_range(4, col, 5, col, table.labels[part.source], fmt.head)
+            col += 1
+
+    depth: dict[str, int] = {}
+    widths = [_width("区划代码") + 2, _width("地区") + 2] + [max(8.0, _width(table.labels[leaf.source]) / 2 + 5) for _, leaf in leaves]
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        r = 6 + i
+        code = row["division_code"]
+        depth[code] = 0 if code in roots else depth.get(row["parent_code"], 0) + 1
+        is_total = code in roots
+        name = "合计" if is_total and len(roots) == 1 else "　" * depth[code] + (row["division_name"] or code)
+        sheet.write_string(r, 0, code, fmt.total_text if is_total else fmt.text)
+        sheet.write_string(r, 1, name, fmt.total_text if is_total else fmt.text)
+        widths[0] = max(widths[0], _width(code) + 2)
+        widths[1] = max(widths[1], _width(name) + 2)
+        for j, (_, leaf) in enumerate(leaves):
+            value = row[leaf.source]
+            if (code, leaf.source) in hidden:
+                shown = f"<{below}" if leaf.persons else REVEALING
+                sheet.write_string(r, 2 + j, shown, fmt.mark)
+            elif value is None:
+                shown = NOT_AVAILABLE
+                sheet.write_string(r, 2 + j, shown, fmt.mark)
+            else:
+                shown = _shown(value, leaf.format)
+                numbers = fmt.total_numbers if is_total else fmt.numbers
+                sheet.write_number(r, 2 + j, value * SCALE.get(leaf.format, 1), numbers[leaf.format])
+            widths[2 + j] = max(widths[2 + j], _width(shown) + 2)
+    for j, w in enumerate(widths):
+        sheet.set_column(j, j, min(w, 40))
+
+    line = 6 + frame.height + 1
+    notes = [*spec.notes, *footer]
+    if public:
+        notes.append(
+            f"公开版：“<{below}”为1—{below - 1}人（户、人次）及可据合计推算出的单元格；“{REVEALING}”为可据以推算出被隐去人数的金额，均不予公开。"
+        )
+    notes.append(f"“{NOT_AVAILABLE}”表示该项数据不可得（报告期无此名册或无法计算），0表示无。")
+    for k, text in enumerate(notes, start=1):
+        sheet.write(line, 0, f"注{k}：{text}" if k > 1 or len(notes) > 1 else f"注：{text}", fmt.note)
+        line += 1
+    line += 1
+    step = max(1, (last + 1) // len(form.sign_off))
+    for k, who in enumerate(form.sign_off):
+        text = f"{who}：　　年　　月　　日" if who == "报出日期" else f"{who}："
+        sheet.write(line, min(k * step, last), text, fmt.left)
+
+    # print: A4 landscape, one page wide, headers and the region column on every page
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.center_horizontally()
+    sheet.repeat_rows(4, 5)
+    sheet.repeat_columns(0, 1)
+    sheet.freeze_panes(6, 2)
+    sheet.set_header(f"&L&9{spec.code}　{spec.title}&R&9{filler}　{period}")
+    sheet.set_footer("&C&9第 &P 页，共 &N 页")
+
+
+def _write_audit(sheet, fmt: _Book, failures: pl.DataFrame, period: str) -> None:
+    """The year's 审核 results that did not stop publication: warnings, and failures with a 说明."""
+    headers = ["规则", "类别", "区划代码", "地区", "左式", "左值", "右式", "右值", "审核要求", "说明"]
+    sheet.merge_range(0, 0, 0, len(headers) - 1, f"审核结果（{period}）", fmt.title)
+    for j, h in enumerate(headers):
+        sheet.write(2, j, h, fmt.head)
+    rows = failures.sort(["rule", "division_code"]).iter_rows(named=True)
+    count = 0
+    for i, f in enumerate(rows):
+        kind = "已说明" if f["explained"] else ("阻断" if f["importance"] == "blocking" else "提示")
+        values = [f["rule"], kind, f["division_code"], f["division_name"], f["left_text"], f["left"], f["right_text"], f["right"],
+                  f["message"], f["note"] or ""]  # fmt: skip
+        for j, v in enumerate(values):
+            if isinstance(v, float):
+                sheet.write_number(3 + i, j, v, fmt.numbers["yuan"])
+            else:
+                sheet.write_string(3 + i, j, "" if v is None else str(v), fmt.text)
+        count += 1
+    note = "注：发布前按 expectations/audit/rules.yaml 审核；阻断类未通过则不发布，此处列出提示类和已说明的未通过项。"
+    sheet.write(4 + count, 0, note if count else "全部审核规则通过。" + note, fmt.note)
+    for j, w in enumerate([6, 6, 14, 14, 30, 12, 30, 12, 50, 30]):
+        sheet.set_column(j, j, w)
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(2)
+    sheet.freeze_panes(3, 0)
 
 
 def write_workbook(paths: Paths, year: int, out: Path | None = None, public: bool = False) -> Path:
@@ -372,48 +361,24 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
         if year not in held:
             raise ValueError(f"the published marts hold no data for {year} (years held: {', '.join(str(y) for y in held) or 'none'})")
         tables = build_tables(con, year)
+        audit = evaluate(con).failures.filter(pl.col("year") == year)
+        period = _period_label(con, year)
         run = con.execute("select run_id, published_at from _publication").fetchone()
         vintage = con.execute("select min(period_label), max(period_label) from dim_periods where period_type = 'month'").fetchone()
     finally:
         con.close()
+    form = forms()
     out = out or paths.reports / f"{year}年民政统计{'（公开版）' if public else ''}.xlsx"
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(out)
-    bold = book.add_format({"bold": True, "font_size": 14})
-    head = book.add_format({"bold": True, "text_wrap": True, "valign": "vcenter", "border": 1, "bg_color": "#E8EEF7"})
-    note = book.add_format({"italic": True, "font_color": "#555555"})
-    indent = {"province": 0, "prefecture": 1, "county": 2, "township": 3}
+    fmt = _Book(book)
+    footer = [
+        f"数据期间：{vintage[0]} 至 {vintage[1]}；发布批次：{run[0]}（{run[1]}）；制表：civstat {dt.date.today():%Y-%m-%d}，"
+        "来源：数据集市 warehouse.duckdb。"
+    ]
     for table in tables:
-        sheet = book.add_worksheet(table.sheet)
-        frame = suppress(table.frame, table.counts) if public else table.frame
-        sheet.write(0, 0, table.title, bold)
-        columns = list(table.headers)
-        sheet.write_row(2, 0, ["区划代码", "区划名称", *[table.headers[c] for c in columns]], head)
-        for i, row in enumerate(frame.iter_rows(named=True)):
-            name = "　" * indent.get(row["division_level"], 0) + (row["division_name"] or "")
-            sheet.write_string(3 + i, 0, row["division_code"])
-            sheet.write_string(3 + i, 1, name)
-            for j, c in enumerate(columns):
-                value = row[c]
-                if value is None:
-                    continue
-                if isinstance(value, str):
-                    try:
-                        value = float(value)
-                    except ValueError:
-                        sheet.write_string(3 + i, 2 + j, value)
-                        continue
-                sheet.write_number(3 + i, 2 + j, round(float(value), 4))
-        sheet.set_column(0, 0, 14)
-        sheet.set_column(1, 1, 22)
-        sheet.set_column(2, 1 + len(columns), 16)
-        line = 4 + frame.height
-        for text in [
-            *table.notes,
-            f"数据期间：{vintage[0]} 至 {vintage[1]}；发布批次：{run[0]}（{run[1]}）；来源：civstat 数据集市 warehouse.duckdb。",
-            *([f"公开版：1-{_below() - 1}人的单元格及可据合计推算出的单元格以“<{_below()}”表示。"] if public else []),
-        ]:
-            sheet.write(line, 0, f"注：{text}", note)
-            line += 1
+        _write_table(book.add_worksheet(table.sheet), fmt, table, form, period, footer, public)
+    if not public:  # the 审核 results are for the statistician, not for publication
+        _write_audit(book.add_worksheet("审核"), fmt, audit, period)
     book.close()
     return out

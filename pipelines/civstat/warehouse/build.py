@@ -73,6 +73,22 @@ class BuildError(Exception):
     """dbt failed: the message names the models or tests that failed."""
 
 
+class AuditFailed(BuildError):
+    """A blocking 审核 rule failed on the build: nothing is published; the message lists the failures."""
+
+
+def audit_gate(paths: Paths, build_result: BuildResult) -> None:
+    """The 审核 rules over the build file; the failures go to data/quality/<run>/审核结果.csv. Raise
+    AuditFailed when a blocking one that no 说明 explains failed."""
+    from civstat.quality.audit import evaluate, write_failures
+
+    result = evaluate(build_result.build_file)
+    if result.failures.height:
+        write_failures(result, paths.quality / build_result.run_id / "审核结果.csv")
+    if not result.passed:
+        raise AuditFailed(f"nothing published: {result.describe()}\n(all failures: {paths.quality / build_result.run_id / '审核结果.csv'})")
+
+
 @dataclass
 class BuildResult:
     run_id: str
@@ -271,6 +287,7 @@ def publish(paths: Paths, build_result: BuildResult) -> Path:
     """Write a release of marts and dimensions from the build file, then switch ``current`` to it."""
     marts_dir = paths.marts
     clean_leftovers(paths)
+    audit_gate(paths, build_result)
     batch = build_result.run_id
     staging = marts_dir / "releases" / f".incoming-{batch}"
     staging.mkdir(parents=True)
