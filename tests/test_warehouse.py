@@ -50,6 +50,7 @@ def test_dbt_build_passes_every_model_test_and_unit_test(tiny_built):
         "national_check_2015_beds_per_1000",
         "coverage_is_recipients_over_eligible_and_null_without_a_register",
         "a_person_on_the_rolls_in_march_only_enters_in_march_and_exits_in_april",
+        "a_family_whose_persons_are_all_quarantined_counts_apart_from_households",
     }
 
 
@@ -66,21 +67,23 @@ def county_figures_equal_the_manifest(root: Path) -> None:
     totals = totals.with_columns(
         year=pl.col("period").str.slice(0, 4).cast(pl.Int64), period=pl.col("period").str.to_date("%Y-%m", strict=False)
     )
-    # 低收入: households and amount from the family files, persons from the person files
+    # 低收入: families and amount from the family files (a family is a household or, without a clean member,
+    # a household without persons), persons from the person files
     family = totals.filter(pl.col("roster") == "family").select(
-        "county_code", "period", "programme", "urban_rural", households="rows", amount_paid="amount"
+        "county_code", "period", "programme", "urban_rural", families="rows", amount_paid="amount"
     )
     persons = totals.filter(pl.col("roster") == "person").select("county_code", "period", "programme", "urban_rural", persons="rows")
     expected = family.join(persons, on=["county_code", "period", "programme", "urban_rural"], how="full", coalesce=True)
     got = marts(
         root,
         """
-        select left(division_code, 6) as county_code, period, programme, urban_rural, households, persons, amount_paid
+        select left(division_code, 6) as county_code, period, programme, urban_rural,
+               households + households_without_persons as families, persons, amount_paid
         from low_income_monitoring where division_level = 'county' and programme <> 'prevention'""",
     )
     joined = expected.join(got, on=["county_code", "period", "programme", "urban_rural"], how="full", suffix="_mart", coalesce=True)
     assert joined.height == expected.height
-    for column in ("households", "persons"):
+    for column in ("families", "persons"):
         assert (joined[column] == joined[f"{column}_mart"]).all(), joined.filter(pl.col(column) != pl.col(f"{column}_mart"))
     amounts = joined.filter(pl.col("programme").is_in(["dibao", "tekun"]))
     assert ((amounts["amount_paid"] - amounts["amount_paid_mart"]).abs() < 0.01).all()
@@ -152,6 +155,23 @@ def ratios_equal_an_independent_computation(root: Path) -> None:
     )
     both = want.join(got.with_columns(pl.col("year").cast(pl.Int32)), on=["county", "year"], suffix="_mart")
     assert both.height == want.height and ((both["per_1000"] - both["per_1000_mart"]).abs() < 1e-9).all()
+    # households: active families with a member on the rolls; the others are households without persons
+    members = read("person").filter(pl.col("status").fill_null("active") == "active").select("period", "programme", "household_key")
+    want = (
+        read("family")
+        .filter(pl.col("status") == "active")
+        .join(members.unique().with_columns(listed=pl.lit(True)), on=["period", "programme", "household_key"], how="left")
+        .group_by("period", "programme", county=pl.col("division_code").str.slice(0, 6))
+        .agg(households=pl.col("listed").count(), households_without_persons=pl.col("listed").null_count())
+        .sort(pl.all())
+    )
+    got = marts(
+        root,
+        """select period, programme, left(division_code, 6) as county, sum(households) as households,
+                  sum(households_without_persons) as households_without_persons
+           from low_income_monitoring where division_level = 'county' and programme <> 'prevention' group by all""",
+    )
+    assert want.equals(got.cast(want.schema).sort(pl.all())), want.join(got, on=["period", "programme", "county"], how="full")
     # entering and exiting 低保, per county and month, from the clean person rosters
     persons = (
         read("person")
@@ -197,6 +217,42 @@ def test_twelve_months_of_county_data_equal_the_generators_truth(tmp_path):
 def test_undefined_ratios_are_null_not_zero(tiny_built):
     frame = marts(tiny_built, "select * from subsidy_coverage where programme in ('orphan', 'temporary', 'disab_care')")
     assert frame.height and frame["eligible"].null_count() == frame.height and frame["coverage_rate"].null_count() == frame.height
+
+
+@pytest.mark.parametrize(("months", "start"), [(12, "2025-01"), (24, "2025-04")])
+def test_the_population_register_exceeds_the_generated_high_age_pool_in_every_december_tier(months, start):
+    """高龄津贴 in December (the register's reference month): recipients / the register's band is a take-up of
+    80-95% in every tier, on both bases, at county scale."""
+    import datetime as dt
+
+    import numpy as np
+
+    from civstat.generate.months import MonthView
+    from civstat.generate.registers import population
+    from civstat.generate.world import SCALES, build_divisions, build_people, month_add, standards_schedule
+
+    first = dt.date.fromisoformat(start + "-01")
+    [county] = build_divisions(np.random.default_rng(7), SCALES["county"])[1]
+    households, persons = build_people(np.random.default_rng([7, 0]), county, first, months)
+    schedule = standards_schedule(county, [month_add(first, m) for m in range(months)])
+    for m in range(months):
+        month = month_add(first, m)
+        if month.month != 12:
+            continue
+        paid = dict(
+            MonthView(county, households, persons, schedule, first, m, np.random.default_rng(0))
+            .longevity()["tier"]
+            .value_counts()
+            .iter_rows()
+        )
+        for basis, bands in population(None, [county], month.year, first).group_by("basis"):
+            eligible = {
+                "80-89周岁": bands["aged_80_plus"].sum() - bands["aged_90_plus"].sum(),
+                "90-99周岁": bands["aged_90_plus"].sum() - bands["aged_100_plus"].sum(),
+                "100周岁以上": bands["aged_100_plus"].sum(),
+            }
+            coverage = {tier: round(paid[tier] / eligible[tier], 3) for tier in eligible}
+            assert all(0.8 <= c <= 0.95 for c in coverage.values()), (month, basis, coverage)
 
 
 def test_the_published_warehouse_describes_its_tables_in_chinese_and_english(tiny_built):

@@ -2,12 +2,23 @@
 -- Counts add up: a region's figures are the sums of its children's. Kept from build to build: an
 -- incremental build rewrites its months only (macros/build_window.sql).
 {{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_build_window() }}") }}
-with families as (
-    select period, programme, division_code, urban_rural,
-           count(*) as households,
-           sum(monthly_amount) as amount_paid
-    from {{ ref('stg_rosters__families') }}
-    where status = 'active'
+with households_with_persons as (
+    select distinct period, programme, household_key
+    from {{ ref('int_low_income_memberships') }}
+    where {{ in_build_window('period') }}
+),
+
+-- a family counts as a household when at least one member is on the rolls that month; a family
+-- whose person rows were all quarantined (bad ID ...) counts apart, its amount still paid
+families as (
+    select f.period, f.programme, f.division_code, f.urban_rural,
+           count(h.household_key) as households,
+           count(*) - count(h.household_key) as households_without_persons,
+           sum(f.monthly_amount) as amount_paid
+    from {{ ref('stg_rosters__families') }} as f
+    left join households_with_persons as h
+        on h.period = f.period and h.programme = f.programme and h.household_key = f.household_key
+    where f.status = 'active'
     group by all
 ),
 
@@ -42,6 +53,7 @@ village_level as (
     select
         k.period, k.programme, k.division_code, k.urban_rural,
         case when k.programme = 'prevention' then null else coalesce(f.households, 0) end as households,
+        case when k.programme = 'prevention' then null else coalesce(f.households_without_persons, 0) end as households_without_persons,
         coalesce(p.persons, 0) as persons,
         case when k.programme = 'tekun' then coalesce(p.persons_centralised, 0) end as persons_centralised,
         case when k.programme = 'tekun' then coalesce(p.persons_dispersed, 0) end as persons_dispersed,
@@ -64,6 +76,7 @@ rolled as (
         a.ancestor_level as division_level,
         v.period, v.programme, v.urban_rural,
         cast(sum(v.households) as bigint) as households,
+        cast(sum(v.households_without_persons) as bigint) as households_without_persons,
         cast(sum(v.persons) as bigint) as persons,
         cast(sum(v.persons_centralised) as bigint) as persons_centralised,
         cast(sum(v.persons_dispersed) as bigint) as persons_dispersed,
@@ -97,6 +110,7 @@ select
     r.programme,
     r.urban_rural,
     r.households,
+    r.households_without_persons,
     r.persons,
     r.persons_centralised,
     r.persons_dispersed,

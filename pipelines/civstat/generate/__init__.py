@@ -399,7 +399,12 @@ def _write_registers(
         y = str(year)
         writer.file(y, f"{year}年统计用区划代码", "division", divisions, title=f"{year}年统计用区划代码和城乡划分代码", corruption_rate=0)
         writer.file(
-            y, f"{year}年人口统计表", "population", population(rng, counties, year), title=f"{year}年分村人口统计表", corruption_rate=0
+            y,
+            f"{year}年人口统计表",
+            "population",
+            population(rng, counties, year, month_dates[0]),
+            title=f"{year}年分村人口统计表",
+            corruption_rate=0,
         )
         standards = pl.concat([s.with_columns(division_code=pl.lit(code + "000000")) for code, s in schedules.items()])
         # rural 低保 standards are set per year (元/人·年), the others per month (元/人·月)

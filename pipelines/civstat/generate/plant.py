@@ -102,7 +102,8 @@ class Planter:
             return day.replace(year=day.year - years, day=28)
 
     def add_household(self, programme: str, person_id: str, entry: int, exit_m: int, village_idx: int, **hh_attrs) -> None:
-        """A new household of one for ``person_id`` (an existing person: a second membership)."""
+        """A new household of one for ``person_id`` (an existing person: a second membership), in ``village_idx``:
+        the person's rows name the household's village, as every member's do."""
         new_hh = int(self.hh["hh"].max()) + 1
         template = self.hh.row(0, named=True)
         row = {
@@ -130,6 +131,7 @@ class Planter:
             .with_columns(
                 hh=pl.lit(new_hh, dtype=pl.Int64),
                 position=pl.lit(0, dtype=pl.Int64),
+                village_idx=pl.lit(village_idx, dtype=pl.Int64),
                 pool=pl.lit(programme),
                 member_from=pl.lit(entry, dtype=pl.Int64),
                 member_to=pl.lit(exit_m - 1, dtype=pl.Int64),

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 import numpy as np
 import polars as pl
 
 from civstat.cleaning.values import CREDIT_ALPHABET, credit_code_check_char
 from civstat.generate.names import place_names
-from civstat.generate.world import County
+from civstat.generate.world import ELDER_HAZARD, ELDER_MEAN_EXCESS, ELDER_POOL_SHARE, ELDER_TURNING, County
 
-# consistent with the 高龄津贴 pool of world.py (3.3% of people, ages 80 + Exp(5)): coverage ~80-90%
-BAND_SHARES = {
-    "aged_0_17": 0.18,
-    "aged_60_plus": 0.21,
-    "aged_65_plus": 0.15,
-    "aged_75_plus": 0.065,
-    "aged_80_plus": 0.04,
-    "aged_90_plus": 0.0055,
-    "aged_100_plus": 0.0008,
-}
+BAND_SHARES = {"aged_0_17": 0.18, "aged_60_plus": 0.21, "aged_65_plus": 0.15, "aged_75_plus": 0.065}
+TAKE_UP = 0.87  # of the people aged 80+, the share paid 高龄津贴: the coverage in December, in every tier
+
+
+def elder_shares(years: float) -> dict[str, float]:
+    """The 80+, 90+ and 100+ bands as shares of the population ``years`` after the generator's start: the
+    高龄津贴 pool of world.py then (aged 80 + Exp(5) at the start and ``years`` older, less deaths, plus those
+    who turned 80), over TAKE_UP. A register so sized exceeds the pool in each tier, at any date."""
+    pool = ELDER_POOL_SHARE * (1 - ELDER_HAZARD) ** (12 * years) / TAKE_UP
+    older = years + 0.5  # birth dates add 0-1 year to the drawn ages (world._ages_to_birth)
+    return {
+        "aged_80_plus": pool * (1 + ELDER_TURNING * years),
+        "aged_90_plus": pool * math.exp(-(10 - older) / ELDER_MEAN_EXCESS),
+        "aged_100_plus": pool * math.exp(-(20 - older) / ELDER_MEAN_EXCESS),
+    }
 
 
 def _places(county: County) -> pl.DataFrame:
@@ -33,14 +41,18 @@ def _places(county: County) -> pl.DataFrame:
     )
 
 
-def population(rng: np.random.Generator, counties: list[County], year: int) -> pl.DataFrame:
-    """Per village, 户籍 and 常住, by age band. 80+ is sized above the 高龄津贴 pool (coverage < 100%)."""
+def population(rng: np.random.Generator, counties: list[County], year: int, start: dt.date) -> pl.DataFrame:
+    """Per village, 户籍 and 常住, by age band, at the end of ``year`` (the generator's run starts at ``start``).
+    80+ is sized above the 高龄津贴 pool (coverage < 100% in December) and is the same on both bases: people of
+    working age move, the oldest live where they are registered (the pool is placed by 户籍)."""
+    elder = elder_shares(max(0.0, (dt.date(year, 12, 31) - start).days / 365.25))
     frames = []
     for county in counties:
         v = _places(county)
         growth = 1 + 0.004 * (year - 2025)
         base = v.with_columns(total=(pl.col("hukou") * growth).round(0).cast(pl.Int64))
-        for basis, _factor in (("hukou", None), ("resident", None)):
+        base = base.with_columns([(pl.col("total") * share).round(0).cast(pl.Int64).alias(band) for band, share in elder.items()])
+        for basis in ("hukou", "resident"):
             f = base.with_columns(basis=pl.lit(basis))
             if basis == "resident":
                 f = f.with_columns(total=(pl.col("total") * pl.when(pl.col("urban")).then(1.15).otherwise(0.85)).round(0).cast(pl.Int64))

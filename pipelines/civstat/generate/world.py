@@ -43,6 +43,12 @@ MONTHLY_EXIT = 0.008
 SPARE_PEOPLE = 40
 MONTHLY_ENTRY = 0.010
 LONGEVITY_DEFAULT = {80: 100.0, 90: 200.0, 100: 500.0}  # 元/月 by tier lower bound
+# the 高龄津贴 pool (registers.py sizes the population register's 80+ bands on it): a share of the people aged
+# 80 + Exp(mean excess) years at the start, people turning 80 during the run, a monthly death hazard at 80+
+ELDER_POOL_SHARE = 0.036 * 0.92
+ELDER_MEAN_EXCESS = 5.0
+ELDER_TURNING = 0.08  # of the pool, a year
+ELDER_HAZARD = 0.004
 ORPHAN_RATE = {"institutional": 1800.0, "scattered": 1400.0}
 UNSUPPORTED_CHILD_RATE = 1400.0
 DISAB_LIVING_RATE, DISAB_CARE_RATE = 80.0, 90.0
@@ -262,11 +268,10 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
             }
         )
 
-    pop80 = total_pop * 0.036
-    n_elder = int(pop80 * 0.92)
+    n_elder = int(total_pop * ELDER_POOL_SHARE)
     # 80+ with fewer people at each age; plus people turning 80 during the months
-    elder_age = 80 + rng.exponential(5.0, n_elder).clip(0, 27)
-    turning = int(pop80 * 0.92 * n_months / 12 * 0.08) + 1
+    elder_age = 80 + rng.exponential(ELDER_MEAN_EXCESS, n_elder).clip(0, 27)
+    turning = int(total_pop * ELDER_POOL_SHARE * n_months / 12 * ELDER_TURNING) + 1
     others = pl.concat(
         [
             pool("longevity", n_elder, 0, 1).with_columns(age0=pl.Series(elder_age)),
@@ -318,7 +323,7 @@ def build_people(rng: np.random.Generator, county: County, start: dt.date, n_mon
         .drop("own_village")
     )
     # death: a monthly hazard by age, drawn once; month index of death (or 10_000: alive)
-    hazard = pl.when(pl.col("age0") >= 80).then(0.004).when(pl.col("age0") >= 60).then(0.0012).otherwise(0.0002)
+    hazard = pl.when(pl.col("age0") >= 80).then(ELDER_HAZARD).when(pl.col("age0") >= 60).then(0.0012).otherwise(0.0002)
     months_to_death = (pl.col("death_u").log() / (1 - hazard).log()).floor().cast(pl.Int64)
     persons = persons.with_columns(
         death_m=pl.when(pl.col("pool") == "deceased")
