@@ -108,7 +108,9 @@ def _run_partitions(paths: Paths, partitions: list[str], *, full_refresh: bool =
     )
     for e in failed_checks[:10]:
         evaluation = e.event_specific_data
-        console.print(f"[red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+        warned = evaluation.severity.value == "WARN"
+        said = "[yellow]check warned[/]" if warned else "[red]check failed[/]"
+        console.print(f"{said}: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
         if evaluation.check_name == "audit_rules":  # the rule, region, year and figures of each failure
             console.print(evaluation.description, markup=False, highlight=False, soft_wrap=True)
     from civstat.ingest import read_ledger

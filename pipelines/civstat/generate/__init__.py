@@ -20,6 +20,7 @@ import polars as pl
 from civstat.generate import writers
 from civstat.generate.months import MonthView
 from civstat.generate.plant import plant
+from civstat.generate.registers import ELDER_BANDS
 from civstat.generate.render import choose_style, render
 from civstat.generate.world import SCALES, County, build_divisions, build_people, month_add, standards_schedule
 from civstat.registry import Registry
@@ -307,6 +308,7 @@ def _generate_county(job: tuple) -> Manifest:
     manifest.counties.append(
         {"code": county.code6, "name": county.name, "population": int(county.villages["hukou"].sum()), "persons_generated": persons.height}
     )
+    manifest.counties[-1]["elders_paid"] = elders = {}  # year -> 80+/90+/100+ paid in its last month: the register's floor
     for m, month in enumerate(month_dates):
         period = month.strftime("%Y-%m")
         label = f"{month.year}年{month.month}月"
@@ -319,6 +321,9 @@ def _generate_county(job: tuple) -> Manifest:
             "unsupported_child": view.unsupported_child(),
             "temporary": view.temporary(),
         }
+        if m + 1 == len(month_dates) or month_dates[m + 1].year != month.year:
+            ages = payments["longevity"]["age"]
+            elders[str(month.year)] = {band: int((ages >= low).sum()) for band, low in ELDER_BANDS.items()}
         checks = {
             "death": view.deaths(),
             "prevention": view.prevention(),
@@ -402,7 +407,7 @@ def _write_registers(
             y,
             f"{year}年人口统计表",
             "population",
-            population(rng, counties, year, month_dates[0]),
+            population(rng, counties, year, month_dates[0], {c["code"]: c["elders_paid"].get(str(year), {}) for c in manifest.counties}),
             title=f"{year}年分村人口统计表",
             corruption_rate=0,
         )

@@ -14,6 +14,8 @@ from civstat.generate.world import ELDER_HAZARD, ELDER_MEAN_EXCESS, ELDER_POOL_S
 
 BAND_SHARES = {"aged_0_17": 0.18, "aged_60_plus": 0.21, "aged_65_plus": 0.15, "aged_75_plus": 0.065}
 TAKE_UP = 0.87  # of the people aged 80+, the share paid 高龄津贴: the coverage in December, in every tier
+ELDER_BANDS = {"aged_80_plus": 80, "aged_90_plus": 90, "aged_100_plus": 100}
+CUMULATIVE = ["aged_60_plus", "aged_65_plus", "aged_75_plus", "aged_80_plus", "aged_90_plus", "aged_100_plus"]
 
 
 def elder_shares(years: float) -> dict[str, float]:
@@ -41,22 +43,38 @@ def _places(county: County) -> pl.DataFrame:
     )
 
 
-def population(rng: np.random.Generator, counties: list[County], year: int, start: dt.date) -> pl.DataFrame:
+def population(
+    rng: np.random.Generator, counties: list[County], year: int, start: dt.date, paid: dict[str, dict[str, int]] | None = None
+) -> pl.DataFrame:
     """Per village, 户籍 and 常住, by age band, at the end of ``year`` (the generator's run starts at ``start``).
     80+ is sized above the 高龄津贴 pool (coverage < 100% in December) and is the same on both bases: people of
-    working age move, the oldest live where they are registered (the pool is placed by 户籍)."""
+    working age move, the oldest live where they are registered (the pool is placed by 户籍). ``paid`` (county
+    code -> band -> people paid in the year's last month) is a floor: in a small county chance can put more
+    people in a band than its expected share, and a register counts everyone, so a county's band is never
+    below what was paid over TAKE_UP (its villages scaled up together)."""
     elder = elder_shares(max(0.0, (dt.date(year, 12, 31) - start).days / 365.25))
     frames = []
     for county in counties:
         v = _places(county)
         growth = 1 + 0.004 * (year - 2025)
         base = v.with_columns(total=(pl.col("hukou") * growth).round(0).cast(pl.Int64))
-        base = base.with_columns([(pl.col("total") * share).round(0).cast(pl.Int64).alias(band) for band, share in elder.items()])
+        floor = (paid or {}).get(county.code6, {})
+        scaled = []
+        for band, share in elder.items():
+            expected = base["total"] * share
+            factor = max(1.0, floor.get(band, 0) / TAKE_UP / max(float(expected.sum()), 1e-9))
+            scaled.append(
+                (expected * factor).ceil().cast(pl.Int64).alias(band) if factor > 1 else expected.round(0).cast(pl.Int64).alias(band)
+            )
+        base = base.with_columns(scaled)
         for basis in ("hukou", "resident"):
             f = base.with_columns(basis=pl.lit(basis))
             if basis == "resident":
                 f = f.with_columns(total=(pl.col("total") * pl.when(pl.col("urban")).then(1.15).otherwise(0.85)).round(0).cast(pl.Int64))
             f = f.with_columns([(pl.col("total") * share).round(0).cast(pl.Int64).alias(band) for band, share in BAND_SHARES.items()])
+            # the bands are cumulative (60+ holds 65+ …): a band scaled up lifts the ones that hold it
+            for wider, narrower in reversed(list(zip(CUMULATIVE, CUMULATIVE[1:]))):
+                f = f.with_columns(pl.max_horizontal(wider, narrower).alias(wider))
             frames.append(f)
     return pl.concat(frames).drop("hukou", "urban")
 

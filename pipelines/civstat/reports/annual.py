@@ -335,7 +335,7 @@ def _write_audit(sheet, fmt: _Book, failures: pl.DataFrame, period: str) -> None
         count += 1
     note = "注：发布前按 expectations/audit/rules.yaml 审核；阻断类未通过则不发布，此处列出提示类和已说明的未通过项。"
     sheet.write(4 + count, 0, note if count else "全部审核规则通过。" + note, fmt.note)
-    for j, w in enumerate([6, 6, 14, 14, 30, 12, 30, 12, 50, 30]):
+    for j, w in enumerate([6, 8, 14, 12, 28, 10, 28, 10, 40, 24]):
         sheet.set_column(j, j, w)
     sheet.set_landscape()
     sheet.set_paper(9)
