@@ -161,11 +161,13 @@ def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publicati
     from civstat.orchestrate import run
 
     copy, before, month = copy_of(orchestrated[0], tmp_path)
-    source = next(p for p in (copy / "raw" / month).glob("*城市低保家庭花名册*"))
-    grid = read_grid(source).cells
-    header_row = next(i for i, row in enumerate(grid.iter_rows()) if "户主姓名" in [str(v) for v in row])
-    header = [v for v in grid.row(header_row)]
-    first = list(grid.row(header_row + 1))
+    for source in sorted((copy / "raw" / month).glob("*低保家庭花名册*")):  # one with a one-row header
+        grid = read_grid(source).cells
+        header_row = next(i for i, row in enumerate(grid.iter_rows()) if any(str(v).startswith("户主身份证") for v in row))
+        header = [v for v in grid.row(header_row)]
+        first = list(grid.row(header_row + 1))
+        if first[0] is not None:
+            break
     amount = next(i for i, h in enumerate(header) if h and "保障金额" in h and "分类" not in h)
     second = list(first)
     second[amount] = "9999"
@@ -217,9 +219,9 @@ def test_an_unclosed_quote_leaks_nothing_into_the_ledger_the_logs_or_the_console
 
 
 def test_a_tampered_kept_month_fails_the_audit_check_and_keeps_the_publication(orchestrated, tmp_path):
-    """The build file kept between runs is tampered with: a county's December shows fewer rural 低保
+    """The build file kept between runs is tampered with: a village's December shows fewer rural 低保
     persons than households. The next month's run rewrites only its own month, the annual mart reads
-    the kept December, the blocking 审核 check fails naming the county, and nothing is published."""
+    the kept December, the blocking 审核 check fails naming the village, and nothing is published."""
     from civstat.orchestrate import run
 
     copy = tmp_path / "data"
@@ -227,20 +229,22 @@ def test_a_tampered_kept_month_fails_the_audit_check_and_keeps_the_publication(o
     before = publication(copy / "marts")
     last = sorted(p.name for p in (copy / "raw").glob("????-??"))[-1]
     with duckdb.connect(str(copy / "warehouse" / "build.duckdb")) as con:
-        county, name = con.execute(
-            "select division_code, division_name from low_income_monitoring where division_level = 'county' "
-            "and programme = 'dibao' and urban_rural = 'rural' and period = '2025-12-01' and households > 1"
+        village, name, cut = con.execute(
+            "select division_code, division_name, persons - households + 1 from low_income_monitoring where division_level = 'village' "
+            "and programme = 'dibao' and urban_rural = 'rural' and period = '2025-12-01' and households > 1 order by 1 limit 1"
         ).fetchone()
+        # the village and every region above it, so that the figures still add up (dbt's rolls_up test)
         con.execute(
-            "update low_income_monitoring set persons = households - 1 where division_code = ? "
-            "and programme = 'dibao' and urban_rural = 'rural' and period = '2025-12-01'",
-            [county],
+            "update low_income_monitoring set persons = persons - ? where programme = 'dibao' and urban_rural = 'rural' "
+            "and period = '2025-12-01' and division_code in (select unnest([division_code, township_code, county_code, prefecture_code, "
+            "province_code]) from dim_divisions where division_code = ?)",
+            [cut, village],
         )
     result = run(Paths.from_env(copy), [last])
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [e for e in evaluations if not e.passed]
     assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [("mart/annual_social_assistance", "audit_rules")]
     assert failed[0].severity == dg.AssetCheckSeverity.ERROR
-    assert f"SJ05 {name}（{county}）2025年" in failed[0].description
+    assert f"SJ05 {name}（{village}）2025年" in failed[0].description
     assert not any(e.asset_key.to_user_string() == "mart/published" for e in result.get_asset_materialization_events())
     assert publication(copy / "marts") == before

@@ -233,11 +233,14 @@ def _write_table(sheet, fmt: _Book, table: Table, form: Forms, period: str, foot
     right = max(2, last - 3)
     sheet.merge_range(1, right, 1, last, f"表　　号：{spec.code}", fmt.left)
     sheet.merge_range(2, right, 2, last, f"制表机关：{form.authority}", fmt.left)
-    sheet.merge_range(3, 0, 3, 1, f"填报单位：{filler}", fmt.left)
-    if right - 1 > 2:
-        sheet.merge_range(3, 2, 3, right - 1, f"报告期：{period}", fmt.center)
-    else:
-        sheet.write(3, 2, f"报告期：{period}", fmt.center)
+    if right - 1 >= 2:  # 填报单位 left, 报告期 in the middle, 计量单位 right
+        sheet.merge_range(3, 0, 3, 1, f"填报单位：{filler}", fmt.left)
+        if right - 1 > 2:
+            sheet.merge_range(3, 2, 3, right - 1, f"报告期：{period}", fmt.center)
+        else:
+            sheet.write(3, 2, f"报告期：{period}", fmt.center)
+    else:  # a narrow table: 报告期 beside 填报单位
+        sheet.merge_range(3, 0, 3, 1, f"填报单位：{filler}　　报告期：{period}", fmt.left)
     sheet.merge_range(3, right, 3, last, f"计量单位：{spec.unit}", fmt.left)
 
     # two header rows: a group's label merged over its columns, a lone column merged down both rows
