@@ -89,11 +89,16 @@ def test_the_print_setup_is_a4_landscape_one_page_wide_with_repeated_headers_and
         assert "&P" in (ws.oddFooter.center.text or ""), ws.title
 
 
-def test_the_printed_pdf_fits_each_table_to_the_page_width_with_the_headers_on_every_page(workbook, tables, tmp_path):
+def test_the_printed_pdf_fits_each_table_to_the_page_width_with_the_headers_on_every_page(tiny_built, tmp_path):
+    # down to the villages: more rows to print (the tiny county's tables still fit a page each)
+    form = forms().model_copy(update={"levels": ("province", "prefecture", "county", "township", "village")})
+    workbook = write_workbook(Paths.from_env(tiny_built), YEAR, tmp_path / "村级.xlsx", form=form)
+    with duckdb.connect(str(tiny_built / "marts" / "warehouse.duckdb"), read_only=True) as con:
+        tables = build_tables(con, YEAR, form)
     pdf = print_to_pdf(workbook, tmp_path / "pdf")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
-    assert pages >= len(tables)
+    assert pages >= len(tables) + 1, "every table, then the 审核 sheet"
     sizes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf.read_bytes())
     assert sizes and all(float(w) > float(h) and 841 < float(w) < 843 for w, h in sizes), "A4 landscape"
     for page in range(1, pages + 1):

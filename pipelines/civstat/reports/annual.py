@@ -107,9 +107,9 @@ def _query(con, sql: str, params: list | None = None) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql, params=params or []).to_arrow_table())
 
 
-def build_tables(con, year: int) -> list[Table]:
-    """Every table of tables.yaml for ``year`` from the published marts (``con``)."""
-    form = forms()
+def build_tables(con, year: int, form: Forms | None = None) -> list[Table]:
+    """Every table of tables.yaml (or ``form``) for ``year`` from the published marts (``con``)."""
+    form = form or forms()
     tiers = _tier_labels()
     levels = list(form.levels)
     tables = []
@@ -347,7 +347,7 @@ def _write_audit(sheet, fmt: _Book, failures: pl.DataFrame, period: str) -> None
     sheet.freeze_panes(3, 0)
 
 
-def write_workbook(paths: Paths, year: int, out: Path | None = None, public: bool = False) -> Path:
+def write_workbook(paths: Paths, year: int, out: Path | None = None, public: bool = False, form: Forms | None = None) -> Path:
     import xlsxwriter
 
     db = paths.published_warehouse
@@ -363,14 +363,14 @@ def write_workbook(paths: Paths, year: int, out: Path | None = None, public: boo
         ]
         if year not in held:
             raise ValueError(f"the published marts hold no data for {year} (years held: {', '.join(str(y) for y in held) or 'none'})")
-        tables = build_tables(con, year)
+        form = form or forms()
+        tables = build_tables(con, year, form)
         audit = evaluate(con).failures.filter(pl.col("year") == year)
         period = _period_label(con, year)
         run = con.execute("select run_id, published_at from _publication").fetchone()
         vintage = con.execute("select min(period_label), max(period_label) from dim_periods where period_type = 'month'").fetchone()
     finally:
         con.close()
-    form = forms()
     out = out or paths.reports / f"{year}年民政统计{'（公开版）' if public else ''}.xlsx"
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(out)
