@@ -105,3 +105,15 @@ def test_two_columns_claiming_one_field_is_an_error():
     match = find_header(grid([header, ["甲", "1", "2", "1", "500"]]), [registry()["family"]])
     with pytest.raises(HeaderError, match="both mean"):
         check_mapping(match, "f.csv", "config/civstat.yaml")
+
+
+def test_a_weak_header_yields_to_the_column_that_surely_means_the_field():
+    """补贴标准 is the amount only where no 发放金额 column is given; beside one it is the standard."""
+    header = ["姓名", "身份证号", "补贴标准（元/月）", "发放金额（元）"]
+    match = find_header(grid([header, ["甲", "1", "100", "150"]]), [registry()["longevity"]])
+    check_mapping(match, "f.xlsx", "config/civstat.yaml")
+    assert [match.labels[c] for c, f in match.columns.items() if f.name == "amount"] == ["发放金额（元）"]
+    assert "补贴标准（元/月）" in match.unmapped
+    alone = find_header(grid([["姓名", "身份证号", "补贴标准（元/月）"], ["甲", "1", "100"]]), [registry()["longevity"]])
+    check_mapping(alone, "f.xlsx", "config/civstat.yaml")
+    assert [f.name for c, f in alone.columns.items() if alone.labels[c] == "补贴标准（元/月）"] == ["amount"]

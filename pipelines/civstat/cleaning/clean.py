@@ -303,6 +303,11 @@ def clean_roster(
             updates.append(pl.coalesce("v_disability_category", f"v_{cert.name}_category").alias("v_disability_category"))
             updates.append(pl.coalesce("v_disability_grade", f"v_{cert.name}_grade").alias("v_disability_grade"))
         df = df.with_columns(updates)
+    # a list without a birth-date column (or a blank cell): the date the 身份证号 holds (digits 7-14)
+    own_id = next((f for f in id_fields if f.name == "person_id"), None)
+    if own_id is not None and "birth_date" in {f.name for f in roster.fields}:
+        from_id = pl.col(f"v_{own_id.name}").str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+        df = df.with_columns(pl.coalesce("v_birth_date", from_id).alias("v_birth_date"))
     has_urban_rural = "urban_rural" in {f.name for f in roster.fields}
     if has_urban_rural and urban_rural is not None:
         df = df.with_columns(pl.col("v_urban_rural").fill_null(pl.lit(urban_rural)))

@@ -44,7 +44,7 @@ def is_row_number_header(label: str | None) -> bool:
 def alias_index(roster: Roster) -> dict[str, Field]:
     index: dict[str, Field] = {}
     for f in roster.fields:
-        for alias in (*f.aliases, f.zh):
+        for alias in (*f.aliases, f.zh, *f.weak_aliases):
             index.setdefault(normalise_header(alias), f)
     return index
 
@@ -155,8 +155,16 @@ def check_mapping(match: HeaderMatch, source: str, config_file: str, programme: 
     """Fail on a missing required column or on two columns claiming one field."""
     roster = match.roster
     seen: dict[str, str] = {}
-    for col, f in match.columns.items():
+    for col, f in list(match.columns.items()):
         if f.name in seen:
+            weak = {normalise_header(a) for a in f.weak_aliases}
+            first, this = (normalise_header(match.labels[c]) in weak for c in (seen[f.name], col))
+            if first != this:  # a weak alias yields to the other column: it stays unmapped, and listed as such
+                loser = col if this else seen[f.name]
+                del match.columns[loser]
+                match.unmapped.append(match.labels[loser])
+                seen[f.name] = seen[f.name] if this else col
+                continue
             raise HeaderError(
                 f"{source}: columns '{match.labels[seen[f.name]]}' and '{match.labels[col]}' both mean "
                 f"{f.zh} ({roster.name}.{f.name}); delete or rename one of them"

@@ -39,7 +39,8 @@ def parent_prefix(code: pl.Expr, level: str) -> pl.Expr:
 
 # Suffixes a roster may leave out: the committee a village register names (青山村委会 for 青山村),
 # then the level word itself (城关镇 / 城关). Names are matched as written first, then by core.
-COMMITTEE_SUFFIX = r"(社区居民委员会|居民委员会|村民委员会|村委会|居委会|委员会|办事处)$"
+COMMITTEE_SUFFIX = r"(社区居民委员会|居民委员会|村民委员会|村委会|居委会|委员会)$"
+OFFICE_SUFFIX = r"办事处$"  # 城南街道办事处 is 城南街道: the office of a township-level 街道
 VILLAGE_SUFFIX = r"(社区|嘎查|村|居)$"
 LEVEL_SUFFIX = r"(民族苏木|民族乡|自治县|自治旗|街道|林区|特区|苏木|嘎查|社区|镇|乡|区|县|市|旗|村|居)$"
 
@@ -50,6 +51,7 @@ def clean_name(name: pl.Expr) -> pl.Expr:
 
 def core_name(name: pl.Expr) -> pl.Expr:
     """青山村委会, 青山村 -> 青山; 东风社区居民委员会, 东风社区 -> 东风; 城关镇 -> 城关 (never empty)."""
+    name = name.str.replace(OFFICE_SUFFIX, "")
     # after a committee suffix only a village word may remain (红星村村民委员会 -> 红星); 红旗村委会 -> 红旗, never 红
     without_committee = name.str.replace(COMMITTEE_SUFFIX, "")
     core = (
@@ -63,6 +65,7 @@ def core_name(name: pl.Expr) -> pl.Expr:
 def name_kind(name: pl.Expr) -> pl.Expr:
     """What kind of place a name says it is: village (村, 村委会, 嘎查), community (社区, 居委会), the
     level word itself (镇, 乡, 街道 ...), or '' when it says nothing. 青山村 is not 青山社区."""
+    name = name.str.replace(OFFICE_SUFFIX, "")
     committee = name.str.extract(COMMITTEE_SUFFIX, 1)
     level = name.str.extract(LEVEL_SUFFIX, 1)
     word = pl.coalesce(committee, level)

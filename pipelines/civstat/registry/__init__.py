@@ -44,6 +44,7 @@ FIELD_KEYS = {
     "zh",
     "en",
     "aliases",
+    "weak_aliases",
     "required",
     "personal",
     "values",
@@ -73,6 +74,8 @@ class Field:
     zh: str
     en: str
     aliases: tuple[str, ...] = ()
+    # headers that mean this field only when no other column does (补贴标准 beside 发放金额 is the standard)
+    weak_aliases: tuple[str, ...] = ()
     required: bool = False
     required_for: tuple[str, ...] = ()  # required only for these programmes
     personal: str = "none"  # identity | sensitive | none
@@ -213,6 +216,7 @@ def _build_field(spec: dict[str, Any], extra_aliases: list[str], extra_values: d
         zh=spec["zh"],
         en=spec["en"],
         aliases=tuple(dict.fromkeys([*map(str, spec.get("aliases", [])), *extra_aliases])),
+        weak_aliases=tuple(map(str, spec.get("weak_aliases", []))),
         required=required is True,
         required_for=tuple(required) if isinstance(required, list) else (),
         personal=spec.get("personal", "none"),
