@@ -157,8 +157,10 @@ def test_the_committed_expectation_suites_match_the_registry():
 
 def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publication(orchestrated, tmp_path):
     """Each row is valid, so cleaning keeps both; the clean table's key check (GX) stops the run."""
+    from civstat.cleaning.headers import alias_index, normalise_header
     from civstat.cleaning.readers import read_grid
     from civstat.orchestrate import run
+    from civstat.registry import registry
 
     copy, before, month = copy_of(orchestrated[0], tmp_path)
     for source in sorted((copy / "raw" / month).glob("*低保家庭花名册*")):  # one with a one-row header
@@ -168,7 +170,8 @@ def test_a_household_listed_twice_trips_a_blocking_check_and_keeps_the_publicati
         first = list(grid.row(header_row + 1))
         if first[0] is not None:
             break
-    amount = next(i for i, h in enumerate(header) if h and "保障金额" in h and "分类" not in h)
+    fields = alias_index(registry()["family"])  # the generator varies the spelling: find the column by its meaning
+    amount = next(i for i, h in enumerate(header) if h and getattr(fields.get(normalise_header(h)), "name", None) == "monthly_amount")
     second = list(first)
     second[amount] = "9999"
     lines = [",".join("" if v is None else f'"{v}"' for v in row) for row in (header, first, second)]
