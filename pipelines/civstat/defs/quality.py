@@ -140,12 +140,11 @@ def audit(context: dg.AssetCheckExecutionContext, civstat: CivstatResource):
         out = write_failures(result, paths.quality / context.run.run_id[:8] / "审核结果.csv")
         context.log.info(f"审核 failures written to {out}")
     for mart in sorted(marts):
-        mine = result.failures.filter(pl.col("rule").is_in([r.id for r in audit_rules() if r.mart == mart]))
+        ids = {r.id for r in audit_rules() if r.mart == mart}
+        mine = result.failures.filter(pl.col("rule").is_in(ids))
         blocking = mine.filter((pl.col("importance") == "blocking") & ~pl.col("explained"))
         open_ = mine.filter(~pl.col("explained"))
-        text = AuditResult(
-            mine, {r: n for r, n in result.checked.items() if r in {x.id for x in audit_rules() if x.mart == mart}}
-        ).describe()
+        text = AuditResult(mine, {r: n for r, n in result.checked.items() if r in ids}).describe()
         context.log.info(text)
         yield dg.AssetCheckResult(
             asset_key=["mart", mart],

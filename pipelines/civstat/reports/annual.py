@@ -152,15 +152,11 @@ def hidden_cells(table: Table) -> set[tuple[str, str]]:
         return {(code, leaf.source) for leaf in leaves for code in frame["division_code"] if any((code, r) in hidden for r in leaf.reveals)}
 
     protected = set(persons) | {leaf.source for leaf in leaves if leaf.reveals}
+    codes = set(frame["division_code"])
     children: dict[str, list[str]] = {}
     for code, parent in zip(frame["division_code"], frame["parent_code"]):
         children.setdefault(parent, []).append(code)
-    groups = [
-        [(parent, c), *((k, c) for k in kids)]
-        for parent, kids in children.items()
-        if parent in set(frame["division_code"])
-        for c in protected
-    ]
+    groups = [[(parent, c), *((k, c) for k in kids)] for parent, kids in children.items() if parent in codes for c in protected]
     groups += [[(code, total), *((code, p) for p in parts)] for code in frame["division_code"] for total, *parts in spec.totals]
     hidden |= reveal()
     changed = True

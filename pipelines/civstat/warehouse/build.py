@@ -83,10 +83,11 @@ def audit_gate(paths: Paths, build_result: BuildResult) -> None:
     from civstat.quality.audit import evaluate, write_failures
 
     result = evaluate(build_result.build_file)
+    listed = paths.quality / build_result.run_id / "审核结果.csv"
     if result.failures.height:
-        write_failures(result, paths.quality / build_result.run_id / "审核结果.csv")
+        write_failures(result, listed)
     if not result.passed:
-        raise AuditFailed(f"nothing published: {result.describe()}\n(all failures: {paths.quality / build_result.run_id / '审核结果.csv'})")
+        raise AuditFailed(f"nothing published: {result.describe()}\n(all failures: {listed})")
 
 
 @dataclass
