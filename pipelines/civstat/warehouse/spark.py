@@ -31,6 +31,7 @@ from civstat.settings import Paths
 from civstat.warehouse.build import (
     BuildError,
     BuildResult,
+    _sql_text,
     ensure_manifest,
     publish,
     published_models,
@@ -53,10 +54,6 @@ DUCKDB_TYPE = {
     "boolean": "BOOLEAN",
 }
 SPARK_SCHEMA_KEY = "org.apache.spark.sql.parquet.row.metadata"  # the Spark schema in each file's footer
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) -> BuildResult:
