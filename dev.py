@@ -4,7 +4,10 @@
     python3.11 dev.py demo     # install (first time), generate county sample data, run everything
     python3.11 dev.py test     # install (first time), run the whole test suite
 
-Installs into ./.venv exactly what uv.lock pins (uv itself is pinned below and installed with pip).
+Installs into ./.venv exactly what uv.lock pins (uv itself is pinned below and installed with pip):
+the default groups, and for `test` (or with CIVSTAT_WITH_SPARK=1) the optional `spark` group too:
+pyspark and dbt-spark, for the Spark target (tests/test_spark.py, `civstat build --engine spark`).
+`demo` leaves it out (and an exact sync removes it again).
 Any other arguments are passed on: ``python3.11 dev.py civstat sql "select 1"``.
 """
 
@@ -26,7 +29,7 @@ def run(*cmd: str | Path, **kw) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
 
 
-def ensure_environment() -> None:
+def ensure_environment(*groups: str) -> None:
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"civstat needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 dev.py ...")
     if not (BIN / "python").exists():
@@ -38,7 +41,8 @@ def ensure_environment() -> None:
         run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     env = {**os.environ, "VIRTUAL_ENV": str(VENV), "UV_PROJECT_ENVIRONMENT": str(VENV)}
     # --compile-bytecode: imports stay fast even where PYTHONDONTWRITEBYTECODE is set (it is, on some machines)
-    run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=env)
+    extras = [arg for group in groups for arg in ("--group", group)]
+    run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", *extras, env=env)
 
 
 def ensure_browser() -> None:
@@ -65,15 +69,31 @@ def ensure_browser() -> None:
             subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
 
 
+def ensure_java() -> None:
+    """Spark (tests/test_spark.py) runs on a Java 17 runtime: installed with apt when missing."""
+    import shutil
+
+    if shutil.which("java"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("the Spark tests need Java 17: sudo apt-get install openjdk-17-jre-headless")
+    print("installing a Java 17 runtime for the Spark tests (apt-get) ...", flush=True)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "openjdk-17-jre-headless"]
+    if subprocess.call(install, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+        subprocess.call(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    ensure_environment()
-    os.environ.setdefault("DO_NOT_TRACK", "1")
     command, rest = argv[0], argv[1:]
+    ensure_environment(*(["spark"] if command == "test" or os.environ.get("CIVSTAT_WITH_SPARK") == "1" else []))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     if command == "test":
         ensure_browser()
+        ensure_java()
         # the linter and the formatter first (configured in pyproject.toml), then every test
         for check, fix in ((["check"], "ruff check --fix"), (["format", "--check"], "ruff format")):
             if subprocess.call([str(BIN / "ruff"), *check, "pipelines", "tests", "benchmarks", "dev.py"], cwd=ROOT):

@@ -234,9 +234,15 @@ def cmd_build(args: argparse.Namespace, paths: Paths) -> int:
     atomically when every test passes."""
     from civstat.warehouse.build import BuildError, build_and_publish
 
-    console.print("building the warehouse with dbt (seeds, models, tests) ...")
+    engine = getattr(args, "engine", "duckdb")
+    console.print(f"building the warehouse with dbt on {engine} (seeds, models, tests) ...")
     try:
-        result, published = build_and_publish(paths, full_refresh=args.full_refresh)
+        if engine == "spark":
+            from civstat.warehouse import spark
+
+            result, published = spark.build_and_publish(paths)
+        else:
+            result, published = build_and_publish(paths, full_refresh=args.full_refresh)
     except BuildError as exc:
         console.print(f"[red]构建失败，已发布的数据未变 / build failed[/]: {exc}\nthe previous publication in {paths.marts} is unchanged")
         return 1
@@ -639,6 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="rebuild every month (by default only the months whose inputs changed since the last complete build)",
+    )
+    b.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: the same models on Spark (dbt's spark target; always every month; needs the `spark` dependency group)",
     )
     b.set_defaults(func=cmd_build)
 

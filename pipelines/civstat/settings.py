@@ -205,6 +205,25 @@ class Paths:
         return self.warehouse / "dbt_target"
 
     @property
+    def spark(self) -> Path:
+        """The Spark build (dbt's ``spark`` target, civstat.warehouse.spark), beside the DuckDB one."""
+        return self.warehouse / "spark"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """Spark's warehouse directory: every model's table as Parquet, ``<schema>.db/<model>/``."""
+        return self.spark / "tables"
+
+    @property
+    def spark_build_file(self) -> Path:
+        """The marts of the Spark build read back into DuckDB: what publication reads."""
+        return self.spark / "build.duckdb"
+
+    @property
+    def spark_dbt_target(self) -> Path:
+        return self.spark / "dbt_target"
+
+    @property
     def published_warehouse(self) -> Path:
         return self.marts / "warehouse.duckdb"
 

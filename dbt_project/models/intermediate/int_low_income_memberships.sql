@@ -1,8 +1,9 @@
-{{ config(materialized="incremental", incremental_strategy="append", database=target.database, pre_hook="{{ delete_build_window() }}") }}
+{{ config(materialized="incremental", incremental_strategy="append", database=target.get("database"), pre_hook="{{ delete_build_window() }}") }}
 -- One row per person per programme per month on the low-income rolls (低保, 特困, 低保边缘,
 -- 刚性支出困难 from the person rosters; 防止返贫监测对象 from the monitoring list), with region.
 -- Kept from build to build (in the build file, not the in-memory scratch database): an
 -- incremental build reads the month before its first month from here (entering and exiting).
+-- (target.get: Spark has no database above its schemas; there every model is on disk anyway.)
 with monitored as (
     select
         m.period,

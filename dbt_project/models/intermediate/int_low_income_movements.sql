@@ -15,7 +15,7 @@ bounds as (  -- over every month held
 ),
 
 entering as (
-    select cur.period, cur.programme, min(cur.division_code) as division_code, arg_min(cur.urban_rural, cur.division_code) as urban_rural,
+    select cur.period, cur.programme, min(cur.division_code) as division_code, min_by(cur.urban_rural, cur.division_code) as urban_rural,
            'entering' as movement, cur.person_key
     from memberships as cur
     inner join bounds as b on b.programme = cur.programme and cur.period > b.first_period
@@ -31,7 +31,7 @@ entering as (
 
 exiting as (
     select cast({{ dbt.dateadd('month', 1, 'prev.period') }} as date) as period, prev.programme,
-           min(prev.division_code) as division_code, arg_min(prev.urban_rural, prev.division_code) as urban_rural,
+           min(prev.division_code) as division_code, min_by(prev.urban_rural, prev.division_code) as urban_rural,
            'exiting' as movement, prev.person_key
     from memberships as prev
     inner join bounds as b on b.programme = prev.programme and prev.period < b.last_period

@@ -17,9 +17,9 @@ select
     period,
     'month' as period_type,
     concat(cast(extract(year from period) as string), '-', lpad(cast(extract(month from period) as string), 2, '0')) as period_label,
-    extract(year from period) as year,
-    extract(quarter from period) as quarter,
-    extract(month from period) as month,
+    cast(extract(year from period) as bigint) as year,  -- bigint on every engine (Spark's extract gives int)
+    cast(extract(quarter from period) as bigint) as quarter,
+    cast(extract(month from period) as bigint) as month,
     last_day(period) as reference_date
 from monthly
 union all
@@ -27,8 +27,8 @@ select distinct
     make_date(cast(extract(year from period) as int), cast((extract(quarter from period) - 1) * 3 + 1 as int), 1) as period,
     'quarter' as period_type,
     concat(cast(extract(year from period) as string), 'Q', cast(extract(quarter from period) as string)) as period_label,
-    extract(year from period) as year,
-    extract(quarter from period) as quarter,
+    cast(extract(year from period) as bigint) as year,
+    cast(extract(quarter from period) as bigint) as quarter,
     cast(null as bigint) as month,
     last_day(make_date(cast(extract(year from period) as int), cast(extract(quarter from period) * 3 as int), 1)) as reference_date
 from monthly
@@ -37,7 +37,7 @@ select
     make_date(cast(year as int), 1, 1) as period,
     'year' as period_type,
     cast(year as string) as period_label,
-    year,
+    cast(year as bigint) as year,
     cast(null as bigint) as quarter,
     cast(null as bigint) as month,
     make_date(cast(year as int), 12, 31) as reference_date

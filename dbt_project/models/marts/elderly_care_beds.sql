@@ -15,9 +15,9 @@ institution_totals as (
     select
         a.ancestor_code as division_code, a.ancestor_level as division_level, i.year,
         count(*) as institutions,
-        count_if(i.ownership = 'public') as institutions_public,
-        count_if(i.ownership = 'private') as institutions_private,
-        count_if(i.ownership = 'public_private') as institutions_public_private,
+        cast(count_if(i.ownership = 'public') as bigint) as institutions_public,
+        cast(count_if(i.ownership = 'private') as bigint) as institutions_private,
+        cast(count_if(i.ownership = 'public_private') as bigint) as institutions_public_private,
         cast(sum(i.beds) as bigint) as institution_beds,
         cast(sum(case when i.ownership = 'public' then i.beds else 0 end) as bigint) as beds_public,
         cast(sum(case when i.ownership = 'private' then i.beds else 0 end) as bigint) as beds_private,
@@ -65,16 +65,16 @@ select
     coalesce(i.beds_private, 0) as beds_private,
     coalesce(i.beds_public_private, 0) as beds_public_private,
     coalesce(i.nursing_beds, 0) as nursing_beds,
-    i.nursing_beds * 1.0 / nullif(i.institution_beds, 0) as nursing_bed_share,
+    cast(i.nursing_beds as double) / nullif(i.institution_beds, 0) as nursing_bed_share,
     coalesce(i.residents, 0) as residents,
-    i.residents * 1.0 / nullif(i.institution_beds, 0) as occupancy_rate,
+    cast(i.residents as double) / nullif(i.institution_beds, 0) as occupancy_rate,
     coalesce(f.community_facilities, 0) as community_facilities,
     coalesce(f.community_beds, 0) as community_beds,
     coalesce(i.institution_beds, 0) + coalesce(f.community_beds, 0) as total_beds,
     o.aged_60_plus_hukou,
     o.aged_60_plus_resident,
-    (coalesce(i.institution_beds, 0) + coalesce(f.community_beds, 0)) * 1000.0 / nullif(o.aged_60_plus_hukou, 0) as beds_per_1000_aged_60_plus_hukou,
-    (coalesce(i.institution_beds, 0) + coalesce(f.community_beds, 0)) * 1000.0 / nullif(o.aged_60_plus_resident, 0) as beds_per_1000_aged_60_plus_resident
+    cast(coalesce(i.institution_beds, 0) + coalesce(f.community_beds, 0) as double) * 1000 / nullif(o.aged_60_plus_hukou, 0) as beds_per_1000_aged_60_plus_hukou,
+    cast(coalesce(i.institution_beds, 0) + coalesce(f.community_beds, 0) as double) * 1000 / nullif(o.aged_60_plus_resident, 0) as beds_per_1000_aged_60_plus_resident
 from regions as r
 left join institution_totals as i using (division_code, division_level, year)
 left join facility_totals as f using (division_code, division_level, year)

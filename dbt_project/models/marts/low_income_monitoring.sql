@@ -119,8 +119,8 @@ select
     r.amount_paid,
     r.amount_paid / nullif(r.persons, 0) as amount_per_person,
     s.monthly_amount as standard_monthly,
-    r.persons * 1000.0 / nullif(pop.population_hukou, 0) as persons_per_1000_hukou,
-    r.persons * 1000.0 / nullif(pop.population_resident, 0) as persons_per_1000_resident
+    cast(r.persons as double) * 1000 / nullif(pop.population_hukou, 0) as persons_per_1000_hukou,
+    cast(r.persons as double) * 1000 / nullif(pop.population_resident, 0) as persons_per_1000_resident
 from rolled as r
 left join {{ ref('dim_divisions') }} as d on d.division_code = r.division_code
 left join population as pop on pop.division_code = r.division_code and pop.year = extract(year from r.period)

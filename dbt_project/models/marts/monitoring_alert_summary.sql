@@ -26,16 +26,16 @@ select
     a.ancestor_level as division_level,
     c.period,
     c.rule_code,
-    count_if(c.status <> 'resolved') as raised_warnings,
-    count_if(c.status = 'new') as new_warnings,
-    count_if(c.status = 'ongoing') as ongoing_warnings,
-    count_if(c.status = 'resolved') as resolved_warnings,
-    count_if(c.checked) as checked_warnings,
-    count_if(c.status in ('verified', 'escalated')) as confirmed_warnings,
-    count_if(c.status = 'dismissed') as dismissed_warnings,
-    count_if(c.status = 'escalated') as escalated_warnings,
-    count_if(c.overdue) as overdue_warnings,
-    count_if(c.on_time) * 1.0 / nullif(count_if(c.checked) + count_if(c.overdue), 0) as checked_on_time_share
+    cast(count_if(c.status <> 'resolved') as bigint) as raised_warnings,
+    cast(count_if(c.status = 'new') as bigint) as new_warnings,
+    cast(count_if(c.status = 'ongoing') as bigint) as ongoing_warnings,
+    cast(count_if(c.status = 'resolved') as bigint) as resolved_warnings,
+    cast(count_if(c.checked) as bigint) as checked_warnings,
+    cast(count_if(c.status in ('verified', 'escalated')) as bigint) as confirmed_warnings,
+    cast(count_if(c.status = 'dismissed') as bigint) as dismissed_warnings,
+    cast(count_if(c.status = 'escalated') as bigint) as escalated_warnings,
+    cast(count_if(c.overdue) as bigint) as overdue_warnings,
+    cast(count_if(c.on_time) as double) / nullif(count_if(c.checked) + count_if(c.overdue), 0) as checked_on_time_share
 from counted as c
 inner join {{ ref('int_division_ancestors') }} as a on a.division_code = c.division_code
 left join {{ ref('dim_divisions') }} as d on d.division_code = a.ancestor_code

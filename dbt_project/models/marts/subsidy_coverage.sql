@@ -12,7 +12,7 @@ select
     r.subcategory,
     e.eligible,
     r.recipients,
-    r.recipients * 1.0 / nullif(e.eligible, 0) as coverage_rate,
+    cast(r.recipients as double) / nullif(e.eligible, 0) as coverage_rate,
     r.amount,
     r.amount / nullif(r.recipients, 0) as amount_per_recipient,
     r.standard_amount,

@@ -117,6 +117,7 @@ def dbt_env(paths: Paths, build_file: Path) -> dict[str, str]:
     return {
         "CIVSTAT_DUCKDB_PATH": str(build_file.resolve()),
         "CIVSTAT_CLEAN_DIR": str(paths.clean.resolve()),
+        "CIVSTAT_SPARK_WAREHOUSE": str(paths.spark_warehouse.resolve()),  # the `spark` target's (profiles.yml)
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -156,17 +157,27 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=str(DBT_PROJECT), profiles_dir=str(DBT_PROJECT), dbt_executable=dbt_executable())
 
 
-def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str, variables: dict | None = None) -> list[dict]:
+def run_dbt(
+    paths: Paths,
+    build_file: Path,
+    command: str = "build",
+    *extra: str,
+    variables: dict | None = None,
+    target: str | None = None,
+    target_path: Path | None = None,
+) -> list[dict]:
     """Run one dbt command (its own process: no DuckDB handle outlives it) through ``dbt_resource``
-    with the local options and ``variables`` (a build's months) as vars; raise BuildError naming the
+    with the local options and ``variables`` (a build's months) as vars, on profiles.yml's default
+    target or ``target`` (with its artifacts in ``target_path``); raise BuildError naming the
     models or tests that failed, with dbt's own output in the log."""
     sources.write_schema_files(paths.clean)
     os.environ.update(dbt_env(paths, build_file))
+    target_path = target_path or paths.dbt_target
     invocation = dbt_resource().cli(
-        [command, "--vars", json.dumps({**dbt_vars(), **(variables or {})}), *extra],
+        [command, *(("--target", target) if target else ()), "--vars", json.dumps({**dbt_vars(), **(variables or {})}), *extra],
         raise_on_error=False,
         manifest=ensure_manifest(),
-        target_path=paths.dbt_target,
+        target_path=target_path,
     )
     invocation.wait()
     try:
@@ -187,7 +198,7 @@ def run_dbt(paths: Paths, build_file: Path, command: str = "build", *extra: str,
     if not invocation.is_successful():
         failed = [n for n in nodes if n["status"] in ("error", "fail")]
         detail = "; ".join(f"{n['unique_id']}: {n['status']} ({n['message']})" for n in failed[:10])
-        raise BuildError(f"dbt {command} failed: {detail or 'see the dbt log in ' + str(paths.dbt_target / 'dbt.log')}")
+        raise BuildError(f"dbt {command} failed: {detail or 'see the dbt log in ' + str(target_path / 'dbt.log')}")
     return nodes
 
 

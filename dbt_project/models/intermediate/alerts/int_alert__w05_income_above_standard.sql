@@ -11,9 +11,9 @@ with family_income as (
 
 select 'W05' as rule_code, programme, division_code, period, cast(null as string) as person_key, household_key,
        head_id_masked as person_id_masked,
-       concat('家庭月人均收入', cast(round(income_per_head, 2) as string), '元，',
+       concat('家庭月人均收入', {{ money_text('income_per_head') }}, '元，',
               case when programme = 'dibao' then '达到或超过低保标准' else concat('超过低保标准的', cast({{ var('marginal_income_multiplier') }} as string), '倍') end,
-              cast(standard as string), '元') as detail
+              {{ money_text('standard') }}, '元') as detail
 from family_income
 where (programme = 'dibao' and income_per_head >= standard)
    or (programme = 'marginal' and income_per_head > standard * {{ var('marginal_income_multiplier') }})

@@ -11,7 +11,9 @@ where not exists (
 )
 union all
 select 'W09', 'disab_care', division_code, period, person_key, cast(null as string), person_id_masked,
-       concat('残疾等级', cast(disability_grade as string), '级（', coalesce(disability_category, '未知类别'), '），不符合护理补贴条件')
+       -- every part of a concat is non-null: DuckDB's concat skips a null, Spark's returns null
+       concat('残疾等级', case when disability_grade is null then '不详' else concat(cast(disability_grade as string), '级') end,
+              '（', coalesce(disability_category, '未知类别'), '），不符合护理补贴条件')
 from {{ ref('stg_rosters__disab_care_payments') }}
 where coalesce(disability_grade, 9) > 2
   {% if var('disab_care_extend_grade_3_4_intellectual_mental') %}

@@ -25,10 +25,11 @@ per_warning as (
     group by all
 ),
 
-rolled as (
-    select unnest([province_code, prefecture_code, county_code, township_code]) as division_code, *
-        exclude (province_code, prefecture_code, county_code, township_code)
-    from per_warning
+rolled as (  -- each warning counted in its township, county, prefecture and province
+    {%- for level in ['province', 'prefecture', 'county', 'township'] %}
+    {% if not loop.first %}union all {% endif -%}
+    select {{ level }}_code as division_code, year, raised, checked, confirmed, dismissed, escalated, overdue, on_time from per_warning
+    {%- endfor %}
 ),
 
 figures as (
@@ -49,7 +50,7 @@ select
     {%- for c in ['raised', 'checked', 'confirmed', 'dismissed', 'escalated', 'overdue', 'on_time'] %}
     cast({{ held('h.year is not null', 'f.' ~ c) }} as bigint) as {{ c }},
     {%- endfor %}
-    f.on_time * 1.0 / nullif(f.checked + f.overdue, 0) as on_time_share
+    cast(f.on_time as double) / nullif(f.checked + f.overdue, 0) as on_time_share
 from ({{ annual_regions() }}) as r
 left join held as h on h.year = r.year
 left join figures as f on f.division_code = r.division_code and f.year = r.year

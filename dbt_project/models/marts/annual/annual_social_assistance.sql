@@ -44,7 +44,7 @@ figures as (
         sum(case when at_year_end and {{ cond }} then persons_dispersed end) as {{ prefix }}_dispersed,
         {%- endif %}
         sum(case when {{ cond }} then amount_paid end) as {{ prefix }}_spending,
-        sum(case when {{ cond }} then persons end) as {{ prefix }}_person_months,
+        sum(case when {{ cond }} then persons end) as {{ prefix }}_person_months{{ ',' if not loop.last }}
     {%- endfor %}
     from monitoring
     group by all

@@ -46,8 +46,8 @@ select
 {%- endfor %}
 {%- for low in tiers %}
     cast({{ held('h.longevity', 'f.longevity_tier' ~ loop.index ~ '_recipients') }} as bigint) as longevity_tier{{ loop.index }}_recipients,
-    f.longevity_tier{{ loop.index }}_eligible,
-    f.longevity_tier{{ loop.index }}_recipients * 1.0 / nullif(f.longevity_tier{{ loop.index }}_eligible, 0) as longevity_tier{{ loop.index }}_coverage,
+    cast(f.longevity_tier{{ loop.index }}_eligible as bigint) as longevity_tier{{ loop.index }}_eligible,
+    cast(f.longevity_tier{{ loop.index }}_recipients as double) / nullif(f.longevity_tier{{ loop.index }}_eligible, 0) as longevity_tier{{ loop.index }}_coverage,
 {%- endfor %}
     cast({{ held('h.orphan', 'f.orphan_institutional') }} as bigint) as orphan_institutional,
     cast({{ held('h.orphan', 'f.orphan_scattered') }} as bigint) as orphan_scattered
