@@ -163,3 +163,78 @@ def test_a_legacy_xls_counts_leading_empty_rows_and_shows_a_number_id_as_excel_d
     grid = read_grid(tmp_path / "f.xls")
     assert grid.first_row == 3 and grid.cells.row(0)[0] == FAMILY_HEADER[0]
     assert grid.cells.row(1)[1] == "4.30621E+17"
+
+
+def _handmade_xlsx(path, sheet_xml: str, shared: list[str]) -> None:
+    """A workbook written by hand, as other tools write them: an empty first sheet, then the data."""
+    import zipfile
+
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    part = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    files = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{part}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{part}.worksheet+xml"/>'
+        f'<Override PartName="/xl/worksheets/data.xml" ContentType="{part}.worksheet+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{part}.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook {ns}><sheets><sheet name="空" sheetId="1" r:id="rId7"/>'
+        '<sheet name="名册" sheetId="2" r:id="rId3"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId3" Type="{rel}/worksheet" Target="/xl/worksheets/data.xml"/>'
+        f'<Relationship Id="rId7" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId9" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData/></worksheet>',
+        "xl/worksheets/data.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>',
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst {ns}>' + "".join(f"<si><t>{s}</t></si>" for s in shared) + "</sst>",
+    }
+    with zipfile.ZipFile(path, "w") as book:
+        for name, text in files.items():
+            book.writestr(name, text)
+
+
+def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_them(tmp_path):
+    """Which long cells are numbers is read from the sheet's XML in one pass (no second load): a
+    number cell, a formula's number result, a negative number and one in E notation show as Excel
+    shows them; digits as a shared string, an inline string or a formula's text result stay text; a
+    small number in E notation is no ID. Checked against the reader's own cell types."""
+    import fastexcel
+
+    from civstat.cleaning.readers import xlsx_number_cells
+
+    text_id, inline_id, formula_text = "430621198001011234", "43062119800101123X", "110101199003071234"
+    rows = (
+        '<row r="3"><c r="C3" t="s"><v>0</v></c><c r="D3" t="s"><v>1</v></c></row>'
+        '<row r="4"><c r="C4" t="s"><v>2</v></c><c r="D4" s="1"><v>4.30621198001011E+17</v></c></row>'
+        '<row r="5"><c r="C5" t="s"><v>3</v></c><c r="D5" t="s"><v>4</v></c></row>'
+        f'<row r="6"><c r="C6" t="s"><v>2</v></c><c r="D6" t="inlineStr"><is><t>{inline_id}</t></is></c></row>'
+        '<row r="7"><c r="C7" t="s"><v>2</v></c><c r="D7"><f>A1*1</f><v>110101199003071000</v></c></row>'
+        f'<row r="8"><c r="C8" t="s"><v>2</v></c><c r="D8" t="str"><f>TEXT(A1,"0")</f><v>{formula_text}</v></c></row>'
+        '<row r="9"><c r="C9" t="s"><v>2</v></c><c t="n" r="D9"><v>-123456789012345</v></c><c r="AA9"><v>1.5E-3</v></c></row>'
+    )
+    path = tmp_path / "名册.xlsx"
+    _handmade_xlsx(path, rows, ["标题", "身份证号", "姓名", "测试乙", text_id])
+
+    found = xlsx_number_cells(path, 1)
+    reader = fastexcel.read_excel(path)
+    strings = reader.load_sheet(1, header_row=None, skip_rows=0, dtypes="string")
+    typed = reader.load_sheet(1, header_row=None, skip_rows=0, dtypes="boolean").to_polars()
+    texts = strings.to_polars()
+    columns = [c.absolute_index for c in strings.selected_columns]
+    by_reader = {
+        (r, columns[j])
+        for j, name in enumerate(typed.columns)
+        for r in range(typed.height)
+        if typed[name][r] is not None and (texts[texts.columns[j]][r] or "").lstrip("-").isdigit() and len(texts[texts.columns[j]][r]) >= 15
+    }
+    assert found == by_reader == {(3, 3), (6, 3), (8, 3)}
+
+    grid = read_grid(path)
+    ids = [row[1] for row in grid.cells.iter_rows()]
+    assert grid.first_row == 3
+    assert ids[:6] == ["身份证号", "4.30621E+17", text_id, inline_id, "1.10101E+17", formula_text]
+    assert ids[6].startswith("-1.2345") and ids[6].endswith("E+14")  # the sign is kept (the sixth digit is cut, not rounded)

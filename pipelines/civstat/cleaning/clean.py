@@ -132,10 +132,18 @@ def value_in_text(f: Field, text: pl.Expr) -> pl.Expr:
     return out
 
 
-def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title: str = "", other: pl.Expr | None = None) -> pl.Expr:
+def _parse_value(
+    f: Field,
+    text: pl.Expr | None,
+    period: dt.date,
+    name_and_title: str = "",
+    other: pl.Expr | None = None,
+    dates: values.DateLookup | None = None,
+) -> pl.Expr:
     """The typed value of one non-identity field (null when empty or unparseable); ``text`` is
     None when the file has no column for the field; ``other`` is the cell of the field named by
-    ``default_from`` when the value may come from it."""
+    ``default_from`` when the value may come from it; ``dates`` holds the table's date columns
+    parsed (else they are parsed here)."""
     dtype = FIELD_DTYPES[f.type]
     if text is None:
         fill = f.default if f.default else period if f.default_from == "period" else None
@@ -156,7 +164,10 @@ def _parse_value(f: Field, text: pl.Expr | None, period: dt.date, name_and_title
     if f.type == "amount":
         return values.parse_amount(text)
     if f.type in ("date", "month"):
-        value = values.parse_month(text) if f.type == "month" else values.parse_date(text)
+        if dates is not None:
+            value = dates.parse(text, month=f.type == "month")
+        else:
+            value = values.parse_month(text) if f.type == "month" else values.parse_date(text)
         return value.fill_null(pl.when(text.is_null()).then(pl.lit(period))) if f.default_from == "period" else value
     if f.type == "bool":
         return values.parse_bool(text)
@@ -246,6 +257,7 @@ def clean_roster(
     values_first: list[pl.Expr] = []
     exprs: list[pl.Expr] = []
     id_fields: list[Field] = []
+    dates = values.DateLookup([df[f"t_{f.name}"] for f in roster.fields if f.type in ("date", "month") and f.name in by_field])
     for f in roster.fields:
         if f.type == "region_name":
             continue
@@ -277,7 +289,7 @@ def clean_roster(
         else:
             other = pl.col(f"t_{f.default_from}") if f.default_from in by_field else None
             values_first.append(
-                _parse_value(f, text if f.name in by_field else None, period_start, name_and_title, other).alias(f"v_{f.name}")
+                _parse_value(f, text if f.name in by_field else None, period_start, name_and_title, other, dates).alias(f"v_{f.name}")
             )
             exprs.append(_value_error(f, text, pl.col(f"v_{f.name}"), programme, period_end).alias(f"e_{f.name}"))
     df = df.with_columns(values_first).with_columns(exprs)

@@ -154,7 +154,12 @@ def _excel_display(big: pl.Expr) -> pl.Expr:
     """How Excel shows a big number in a General cell: 4.30621E+17."""
     digits = big.str.strip_chars_start("-")
     return (
-        digits.str.slice(0, 1) + "." + digits.str.slice(1, 5).str.strip_chars_end("0") + "E+" + (digits.str.len_chars() - 1).cast(pl.String)
+        pl.when(big.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
+        + digits.str.slice(0, 1)
+        + "."
+        + digits.str.slice(1, 5).str.strip_chars_end("0")
+        + "E+"
+        + (digits.str.len_chars() - 1).cast(pl.String)
     )
 
 
@@ -179,6 +184,77 @@ def _numbers_as_excel_shows_them(cells: pl.DataFrame, number_cells: Callable[[li
         .alias(cells.columns[i])
         for n, i in enumerate(long)
     )
+
+
+# The value of a cell in an .xlsx sheet's XML that may be a number of 15 digits or more: digits
+# alone, or any number in E notation (sized exactly for each one found).
+_LONG_VALUE = re.compile(rb"<v>\s*(-?\d{15,}(?:\.\d*)?|[-+\d.]+[eE][-+]?\d+)\s*</v>")
+_CELL_ATTRIBUTE = re.compile(rb"""\s(r|t)\s*=\s*["']([^"']*)["']""")
+_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
+#: Beyond this many values to look at one by one, asking the reader is cheaper.
+MAX_LONG_VALUES = 20_000
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+def _sheet_xml(book, index: int) -> bytes | None:
+    """The XML of a workbook's ``index``-th sheet (the order of xl/workbook.xml, the reader's order)."""
+    workbook = book.read("xl/workbook.xml")
+    rels = book.read("xl/_rels/workbook.xml.rels")
+    ids = re.findall(rb"<(?:\w+:)?sheet\b[^>]*?\br:id=[\"']([^\"']+)[\"']", workbook)
+    if index >= len(ids):
+        return None
+    for tag in re.findall(rb"<Relationship\b[^>]*>", rels):
+        rel_id, target = re.search(rb"\bId=[\"']([^\"']+)", tag), re.search(rb"\bTarget=[\"']([^\"']+)", tag)
+        if rel_id and target and rel_id.group(1) == ids[index]:
+            name = target.group(1).decode("utf-8").lstrip("/")
+            return book.read(name if name.startswith("xl/") else f"xl/{name}")
+    return None
+
+
+def xlsx_number_cells(path: Path, index: int) -> set[tuple[int, int]] | None:
+    """The cells of a sheet holding a number of 15 digits or more, as (row, column) of the sheet,
+    0-based; None when the sheet's XML does not say it plainly (the reader is then asked).
+
+    One pass of a compiled pattern over the sheet's XML finds the candidate values; only those are
+    looked at one by one: the cell a value sits in (its ``r`` reference and ``t`` type: no type or
+    ``n`` is a number; ``s``, ``str`` and ``inlineStr`` are text), and the number's size."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            xml = _sheet_xml(book, index)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
+    if xml is None:
+        return None
+    found: set[tuple[int, int]] = set()
+    for n, value in enumerate(_LONG_VALUE.finditer(xml)):
+        if n >= MAX_LONG_VALUES:
+            return None
+        try:
+            if abs(float(value.group(1))) < 1e14:
+                continue
+        except ValueError:
+            return None
+        start = xml.rfind(b"<c", 0, value.start())
+        end = xml.find(b">", start)
+        if start < 0 or end < 0 or xml.find(b"</c>", start, value.start()) >= 0 or xml[start + 2 : start + 3] not in b" \t\r\n":
+            return None  # not plainly inside a cell tag
+        attributes = dict(_CELL_ATTRIBUTE.findall(xml[start:end]))
+        kind = attributes.get(b"t", b"n")
+        if kind != b"n":
+            continue  # a text cell (a formula's text result, an inline or shared string), or an error or date
+        ref = _CELL_REF.fullmatch(attributes.get(b"r", b"").decode("ascii", "replace"))
+        if ref is None:
+            return None  # cells without references: their place is the reader's to say
+        found.add((int(ref.group(2)) - 1, _column_index(ref.group(1))))
+    return found
 
 
 def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
@@ -214,7 +290,20 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> Ra
     columns = [c.absolute_index for c in sheet.selected_columns]
 
     def number_cells(wanted: list[int]) -> pl.DataFrame:
-        try:  # as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
+        # an .xlsx sheet's XML says which cells are numbers (one pass, no second load); else the reader,
+        # loading the columns again as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
+        found = xlsx_number_cells(path, index) if fmt == XLSX else None
+        if found is not None and all(0 <= row - empty_above < cells.height for row, _ in found):
+            rows: dict[int, list[int]] = {}
+            for row, col in found:
+                rows.setdefault(col, []).append(row - empty_above)
+            return pl.DataFrame(
+                {
+                    f"n{i}": pl.Series([None] * cells.height, dtype=pl.Boolean).scatter(sorted(rows.get(columns[i], [])), True)
+                    for i in wanted
+                }
+            )
+        try:
             typed = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="boolean", use_columns=[columns[i] for i in wanted])
             return typed.to_polars().slice(empty_above)
         except Exception as exc:

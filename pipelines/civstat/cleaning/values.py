@@ -80,6 +80,20 @@ def parse_month(text: pl.Expr) -> pl.Expr:
     return parse_date(text).dt.month_start()
 
 
+class DateLookup:
+    """The dates of every date column of one table, each distinct text parsed once for them all (a
+    roster's date columns share their texts, and parsing has a cost per call as well as per text)."""
+
+    def __init__(self, columns: list[pl.Series]):
+        self.texts = pl.concat(columns).drop_nulls().unique() if columns else pl.Series(dtype=pl.String)
+        self.dates = _parse_dates(self.texts)
+
+    def parse(self, text: pl.Expr, *, month: bool = False) -> pl.Expr:
+        """``parse_date`` (``parse_month`` with ``month``) of a column that was given to the lookup."""
+        value = text.replace_strict(self.texts, self.dates, default=None, return_dtype=pl.Date)
+        return value.dt.month_start() if month else value
+
+
 def parse_amount(text: pl.Expr) -> pl.Expr:
     """1234.5, 1,234.50, 1234元, ￥1234, 1234.50 元 -> Float64 rounded to fen (2 decimals)."""
     cleaned = text.str.replace_all(r"[,，\s元¥￥]|RMB|人民币", "")
