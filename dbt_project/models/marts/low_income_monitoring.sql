@@ -39,7 +39,7 @@ movements as (
     group by all
 ),
 
-first_months as (  -- over every month held
+first_months as (  -- over every month held (a programme none of whose members was ever on the rolls has none)
     select programme, min(period) as first_period from {{ ref('int_low_income_memberships') }} group by all
 ),
 
@@ -61,7 +61,7 @@ village_level as (
         case when k.period > fm.first_period then coalesce(m.persons_exiting, 0) end as persons_exiting,
         f.amount_paid
     from keys as k
-    inner join first_months as fm on fm.programme = k.programme
+    left join first_months as fm on fm.programme = k.programme  -- never inner: its families would be lost
     left join families as f
         on f.period = k.period and f.programme = k.programme and f.division_code = k.division_code and f.urban_rural = k.urban_rural
     left join persons as p
