@@ -39,10 +39,10 @@ group by all;
 
 -- ---------------------------------------------------------------- low_income_monitoring
 create temp table memberships as
-select p.period, p.programme, p.person_key, coalesce(p.division_code, f.division_code) as division_code, coalesce(p.urban_rural, f.urban_rural) as urban_rural
+select p.period, p.programme, p.person_key, p.household_key, coalesce(p.division_code, f.division_code) as division_code, coalesce(p.urban_rural, f.urban_rural) as urban_rural
 from src('person') p left join (select * from src('family') where status = 'active') f using (period, programme, household_key)
 union all
-select m.period, 'prevention', m.person_key, m.division_code, case when left(d.urban_rural_code, 1) = '1' then 'urban' else 'rural' end
+select m.period, 'prevention', m.person_key, null, m.division_code, case when left(d.urban_rural_code, 1) = '1' then 'urban' else 'rural' end
 from src('prevention') m left join divisions d using (division_code);
 
 create temp table presence as
@@ -59,24 +59,27 @@ from presence p join b using (programme) anti join presence n on n.programme = p
 where p.period < b.last_period;
 
 create table low_income_monitoring as
-with facts as (
-    select period, programme, division_code, urban_rural, count(*) as households, sum(monthly_amount) as amount_paid, 0 as persons, 0 as entering, 0 as exiting
-    from src('family') where status = 'active' group by all
-    union all select period, programme, division_code, urban_rural, 0, null, count(*), 0, 0 from memberships group by all
-    union all select cast(period as date), programme, division_code, urban_rural, 0, null, 0, count_if(movement = 'entering'), count_if(movement = 'exiting') from movements group by all
+with listed as (select distinct period, programme, household_key from memberships where household_key is not null),
+facts as (  -- a household: an active family with a member on the rolls (the others counted apart, their amount paid)
+    select f.period, f.programme, f.division_code, f.urban_rural, count(l.household_key) as households,
+           count(*) - count(l.household_key) as households_without_persons, sum(f.monthly_amount) as amount_paid, 0 as persons, 0 as entering, 0 as exiting
+    from src('family') f left join listed l using (period, programme, household_key) where f.status = 'active' group by all
+    union all select period, programme, division_code, urban_rural, 0, 0, null, count(*), 0, 0 from memberships group by all
+    union all select cast(period as date), programme, division_code, urban_rural, 0, 0, null, 0, count_if(movement = 'entering'), count_if(movement = 'exiting') from movements group by all
 ), firsts as (select programme, min(period) as first_period from memberships group by all),
 rolled as (
     select a.ancestor_code as division_code, a.ancestor_level as division_level, f.period, f.programme, f.urban_rural,
-           sum(households) as households, sum(persons) as persons, sum(entering) as persons_entering, sum(exiting) as persons_exiting, sum(amount_paid) as amount_paid
+           sum(households) as households, sum(households_without_persons) as households_without_persons, sum(persons) as persons, sum(entering) as persons_entering, sum(exiting) as persons_exiting, sum(amount_paid) as amount_paid
     from facts f join ancestors a using (division_code) group by all
 )
 select r.division_code, r.division_level, r.period, r.programme, r.urban_rural,
-       case when r.programme = 'prevention' then null else r.households end as households, r.persons,
+       case when r.programme = 'prevention' then null else r.households end as households,
+       case when r.programme = 'prevention' then null else r.households_without_persons end as households_without_persons, r.persons,
        case when r.period > fi.first_period then r.persons_entering end as persons_entering,
        case when r.period > fi.first_period then r.persons_exiting end as persons_exiting,
        r.amount_paid, r.amount_paid / nullif(r.persons, 0) as amount_per_person, s.monthly_amount as standard_monthly,
        r.persons * 1000.0 / nullif(ph.total, 0) as persons_per_1000_hukou, r.persons * 1000.0 / nullif(pr.total, 0) as persons_per_1000_resident
-from rolled r join firsts fi using (programme)
+from rolled r left join firsts fi using (programme)
 left join population ph on ph.division_code = r.division_code and ph.year = year(r.period) and ph.basis = 'hukou'
 left join population pr on pr.division_code = r.division_code and pr.year = year(r.period) and pr.basis = 'resident'
 left join standards s on r.division_level in ('county', 'township', 'village') and s.county_code = left(r.division_code, 6) || '000000'
