@@ -72,7 +72,7 @@ def test_a_written_explanation_lets_an_explainable_failure_through_and_only_that
         ).fetchone()[0]
         con.execute("update annual_social_welfare set longevity_tier2_coverage = 1.2 where division_code = ? and year = 2025", [county])
     blocked = evaluate(copy.build_file)
-    assert not blocked.passed and set(blocked.blocking["rule"]) == {"FL02"}
+    assert not blocked.passed and set(blocked.blocking["rule"]) == {"FL01.2"}
 
     config = tmp_path / "civstat.yaml"
     config.write_text(
@@ -80,7 +80,7 @@ def test_a_written_explanation_lets_an_explainable_failure_through_and_only_that
         .read_text(encoding="utf-8")
         .replace(
             "audit_explanations: []",
-            f"audit_explanations:\n  - {{rule: FL02, region: '{county}', year: 2025, note: 年中迁入的高龄老人不在年末人口登记内}}",
+            f"audit_explanations:\n  - {{rule: FL01.2, region: '{county}', year: 2025, note: 年中迁入的高龄老人不在年末人口登记内}}",
         ),
         encoding="utf-8",
     )
@@ -89,9 +89,9 @@ def test_a_written_explanation_lets_an_explainable_failure_through_and_only_that
     try:
         explained = evaluate(copy.build_file)
         assert explained.passed, explained.describe()
-        row = explained.failures.filter(pl.col("rule") == "FL02").row(0, named=True)
+        row = explained.failures.filter(pl.col("rule") == "FL01.2").row(0, named=True)
         assert row["explained"] and row["division_code"] == county and "迁入" in row["note"]
-        assert "[说明已备] FL02" in explained.describe(limit=100)
+        assert "[说明已备] FL01.2" in explained.describe(limit=100)
     finally:
         monkeypatch.delenv("CIVSTAT_CONFIG")
         registry_module.registry.cache_clear()
@@ -106,7 +106,35 @@ def test_a_rule_that_does_not_run_is_reported_with_its_id(copy, tmp_path, monkey
         " importance: blocking, message: 测试}\n",
         encoding="utf-8",
     )
-    load = audit.rules.__wrapped__  # the uncached reader
-    monkeypatch.setattr(audit, "rules", lambda: load(broken))
+    monkeypatch.setattr(audit, "rules", lambda: audit._rules.__wrapped__(broken, (80, 90, 100)))  # the uncached reader
     with pytest.raises(audit.AuditError, match="rule XX01"):
         audit.evaluate(copy.build_file)
+
+
+def test_a_bureau_with_two_longevity_tiers_publishes_without_the_third_tiers_columns(copy, tmp_path, monkeypatch):
+    """With local.longevity_tiers of two tiers the annual mart has no tier-3 columns: the 审核 checks
+    the two tiers and publication goes through (the third tier's column documentation is not applied)."""
+    from civstat import registry as registry_module
+    from civstat.settings import config_path
+
+    with duckdb.connect(str(copy.build_file)) as con:
+        for column in ("recipients", "eligible", "coverage"):
+            con.execute(f"alter table annual_social_welfare drop column longevity_tier3_{column}")
+    config = tmp_path / "civstat.yaml"
+    config.write_text(
+        config_path().read_text(encoding="utf-8").replace("local:\n", "local:\n  longevity_tiers: [80, 90]\n", 1), encoding="utf-8"
+    )
+    monkeypatch.setenv("CIVSTAT_CONFIG", str(config))
+    registry_module.registry.cache_clear()
+    try:
+        publish(copy, BuildResult(run_id="two-tiers", build_file=copy.build_file, seconds=0.0))
+        with duckdb.connect(str(copy.marts / "warehouse.duckdb"), read_only=True) as con:
+            tiers = [c for (c,) in con.execute("select column_name from (describe annual_social_welfare)").fetchall() if "tier" in c]
+            documented = con.execute(
+                "select count(*) from duckdb_columns() where table_name = 'annual_social_welfare' and comment is not null"
+            ).fetchone()[0]
+        assert tiers == [f"longevity_tier{n}_{c}" for n in (1, 2) for c in ("recipients", "eligible", "coverage")]
+        assert documented > len(tiers)
+    finally:
+        monkeypatch.delenv("CIVSTAT_CONFIG")
+        registry_module.registry.cache_clear()

@@ -199,3 +199,39 @@ def test_the_public_workbook_hides_every_cell_of_1_to_4_and_every_cell_that_woul
     notes = " ".join(str(c.value) for row in book[tables[0].sheet].iter_rows(min_row=FIRST_ROW) for c in row if c.value)
     assert "公开版" in notes and below in notes and REVEALING in notes
     assert "审核" not in book.sheetnames
+
+
+@pytest.mark.parametrize(
+    ("tiers", "labels"),
+    [([80, 100], ["80-99周岁", "100周岁以上"]), ([70, 80, 90, 100], ["70-79周岁", "80-89周岁", "90-99周岁", "100周岁以上"])],
+)
+def test_a_bureau_with_other_longevity_tiers_gets_a_column_and_an_audit_rule_per_tier(tiers, labels, tmp_path, monkeypatch):
+    """local.longevity_tiers decides the 高龄 columns of the table and the tier rules of the 审核:
+    two tiers or four, never a column or a rule for a tier the bureau does not have."""
+    from civstat import registry as registry_module
+    from civstat.quality.audit import rules
+    from civstat.settings import config_path
+
+    config = tmp_path / "civstat.yaml"
+    config.write_text(
+        config_path().read_text(encoding="utf-8").replace("local:\n", f"local:\n  longevity_tiers: {tiers}\n", 1), encoding="utf-8"
+    )
+    monkeypatch.setenv("CIVSTAT_CONFIG", str(config))
+    registry_module.registry.cache_clear()
+    try:
+        welfare = next(t for t in forms().tables if t.mart == "annual_social_welfare" and any("longevity" in s for s in t.totals[0]))
+        recipients = [leaf for _, leaf in welfare.leaves() if re.fullmatch(r"longevity_tier\d+_recipients", leaf.source)]
+        coverage = [leaf for _, leaf in welfare.leaves() if leaf.source.endswith("_coverage")]
+        assert [leaf.label for leaf in recipients] == labels == [leaf.label for leaf in coverage]
+        assert [leaf.source for leaf in recipients] == [f"longevity_tier{n}_recipients" for n in range(1, len(tiers) + 1)]
+        assert [leaf.reveals for leaf in coverage] == [(f"longevity_tier{n}_recipients",) for n in range(1, len(tiers) + 1)]
+        assert welfare.totals[0] == ("longevity_recipients", *(leaf.source for leaf in recipients))
+        by_id = {rule.id: rule for rule in rules()}
+        assert [i for i in by_id if i.startswith("FL01")] == [f"FL01.{n}" for n in range(1, len(tiers) + 1)]
+        assert (
+            by_id[f"FL01.{len(tiers)}"].left == f"longevity_tier{len(tiers)}_coverage" and labels[-1] in by_id[f"FL01.{len(tiers)}"].message
+        )
+        assert by_id["FL03"].left == "(" + " + ".join(f"longevity_tier{n}_recipients" for n in range(1, len(tiers) + 1)) + ")"
+    finally:
+        monkeypatch.delenv("CIVSTAT_CONFIG")
+        registry_module.registry.cache_clear()

@@ -15,6 +15,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from civstat import tiers
 from civstat.quality.suites import EXPECTATIONS
 
 RULES = EXPECTATIONS / "audit" / "rules.yaml"
@@ -43,11 +44,21 @@ class AuditError(ValueError):
     """The rules file is not valid, or a rule does not run on the marts: the message names it."""
 
 
-@cache
 def rules(path: Path = RULES) -> tuple[Rule, ...]:
+    """The rules of ``path``; one marked ``each_tier`` once per configured 高龄 tier (id ``FL01.2``
+    for the second), ``{+ EXPR}`` summed over the tiers (civstat.tiers)."""
+    return _rules(path, tuple(tiers.configured()))
+
+
+@cache
+def _rules(path: Path, configured_tiers: tuple[int, ...]) -> tuple[Rule, ...]:
     try:
-        found = tuple(Rule.model_validate(r) for r in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"])
-    except (ValidationError, KeyError, TypeError) as e:
+        written = []
+        for r in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
+            copies = tiers.expand(r, ("left", "right", "message", "where"), len(configured_tiers))
+            written += [{**c, "id": f"{c['id']}.{n}"} for n, c in enumerate(copies, start=1)] if r.get("each_tier") else copies
+        found = tuple(Rule.model_validate(r) for r in written)
+    except (ValidationError, KeyError, TypeError, AttributeError) as e:
         raise AuditError(f"{path}: not a list of rules ({type(e).__name__})") from None
     seen = [r.id for r in found]
     if len(set(seen)) != len(seen):

@@ -19,6 +19,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from civstat import tiers
 from civstat.quality.audit import evaluate
 from civstat.settings import Paths
 
@@ -69,10 +70,44 @@ class Forms(BaseModel):
     tables: tuple[TableSpec, ...]
 
 
-@cache
 def forms(path: Path = TABLES) -> Forms:
+    """The tables of ``path``, a column marked ``each_tier`` once per configured 高龄 tier."""
+    return _forms(path, tuple(tiers.configured()))
+
+
+def _per_tier(data: dict, count: int) -> dict:
+    leaf = ("label", "source", "reveals")
+    for table in data.get("tables") or []:
+        if not isinstance(table, dict):
+            continue
+        columns = []
+        for column in table.get("columns") or []:
+            if isinstance(column, dict) and isinstance(column.get("columns"), list):
+                column = {
+                    **column,
+                    "columns": [x for c in column["columns"] for x in (tiers.expand(c, leaf, count) if isinstance(c, dict) else [c])],
+                }
+                columns.append(column)
+            else:
+                columns.extend(tiers.expand(column, leaf, count) if isinstance(column, dict) else [column])
+        table["columns"] = columns
+        table["totals"] = [
+            [
+                x
+                for v in group
+                for x in ([v.replace("{n}", str(n)) for n in range(1, count + 1)] if isinstance(v, str) and "{n}" in v else [v])
+            ]
+            if isinstance(group, list)
+            else group
+            for group in table.get("totals") or []
+        ]
+    return data
+
+
+@cache
+def _forms(path: Path, configured_tiers: tuple[int, ...]) -> Forms:
     try:
-        return Forms.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Forms.model_validate(_per_tier(yaml.safe_load(path.read_text(encoding="utf-8")), len(configured_tiers)))
     except ValidationError as e:
         where = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()[:5])
         raise ValueError(f"{path}: {where}") from None
@@ -97,10 +132,7 @@ def _below() -> int:
 
 
 def _tier_labels() -> dict[str, str]:
-    from civstat.registry import registry
-
-    tiers = sorted(registry().local.longevity_tiers)
-    return {f"tier{i + 1}": f"{low}-{tiers[i + 1] - 1}周岁" if i + 1 < len(tiers) else f"{low}周岁以上" for i, low in enumerate(tiers)}
+    return {f"tier{i + 1}": label for i, label in enumerate(tiers.labels())}
 
 
 def _query(con, sql: str, params: list | None = None) -> pl.DataFrame:

@@ -349,8 +349,10 @@ def _publish_from(staging: Path, build_result: BuildResult, models: dict[str, Pu
             model = models[name]
             if model.description:
                 con.execute(f'comment on table "{name}" is {_sql_text(model.description)}')
+            held = {c for (c,) in con.execute(f'select column_name from (describe "{name}")').fetchall()}
             for column, column_text in model.columns.items():
-                if column_text:
+                # a documented column a configuration leaves out (a 高龄 tier the bureau does not have) is not there
+                if column_text and column in held:
                     con.execute(f'comment on column "{name}"."{column}" is {_sql_text(column_text)}')
         for name in (m.name for m in models.values() if m.parquet):
             con.execute(f'copy "{name}" to {_sql_text(str(staging / (name + ".parquet")))} (format parquet)')
