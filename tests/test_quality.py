@@ -219,6 +219,12 @@ def test_a_broken_clean_table_fails_each_expectation_it_breaks_with_its_count(ti
     assert unmasked not in shown and "person_id_masked" in shown
 
 
+def test_every_type_the_clean_suites_name_has_its_name_on_spark():
+    from civstat.quality.spark import SPARK_TYPES
+
+    assert set(suites.SQL_TYPES.values()) <= SPARK_TYPES.keys()
+
+
 def test_an_identity_value_of_the_wrong_shape_is_not_shown():
     from civstat.quality.run import _example
 

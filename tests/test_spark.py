@@ -211,3 +211,15 @@ def test_the_mart_suites_give_the_same_outcome_on_spark_as_on_duckdb(built, spar
     assert len(results) == 3 and all(r.rows > 0 for r in results)
     assert outcome(results) == outcome(validate_marts(built["duckdb"]))
     assert (tmp_path / "docs" / "index.html").exists()
+
+
+def test_the_checks_session_runs_with_the_spark_profiles_settings(built, spark_session):
+    """One place for Spark's settings: the session of the checks takes profiles.yml's `spark` target's."""
+    from civstat.warehouse import spark
+
+    settings = spark.session_settings(built["spark_paths"])
+    on_session = {key: spark_session.conf.get(key) for key in settings}
+    warehouse = settings.pop("spark.sql.warehouse.dir")
+    assert warehouse == str(built["spark_paths"].spark_warehouse.resolve())
+    assert on_session.pop("spark.sql.warehouse.dir").removeprefix("file:") == warehouse  # Spark writes it as a URI
+    assert on_session == settings
