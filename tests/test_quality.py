@@ -150,27 +150,36 @@ def _unexpected(expectation: dict, table: pl.DataFrame) -> int:
     raise AssertionError(f"no reference for {kind}")
 
 
+UNMASKED = "11010519491231002X"  # invented, of a 身份证号's shape
+
+
+def break_a_longevity_file(data: Path, copy: Path) -> str:
+    """A copy of the data directory's clean tables with the first longevity file broken: its first
+    row listed twice (with an empty payment month), an empty person key, an unmasked ID number, a
+    division code not of 12 digits and a sex outside the enumeration. Returns the ID number."""
+    shutil.copytree(data, copy, ignore=shutil.ignore_patterns("raw", "warehouse", "marts", "quality"))
+    [target, *_] = sorted((copy / "clean" / "longevity").glob("period=*/*.parquet"))
+    frame = pl.read_parquet(target)
+    assert frame.height >= 5
+    row = pl.int_range(pl.len())
+    broken = frame.with_columns(
+        person_key=pl.when(row == 1).then(None).otherwise(pl.col("person_key")),
+        person_id_masked=pl.when(row == 2).then(pl.lit(UNMASKED)).otherwise(pl.col("person_id_masked")),
+        division_code=pl.when(row == 3).then(pl.lit("1101051")).otherwise(pl.col("division_code")),
+        sex=pl.when(row == 4).then(pl.lit("unknown")).otherwise(pl.col("sex")),
+        paid_month=pl.when(row == 0).then(None).otherwise(pl.col("paid_month")),
+    )
+    pl.concat([broken, broken.head(1)]).write_parquet(target)
+    return UNMASKED
+
+
 def test_a_broken_clean_table_fails_each_expectation_it_breaks_with_its_count(tiny_ingested, tmp_path):
     """Longevity payments with a duplicated key (a row listed twice, with an empty payment month:
     also the ledger's row count is wrong), an empty key, an unmasked ID number, a division code not
     of 12 digits and a sex outside the enumeration: each fails its expectation with the number of
     rows the expectation's definition gives on the same rows, and the ID number is nowhere."""
     copy = tmp_path / "data"
-    shutil.copytree(tiny_ingested, copy, ignore=shutil.ignore_patterns("raw", "warehouse", "marts", "quality"))
-    [target, *_] = sorted((copy / "clean" / "longevity").glob("period=*/*.parquet"))
-    frame = pl.read_parquet(target)
-    assert frame.height >= 5
-    unmasked = "11010519491231002X"  # invented, of a 身份证号's shape
-    row = pl.int_range(pl.len())
-    broken = frame.with_columns(
-        person_key=pl.when(row == 1).then(None).otherwise(pl.col("person_key")),
-        person_id_masked=pl.when(row == 2).then(pl.lit(unmasked)).otherwise(pl.col("person_id_masked")),
-        division_code=pl.when(row == 3).then(pl.lit("1101051")).otherwise(pl.col("division_code")),
-        sex=pl.when(row == 4).then(pl.lit("unknown")).otherwise(pl.col("sex")),
-        paid_month=pl.when(row == 0).then(None).otherwise(pl.col("paid_month")),
-    )
-    broken = pl.concat([broken, broken.head(1)])
-    broken.write_parquet(target)
+    unmasked = break_a_longevity_file(tiny_ingested, copy)
 
     docs = tmp_path / "docs"
     [result] = validate_clean(Paths.from_env(copy), rosters=["longevity"], docs_dir=docs)
@@ -208,6 +217,12 @@ def test_a_broken_clean_table_fails_each_expectation_it_breaks_with_its_count(ti
 
     shown = " ".join(str(f.examples) for f in result.failures) + " ".join(p.read_text(encoding="utf-8") for p in docs.rglob("*.html"))
     assert unmasked not in shown and "person_id_masked" in shown
+
+
+def test_every_type_the_clean_suites_name_has_its_name_on_spark():
+    from civstat.quality.spark import SPARK_TYPES
+
+    assert set(suites.SQL_TYPES.values()) <= SPARK_TYPES.keys()
 
 
 def test_an_identity_value_of_the_wrong_shape_is_not_shown():

@@ -1,7 +1,8 @@
 """Spark, the second engine: the same dbt project built on Spark (``dbt build --target spark``) over
 two months of tiny data, and published through the same code path, gives the DuckDB build's
 published tables: the same columns with the same types, the same number of rows and the same rows
-(floats rounded to 6 decimals), the warnings' detail text included.
+(floats rounded to 6 decimals), the warnings' detail text included. The Great Expectations suites
+run on Spark (GX's Spark execution engine) give the outcome they give on DuckDB.
 
 Slow (the Spark build takes minutes on 2 cores: a fixed cost per statement, not data volume); it
 runs in CI (``.ci/run``), which installs the optional ``spark`` dependency group."""
@@ -16,6 +17,7 @@ import duckdb
 import pytest
 
 from civstat.settings import Paths
+from test_quality import break_a_longevity_file
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +58,22 @@ def built(two_months: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     spark_result, spark_published = spark.build_and_publish(Paths.from_env(on_spark), unit_tests=True)
     spark_seconds = time.perf_counter() - started
     print(f"\nbuild and publish on tiny data, two months: DuckDB {duck_seconds:.1f} s, Spark {spark_seconds:.1f} s")
-    return {"duckdb": duck_published, "spark": spark_published, "duckdb_result": duck_result, "spark_result": spark_result}
+    return {
+        "duckdb": duck_published,
+        "spark": spark_published,
+        "duckdb_result": duck_result,
+        "spark_result": spark_result,
+        "spark_paths": Paths.from_env(on_spark),
+    }
+
+
+@pytest.fixture(scope="module")
+def spark_session(built: dict):
+    """One Spark session in the test process for the checks (after the build: one JVM at a time)."""
+    from civstat.warehouse import spark
+
+    with spark.session(built["spark_paths"]) as session:
+        yield session
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +150,76 @@ def test_the_warnings_read_the_same_text_on_both_engines(both):
     rules = {key.split(":")[0] for key, _, _ in on_duckdb}
     assert len(rules) >= 10, rules  # the planted warnings of the tiny data: most rules, amounts among them
     assert any("元" in detail for _, _, detail in on_duckdb)
+
+
+def outcome(results) -> dict:
+    """Per suite: its rows, success, and each expectation's success; the failures' counts and
+    examples (in no particular order: the engines need not find unexpected rows in the same order)."""
+    return {
+        r.suite: (
+            r.rows,
+            r.success,
+            r.outcomes,
+            sorted((f.expectation, f.column or "", f.unexpected or -1, sorted(map(repr, f.examples))) for f in r.failures),
+        )
+        for r in results
+    }
+
+
+def test_the_clean_suites_give_the_same_outcome_on_spark_as_on_duckdb(two_months, spark_session, tmp_path):
+    """The clean suites over the two months, one longevity file broken (a duplicated key, an empty
+    key, an unmasked ID number, a malformed division code, a sex outside the enumeration): run
+    through GX's Spark engine they evaluate the same expectations with the same success each, the
+    same unexpected counts and examples as through its SQL engine over DuckDB, write Data Docs, and
+    show the ID number nowhere."""
+    from civstat.quality.run import validate_clean
+
+    broken = Paths.from_env(tmp_path / "data")
+    unmasked = break_a_longevity_file(two_months, broken.data)
+    started = time.perf_counter()
+    on_duckdb = validate_clean(broken, docs_dir=tmp_path / "duckdb_docs")
+    duckdb_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    on_spark = validate_clean(broken, docs_dir=tmp_path / "spark_docs", spark=spark_session)
+    print(f"\nclean suites on tiny data, two months: DuckDB {duckdb_seconds:.1f} s, Spark {time.perf_counter() - started:.1f} s")
+
+    assert len(on_spark) == len(on_duckdb) >= 18 and sum(r.evaluated for r in on_spark) > 300
+    assert outcome(on_spark) == outcome(on_duckdb)
+    [longevity] = [r for r in on_spark if r.suite == "clean_longevity"]
+    assert {(f.expectation, f.column) for f in longevity.failures} >= {
+        ("expect_compound_columns_to_be_unique", None),
+        ("expect_column_values_to_not_be_null", "person_key"),
+        ("expect_column_values_to_match_regex", "person_id_masked"),
+        ("expect_column_values_to_be_in_set", "sex"),
+        ("expect_table_row_count_to_equal", None),
+    }
+    assert [r.suite for r in on_spark if not r.success] == ["clean_longevity"]
+    assert (tmp_path / "spark_docs" / "index.html").exists()
+    pages = " ".join(page.read_text(encoding="utf-8") for page in (tmp_path / "spark_docs").rglob("*.html"))
+    assert "StringType" in pages and "person_id_masked" in pages  # the Spark run's own pages
+    assert unmasked not in pages and unmasked not in repr([f.examples for r in on_spark for f in r.failures])
+
+
+def test_the_mart_suites_give_the_same_outcome_on_spark_as_on_duckdb(built, spark_session, tmp_path):
+    """The mart suites over the Spark build's own tables (its Parquet) and over the DuckDB build's."""
+    from civstat.quality import spark as on_spark
+    from civstat.quality.run import validate_marts
+    from civstat.warehouse import spark
+
+    marts = spark.built_marts(built["spark_paths"])
+    results = on_spark.validate_marts(spark_session, marts, tmp_path / "docs")
+    assert len(results) == 3 and all(r.rows > 0 for r in results)
+    assert outcome(results) == outcome(validate_marts(built["duckdb"]))
+    assert (tmp_path / "docs" / "index.html").exists()
+
+
+def test_the_checks_session_runs_with_the_spark_profiles_settings(built, spark_session):
+    """One place for Spark's settings: the session of the checks takes profiles.yml's `spark` target's."""
+    from civstat.warehouse import spark
+
+    settings = spark.session_settings(built["spark_paths"])
+    on_session = {key: spark_session.conf.get(key) for key in settings}
+    warehouse = settings.pop("spark.sql.warehouse.dir")
+    assert warehouse == str(built["spark_paths"].spark_warehouse.resolve())
+    assert on_session.pop("spark.sql.warehouse.dir").removeprefix("file:") == warehouse  # Spark writes it as a URI
+    assert on_session == settings

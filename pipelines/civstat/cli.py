@@ -384,7 +384,10 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
-    """Run the Great Expectations suites over the clean tables and the marts; print failures."""
+    """Run the Great Expectations suites over the clean tables and the marts; print failures. With
+    ``--engine spark`` they run on Spark (GX's Spark execution engine), the marts those of the last
+    ``civstat build --engine spark``."""
+    import contextlib
     import datetime as dt
 
     from civstat.ingest import read_ledger
@@ -410,13 +413,32 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
         console.print(f"[red]该期间没有清洗后的数据 / no clean data for {', '.join(missing)}[/] (periods held: {', '.join(held)})")
         return 1
     docs = paths.quality / ("check-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S"))
-    console.print("running the expectation suites (expectations/) ...")
-    results = validate_clean(paths, periods, docs)
-    database = paths.build_file
-    if not database.exists():
-        database = paths.published_warehouse
+    engine = getattr(args, "engine", "duckdb")
+    console.print(f"running the expectation suites (expectations/) on {engine} ...")
+    with contextlib.ExitStack() as stack:
+        if engine == "spark":
+            from civstat.quality import spark as on_spark
+            from civstat.warehouse import spark
+            from civstat.warehouse.build import BuildError
+
+            try:
+                session = stack.enter_context(spark.session(paths))
+            except BuildError as exc:
+                console.print(f"[red]{exc}[/]")
+                return 1
+            results = validate_clean(paths, periods, docs, spark=session)
+            marts = spark.built_marts(paths)
+            if marts:
+                results += on_spark.validate_marts(session, marts, docs)
+            database = paths.spark_build_file
+        else:
+            results = validate_clean(paths, periods, docs)
+            database = paths.build_file
+            if not database.exists():
+                database = paths.published_warehouse
+            if database.exists():
+                results += validate_marts(database, docs)
     if database.exists():
-        results += validate_marts(database, docs)
         bound = registry().local.max_monthly_change
         jumps = recipient_jumps(database, bound)
         if jumps.height:
@@ -609,6 +631,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run the Great Expectations suites over clean tables and marts; print failures")
     c.add_argument("--period", action="append", help="YYYY-MM (repeatable; default: all)")
+    c.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: the same suites on Spark (GX's Spark engine; the marts of the last `civstat build --engine spark`)",
+    )
     c.set_defaults(func=cmd_check)
 
     e = sub.add_parser("expectations", help="regenerate the clean-table expectation suites from the roster registry")

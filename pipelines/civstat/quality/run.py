@@ -5,7 +5,8 @@ Each table is a relation in a DuckDB file: a clean table is a view over its Parq
 is the build's own table. GX's checks are then SQL queries that DuckDB streams over the files, so
 no row is held in Python and DuckDB's memory is capped (it spills past the cap): the memory the
 checks take does not grow with the table. (civstat.quality.duckdb_sql mends what GX's SQL engine
-needs for DuckDB.)"""
+needs for DuckDB.) On a Spark build the same suites run through GX's Spark engine, with this
+runner: civstat.quality.spark."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ class SuiteResult:
     success: bool
     evaluated: int
     failures: list[Failure] = field(default_factory=list)
+    #: (expectation, column, success) of each expectation evaluated, in the suite's order
+    outcomes: list[tuple[str, str | None, bool]] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [
@@ -116,6 +119,7 @@ class Validator:
         self.context.variables.progress_bars = {"globally": False}
         self.scratch = Path(tempfile.mkdtemp(prefix="civstat-gx-"))
         self._sources: dict[Path, object] = {}
+        self._clean: Path | None = None  # the clean tables' DuckDB file (open_clean)
         self.docs_dir = docs_dir
         self._validated = False
         if docs_dir is not None:
@@ -169,36 +173,53 @@ class Validator:
         columns and types the table's files declare, which may differ from those of ``table``)."""
         import sqlalchemy as sa
 
-        expectations = [*spec["expectations"], *(extra or [])]
         source = self._source(database)
         where = {} if schema == "main" else {"schema_name": schema}  # GX deprecates naming a schema: the default needs none
+
+        def batch(name: str, schema_part: bool):
+            relation = (schema_table or table) if schema_part else table
+            return source.add_table_asset(name, table_name=relation, **where).add_batch_definition_whole_table(f"{name}_all"), None
+
+        result = self._validate_parts(spec, [*spec["expectations"], *(extra or [])], batch)
+        with source.get_engine().connect() as con:
+            result.rows = con.execute(sa.select(sa.func.count()).select_from(sa.table(table, schema=schema))).scalar_one()
+        return result
+
+    def open_clean(self, paths: Paths, periods: list[str] | None, rosters: list[str]) -> set[str]:
+        """Makes the clean tables (of the periods) readable: views in a DuckDB file of the scratch
+        directory (``clean_database``). Returns the rosters checked against the division register."""
+        self._clean = self.scratch / "clean.duckdb"
+        return clean_database(paths, periods, rosters, self._clean)
+
+    def validate_clean_table(self, spec: dict, roster: str, extra: list[dict]) -> SuiteResult:
+        """A clean table opened by ``open_clean`` against its suite (plus ``extra``)."""
+        return self.validate(spec, self._clean, roster, extra=extra, schema_table=f"{roster}_schema")
+
+    def _validate_parts(self, spec: dict, expectations: list[dict], batch) -> SuiteResult:
+        """The expectations in two parts, the rows' and the schema's (``SCHEMA_ONLY``), each on the
+        batch ``batch(name, schema_part)`` gives: (a GX batch definition, its batch parameters)."""
         parts = [
-            (spec["name"], table, [e for e in expectations if e["type"] not in SCHEMA_ONLY]),
-            (f"{spec['name']}_schema", schema_table or table, [e for e in expectations if e["type"] in SCHEMA_ONLY]),
+            (spec["name"], False, [e for e in expectations if e["type"] not in SCHEMA_ONLY]),
+            (f"{spec['name']}_schema", True, [e for e in expectations if e["type"] in SCHEMA_ONLY]),
         ]
-        results = [
-            self._run(name, spec, part, source.add_table_asset(name, table_name=relation, **where))
-            for name, relation, part in parts
-            if part or name == spec["name"]
-        ]
+        results = [self._run(name, spec, part, *batch(name, schema_part)) for name, schema_part, part in parts if part or not schema_part]
         first = results[0]
         for other in results[1:]:
             first.success = first.success and other.success
             first.evaluated += other.evaluated
             first.failures += other.failures
-        with source.get_engine().connect() as con:
-            first.rows = con.execute(sa.select(sa.func.count()).select_from(sa.table(table, schema=schema))).scalar_one()
+            first.outcomes += other.outcomes
         return first
 
-    def _run(self, name: str, spec: dict, expectations: list[dict], asset) -> SuiteResult:
+    def _run(self, name: str, spec: dict, expectations: list[dict], batch, parameters: dict | None = None) -> SuiteResult:
         """Pass or fail first (GX's BOOLEAN_ONLY result format: no unexpected values to collect);
         only the expectations that failed run again with SUMMARY, for their counts and examples,
         those on identity columns with counts only. All results go into the Data Docs. (Schema
-        expectations run with SUMMARY at once: the Data Docs renderer needs their observed columns.)"""
-        batch = asset.add_batch_definition_whole_table(f"{name}_all")
+        expectations run with SUMMARY at once: the Data Docs renderer needs their observed columns.)
+        ``parameters`` are the batch's (a Spark DataFrame's batch is given when it runs)."""
         schema_only = bool(expectations) and all(e["type"] in SCHEMA_ONLY for e in expectations)
         validation, ours = self._checkpoint(
-            name, spec, expectations, batch, {"result_format": "SUMMARY" if schema_only else "BOOLEAN_ONLY"}
+            name, spec, expectations, batch, {"result_format": "SUMMARY" if schema_only else "BOOLEAN_ONLY"}, parameters
         )
         details = [validation] if schema_only else []
         if not validation.success and not schema_only:
@@ -207,11 +228,12 @@ class Validator:
             hidden = [e for e in failed if _identity_shape(e["kwargs"].get("column"))]
             shown = [e for e in failed if e not in hidden]
             if shown:
-                details.append(self._checkpoint(f"{name}_failures", spec, shown, batch, {"result_format": "SUMMARY"})[0])
+                details.append(self._checkpoint(f"{name}_failures", spec, shown, batch, {"result_format": "SUMMARY"}, parameters)[0])
             if hidden:
                 counts_only = {"result_format": "SUMMARY", "exclude_unexpected_values": True}
-                details.append(self._checkpoint(f"{name}_failures_counted", spec, hidden, batch, counts_only)[0])
+                details.append(self._checkpoint(f"{name}_failures_counted", spec, hidden, batch, counts_only, parameters)[0])
         failures = [_failure(r) for detail in details for r in detail.results if not r.success]
+        success = {r.expectation_config.id: r.success for r in validation.results}
         return SuiteResult(
             name,
             list(spec.get("meta", {}).get("asset", [])),
@@ -220,9 +242,10 @@ class Validator:
             validation.success,
             len(validation.results),
             failures,
+            [(e["type"], e["kwargs"].get("column"), success[id_]) for id_, e in ours.items()],
         )
 
-    def _checkpoint(self, name: str, spec: dict, expectations: list[dict], batch, result_format: dict):
+    def _checkpoint(self, name: str, spec: dict, expectations: list[dict], batch, result_format: dict, parameters: dict | None = None):
         gx = self.gx
         suite = gx.ExpectationSuite(name=name, meta=spec.get("meta", {}))
         for e in expectations:
@@ -236,7 +259,7 @@ class Validator:
         checkpoint = self.context.checkpoints.add(
             gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[definition], actions=[], result_format=result_format)
         )
-        result = checkpoint.run()
+        result = checkpoint.run(batch_parameters=parameters)
         self._validated = True
         [validation] = list(result.run_results.values())
         return validation, ours
@@ -319,18 +342,29 @@ def clean_database(paths: Paths, periods: list[str] | None, rosters: list[str], 
 
 
 def validate_clean(
-    paths: Paths, periods: list[str] | None = None, docs_dir: Path | None = None, rosters: list[str] | None = None
+    paths: Paths,
+    periods: list[str] | None = None,
+    docs_dir: Path | None = None,
+    rosters: list[str] | None = None,
+    spark=None,
 ) -> list[SuiteResult]:
     """Every clean table (of the periods) against its generated suite, plus two run-time facts:
-    division codes must be known, and the row count must equal the ledger's clean rows."""
+    division codes must be known, and the row count must equal the ledger's clean rows. With a
+    Spark session (``spark``) the same suites run through GX's Spark execution engine over Spark's
+    reading of the same files (civstat.quality.spark); else through its SQL engine over DuckDB."""
     from civstat.ingest import read_ledger
 
     ledger = read_ledger(paths).filter(pl.col("status") == "ok")
     specs = {path.stem: suites.load(path) for path in sorted(suites.CLEAN_DIR.glob("*.json")) if not rosters or path.stem in rosters}
+    if spark is None:
+        validator = Validator(docs_dir)
+    else:
+        from civstat.quality.spark import SparkValidator
+
+        validator = SparkValidator(spark, docs_dir)
     results = []
-    with Validator(docs_dir) as validator:
-        database = validator.scratch / "clean.duckdb"
-        checked = clean_database(paths, periods, list(specs), database)
+    with validator:
+        checked = validator.open_clean(paths, periods, list(specs))
         for roster, spec in specs.items():
             extra = []
             if roster in checked:
@@ -339,7 +373,7 @@ def validate_clean(
             if periods:
                 in_scope = in_scope.filter(pl.col("period").is_in(list(_period_keys(periods))))
             extra.append(suites.expectation("expect_table_row_count_to_equal", value=int(in_scope["rows_clean"].sum() or 0)))
-            results.append(validator.validate(spec, database, roster, extra=extra, schema_table=f"{roster}_schema"))
+            results.append(validator.validate_clean_table(spec, roster, extra))
         validator.write_docs()
     return results
 

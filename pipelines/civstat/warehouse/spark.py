@@ -13,25 +13,33 @@ as a DuckDB build (``build.publish``: the 审核 gate, the release, the switch o
 Every Spark build is a full build into an empty warehouse directory: the monthly incremental
 models delete and insert months (``macros/build_window.sql``), which Parquet tables cannot do, and
 the local session keeps its catalog in memory only.
+
+``session`` starts a Spark session in this process with the settings of the same profile, for the
+checks that run on Spark (``civstat check --engine spark``: civstat.quality.spark).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import json
+import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
 from civstat.settings import Paths
 from civstat.warehouse.build import (
+    DBT_PROJECT,
     BuildError,
     BuildResult,
     _sql_text,
+    dbt_env,
     ensure_manifest,
     publish,
     published_models,
@@ -56,14 +64,57 @@ DUCKDB_TYPE = {
 SPARK_SCHEMA_KEY = "org.apache.spark.sql.parquet.row.metadata"  # the Spark schema in each file's footer
 
 
+def require_spark() -> None:
+    """Raise BuildError saying how to install them when pyspark or dbt-spark is missing."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise BuildError(
+            "Spark needs pyspark and dbt-spark, the optional `spark` dependency group: "
+            "`uv sync --group spark`, or `CIVSTAT_WITH_SPARK=1 python3.11 dev.py civstat build --engine spark`"
+        )
+
+
+def session_settings(paths: Paths) -> dict[str, str]:
+    """The Spark settings of profiles.yml's ``spark`` target (its ``server_side_parameters``, each
+    ``env_var`` read as dbt reads it for this data directory), so that a session started here is
+    configured as the build's is, from one place."""
+    import jinja2
+    import yaml
+
+    profile = yaml.safe_load((DBT_PROJECT / "profiles.yml").read_text(encoding="utf-8"))
+    parameters = profile["civstat"]["outputs"][TARGET]["server_side_parameters"]
+    environment = {**os.environ, **dbt_env(paths, paths.spark_build_file)}
+
+    def env_var(name: str, default: str | None = None) -> str:
+        if name not in environment and default is None:
+            raise BuildError(f"profiles.yml's {TARGET} target reads ${name}, which is not set")
+        return environment.get(name, default)
+
+    return {key: jinja2.Template(str(value)).render(env_var=env_var) for key, value in parameters.items()}
+
+
+@contextlib.contextmanager
+def session(paths: Paths) -> Iterator[object]:
+    """A local Spark session (pyspark's ``SparkSession``) in this process, with the ``spark``
+    profile's settings; stopped on leaving."""
+    require_spark()
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise BuildError("Spark needs a Java runtime (Java 17): `apt-get install openjdk-17-jre-headless`")
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("civstat")
+    for key, value in session_settings(paths).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
 def build(paths: Paths, run_id: str | None = None, *, unit_tests: bool = False) -> BuildResult:
     """``dbt build --target spark --full-refresh`` into a fresh Spark warehouse directory, then the
     published marts read into ``paths.spark_build_file``. Unit tests run when ``unit_tests``."""
-    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
-        raise BuildError(
-            "building on Spark needs pyspark and dbt-spark, the optional `spark` dependency group: "
-            "`uv sync --group spark`, or `CIVSTAT_WITH_SPARK=1 python3.11 dev.py civstat build --engine spark`"
-        )
+    require_spark()
     run_id = run_id or dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     shutil.rmtree(paths.spark_warehouse, ignore_errors=True)
     paths.spark_warehouse.mkdir(parents=True)
@@ -79,6 +130,13 @@ def mart_folders(paths: Paths) -> dict[str, Path]:
     nodes = json.loads((paths.spark_dbt_target / "manifest.json").read_text(encoding="utf-8"))["nodes"]
     by_name = {n["name"]: n for n in nodes.values() if n["resource_type"] == "model"}
     return {name: paths.spark_warehouse / f"{by_name[name]['schema']}.db" / name for name in published_models(ensure_manifest())}
+
+
+def built_marts(paths: Paths) -> dict[str, Path]:
+    """The published marts' Parquet folders the last Spark build wrote (none when there was none)."""
+    if not (paths.spark_dbt_target / "manifest.json").exists():
+        return {}
+    return {name: folder for name, folder in mart_folders(paths).items() if any(folder.glob("*.parquet"))}
 
 
 def spark_columns(con: duckdb.DuckDBPyConnection, folder: Path) -> list[tuple[str, str]]:
