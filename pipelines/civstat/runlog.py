@@ -20,6 +20,11 @@ import dagster as dg
 STAGES = {
     "raw_extracts": "找到原始文件 / raw files found",
     "clean_rosters": "清洗 / cleaning",
+    "clean_rosters.plan_ingestion": "清洗：计划与区划代码 / cleaning: what to clean, division registers",
+    "clean_rosters.clean_county_families": "清洗：家庭花名册 / cleaning: family rosters of",
+    "clean_rosters.plan_other_files": "",  # bookkeeping between the two phases: not shown
+    "clean_rosters.clean_county_others": "清洗：其余文件 / cleaning: the other files of",
+    "clean_rosters.summarise_ingestion": "清洗：汇总 / cleaning: summary",
     "clean_quality": "清洗后数据质量检查 / clean-table checks",
     "warehouse_models": "dbt 构建与测试 / dbt models and tests",
     "mart_quality": "数据集市质量检查 / mart checks",
@@ -47,17 +52,19 @@ class RunReporter(logging.Handler):
             out.write(f"{stamp} {record.levelname:<7} {message}\n")
         event = getattr(record, "dagster_event", None)
         kind = getattr(event, "event_type_value", None)
-        step = (getattr(event, "step_key", None) or "").split("[")[0]
-        label = STAGES.get(step, step)
+        step_key = getattr(event, "step_key", None) or ""
+        step, _, mapped = step_key.partition("[")  # a step per county: clean_rosters.clean_county_others[county_990101]
+        label = STAGES.get(step, step) + (f" {mapped.rstrip(']').removeprefix('county_')}" if mapped else "")
         if self.verbose:
             print(f"{stamp} {record.levelname:<7} {message}", file=sys.stderr, flush=True)
         elif kind == "STEP_START":
-            self.started[step] = time.perf_counter()
-            print(f"  … {label}", file=sys.stderr, flush=True)
-        elif kind == "STEP_SUCCESS":
+            self.started[step_key] = time.perf_counter()
+            if STAGES.get(step) != "" and not mapped:  # a county's step says only when it is done
+                print(f"  … {label}", file=sys.stderr, flush=True)
+        elif kind == "STEP_SUCCESS" and STAGES.get(step) != "":
             if sys.stderr.isatty():
                 print("\r\033[K", end="", file=sys.stderr)
-            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
+            seconds = time.perf_counter() - self.started.get(step_key, time.perf_counter())
             print(f"  ✓ {label} ({seconds:.1f} s)", file=sys.stderr, flush=True)
         elif kind == "STEP_FAILURE":
             print(f"  ✗ {label}: failed (details in the log)", file=sys.stderr, flush=True)
