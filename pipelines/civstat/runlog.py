@@ -20,11 +20,6 @@ import dagster as dg
 STAGES = {
     "raw_extracts": "找到原始文件 / raw files found",
     "clean_rosters": "清洗 / cleaning",
-    "clean_rosters.plan_ingestion": "清洗：计划与区划代码 / cleaning: what to clean, division registers",
-    "clean_rosters.clean_county_families": "清洗：家庭花名册 / cleaning: family rosters of",
-    "clean_rosters.plan_other_files": "",  # bookkeeping between the two phases: not shown
-    "clean_rosters.clean_county_others": "清洗：其余文件 / cleaning: the other files of",
-    "clean_rosters.summarise_ingestion": "清洗：汇总 / cleaning: summary",
     "clean_quality": "清洗后数据质量检查 / clean-table checks",
     "warehouse_models": "dbt 构建与测试 / dbt models and tests",
     "mart_quality": "数据集市质量检查 / mart checks",
@@ -33,6 +28,10 @@ STAGES = {
     "report__annual_workbook": "年度统计报表 / annual workbook",
     "report__chart_page": "统计图表 / chart page",
 }
+#: Stages run as several steps (a graph: ``clean_rosters.plan_ingestion``, a step per county and
+#: phase, ``clean_rosters.summarise_ingestion``): the console shows the stage once, from its first
+#: step's start to its last step's end (each step is in the log).
+FIRST_AND_LAST = {"clean_rosters": ("plan_ingestion", "summarise_ingestion")}
 
 
 class RunReporter(logging.Handler):
@@ -52,19 +51,20 @@ class RunReporter(logging.Handler):
             out.write(f"{stamp} {record.levelname:<7} {message}\n")
         event = getattr(record, "dagster_event", None)
         kind = getattr(event, "event_type_value", None)
-        step_key = getattr(event, "step_key", None) or ""
-        step, _, mapped = step_key.partition("[")  # a step per county: clean_rosters.clean_county_others[county_990101]
-        label = STAGES.get(step, step) + (f" {mapped.rstrip(']').removeprefix('county_')}" if mapped else "")
+        step, _, op = (getattr(event, "step_key", None) or "").split("[")[0].partition(".")
+        label = STAGES.get(step, step)
+        first, last = FIRST_AND_LAST.get(step, (op, op))
         if self.verbose:
             print(f"{stamp} {record.levelname:<7} {message}", file=sys.stderr, flush=True)
+        elif kind in ("STEP_START", "STEP_SUCCESS") and op not in ((first,) if kind == "STEP_START" else (last,)):
+            pass  # a step inside a stage: in the log only
         elif kind == "STEP_START":
-            self.started[step_key] = time.perf_counter()
-            if STAGES.get(step) != "" and not mapped:  # a county's step says only when it is done
-                print(f"  … {label}", file=sys.stderr, flush=True)
-        elif kind == "STEP_SUCCESS" and STAGES.get(step) != "":
+            self.started[step] = time.perf_counter()
+            print(f"  … {label}", file=sys.stderr, flush=True)
+        elif kind == "STEP_SUCCESS":
             if sys.stderr.isatty():
                 print("\r\033[K", end="", file=sys.stderr)
-            seconds = time.perf_counter() - self.started.get(step_key, time.perf_counter())
+            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
             print(f"  ✓ {label} ({seconds:.1f} s)", file=sys.stderr, flush=True)
         elif kind == "STEP_FAILURE":
             print(f"  ✗ {label}: failed (details in the log)", file=sys.stderr, flush=True)
