@@ -602,7 +602,7 @@ class IngestPlan:
     withdrawn: pl.DataFrame  # the ledger rows of files that left data/raw, now saying so
 
     def by_county(self, files: Iterable[str], counties: CountyIndex) -> dict[str, list[str]]:
-        """``files`` by county group (``civstat.counties``), groups sorted (``_other`` first)."""
+        """``files`` by county group (``civstat.counties``): the counties by code, then ``_other``."""
         groups: dict[str, list[str]] = {}
         for name in files:
             groups.setdefault(counties.group_of(name), []).append(name)

@@ -80,8 +80,20 @@ def partition_files(paths: Paths) -> list[Path]:
 
 def _stored(paths: Paths) -> pl.DataFrame:
     """Every stored row with the file it is in (``_file``: relative to _ledger; null for the single
-    file of earlier versions)."""
-    parts = [conform(pl.read_parquet(f)).with_columns(_file=pl.lit(f.relative_to(paths.ledger).as_posix())) for f in partition_files(paths)]
+    file of earlier versions). The partitions are read in one call (a province's year has over a
+    thousand)."""
+    files = partition_files(paths)
+    parts = []
+    if files:
+        stored = pl.scan_parquet(
+            files,
+            schema=LEDGER_SCHEMA,
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=False,
+            include_file_paths="_file",
+        ).collect()
+        parts.append(stored.with_columns(pl.col("_file").str.strip_prefix(f"{paths.ledger.as_posix()}/")))
     if paths.legacy_ledger.exists():
         parts.append(conform(pl.read_parquet(paths.legacy_ledger)).with_columns(_file=pl.lit(None, dtype=pl.String)))
     if not parts:
@@ -113,7 +125,7 @@ def record(paths: Paths, rows: pl.DataFrame, counties: CountyIndex) -> None:
     rows = conform(rows).with_columns(_part=pl.col("source_file").map_elements(lambda f: partition_of(f, counties), return_dtype=pl.String))
     for (part,), fresh in rows.group_by("_part", maintain_order=True):
         target = paths.ledger / part
-        kept = conform(pl.read_parquet(target)) if target.exists() else pl.DataFrame(schema=LEDGER_SCHEMA)
+        kept = conform(pl.read_parquet(target, hive_partitioning=False)) if target.exists() else pl.DataFrame(schema=LEDGER_SCHEMA)
         kept = kept.filter(~pl.col("source_file").is_in(fresh["source_file"].implode()))
         write_atomic(pl.concat([kept, fresh.drop("_part")], how="vertical").sort("source_file"), target)
 
