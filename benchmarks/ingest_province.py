@@ -233,7 +233,10 @@ def main() -> int:
         if result.returncode:
             print(result.stdout[-2000:], result.stderr[-2000:])
             return 1
-        ledger = pl.read_parquet(work / "clean" / "_ledger.parquet")
+        from civstat.ledger import read_ledger
+        from civstat.settings import Paths
+
+        ledger = read_ledger(Paths.from_env(work))
         assert ledger["rows_in"].sum() == all_rows and (ledger["rows_clean"] + ledger["rows_quarantined"] == ledger["rows_in"]).all()
         cpu = cpu_seconds(resource.RUSAGE_SELF)
         floor = min(duckdb_floor(utf8) for _ in range(2))

@@ -29,8 +29,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import polars as pl
-
 sys.path.insert(0, str(Path(__file__).parent))
 from ingest_province import ROOT, run_measured
 
@@ -129,9 +127,10 @@ def main() -> int:
             print(result.stdout[-2000:], result.stderr[-2000:])
             return 1
         print(f"ingest:       {ingest_time:7.1f} s   peak RSS {ingest_peak / 2**30:.2f} GiB")
+    from civstat.ledger import read_ledger
     from civstat.settings import Paths
 
-    months = sorted(p for p in pl.read_parquet(Paths.from_env(data).ledger)["period"].drop_nulls().unique().to_list() if len(p) == 7)
+    months = sorted(p for p in read_ledger(Paths.from_env(data))["period"].drop_nulls().unique().to_list() if len(p) == 7)
     docs = data / "quality" / "benchmark"
 
     clean_time, clean_peak, clean = run_suites("clean", pipelines, data, docs / "clean", months, env)

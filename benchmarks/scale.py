@@ -127,10 +127,10 @@ def province_month(work: Path, env: dict, reuse: bool) -> dict:
     shutil.copytree(raw, root / "raw", ignore=shutil.ignore_patterns("_manifest"))
     print(f"\n2. a province month ({month}) end to end")
     seconds, peak, cpu = measured_run(root, month, env)
-    ledger = root / "clean" / "_ledger.parquet"
-    import polars as pl
+    from civstat.ledger import read_ledger
+    from civstat.settings import Paths
 
-    rows = int(pl.read_parquet(ledger)["rows_in"].sum())
+    rows = int(read_ledger(Paths.from_env(root))["rows_in"].sum())
     print(f"   civstat run:          {seconds:8.1f} s   ({cpu:.0f} s CPU)   peak {peak / GIB:5.2f} GiB   {rows:,} rows in")
     checks_s, checks_peak, proc = run_measured([*cli(env), "check", "--period", month], {**env, "CIVSTAT_DATA_DIR": str(root)})
     print(

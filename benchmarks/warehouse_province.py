@@ -79,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(args.workdir).resolve()
     clean = work / "clean"
-    if not (clean / "_ledger.parquet").exists():
+    if not (clean / "_ledger").exists() and not (clean / "_ledger.parquet").exists():
         print(f"no clean data in {clean}: run `python benchmarks/ingest_province.py` first")
         return 1
     env = {**os.environ, "CIVSTAT_DATA_DIR": str(work), "DO_NOT_TRACK": "1"}

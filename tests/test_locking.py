@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from civstat.locking import single_writer
 
 
@@ -43,4 +45,22 @@ def test_a_lock_released_by_a_killed_process_is_free_again(tmp_path):
     )
     subprocess.run([sys.executable, "-c", hold, str(tmp_path)])
     with single_writer(tmp_path, wait=False):  # no WriterBusy: the kernel released the dead process's lock
+        pass
+
+
+def test_the_county_steps_of_an_ingestion_share_the_lock_and_every_other_writer_waits_for_them(tmp_path):
+    from civstat.locking import WriterBusy
+
+    hold = (
+        "import sys, time; from pathlib import Path; from civstat.locking import single_writer\n"
+        "with single_writer(Path(sys.argv[1]), shared=True):\n    print('held', flush=True); time.sleep(3)\n"
+    )
+    county_step = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert county_step.stdout.readline().strip() == "held"
+    with single_writer(tmp_path, wait=False, shared=True):  # another county's step, beside it
+        pass
+    with pytest.raises(WriterBusy), single_writer(tmp_path, wait=False):  # a build, an ingest, a publication: alone
+        pass
+    county_step.wait()
+    with single_writer(tmp_path, wait=False):
         pass

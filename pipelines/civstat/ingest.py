@@ -3,7 +3,16 @@
 For every raw file: detect its format and encoding, find its header, recognise the roster, clean it
 (``cleaning.clean``), write ``data/clean/<roster>/period=<p>/<file-id>.parquet``, its quarantine
 rows under ``data/clean/_quarantine/``, and one ledger row (content hash, rows in, clean,
-quarantined). A file whose content is already in the ledger is skipped: re-ingesting changes nothing.
+quarantined; ``civstat.ledger``). A file whose content is already in the ledger is skipped:
+re-ingesting changes nothing.
+
+An ingest is planned first (``plan_ingest``: which files, which are done, which left data/raw), then
+cleaned in phases: the division registers (``begin_ingest``, one at a time: region names resolve
+against them), the family rosters, then everything else (person rosters look their households up
+in the period's clean family files, whichever county listed them). Within a phase files are
+independent: ``ingest`` spreads each phase over worker processes; the Dagster asset
+``clean/<roster>`` runs each phase as one step per county (``civstat.counties``), each step
+recording its county's ledger partition. Both give the same clean files and the same ledger.
 """
 
 from __future__ import annotations
@@ -34,7 +43,10 @@ from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, fi
 from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, read_grid
 from civstat.cleaning.regions import RegionResolver
 from civstat.cleaning.suggest import describe_unknown
+from civstat.counties import CountyIndex
 from civstat.faults import kill_point
+from civstat.ledger import FAILED, LEDGER_SCHEMA, OK, REJECTED, WITHDRAWN, read_ledger, record, rehome
+from civstat.ledger import write_atomic as _write_atomic
 from civstat.periods import Period
 from civstat.redact import scrub
 from civstat.registry import Registry, Roster
@@ -46,32 +58,6 @@ log = logging.getLogger("civstat.ingest")
 RAW_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".csv", ".tsv", ".txt", ".htm", ".html"}
 #: Files in data/raw that are not rosters and are not reported (documentation, the generator's oracle).
 NOT_ROSTERS = ("README.md", "README.txt", "_manifest")
-LEDGER_SCHEMA = {
-    "source_file": pl.String,
-    "content_sha256": pl.String,
-    "roster": pl.String,
-    "programme": pl.String,
-    "period": pl.String,
-    "format": pl.String,
-    "encoding": pl.String,
-    "rows_in": pl.Int64,
-    "rows_clean": pl.Int64,
-    "rows_quarantined": pl.Int64,
-    "rows_blank": pl.Int64,
-    "rows_footer": pl.Int64,
-    "rows_duplicate": pl.Int64,
-    "unmapped_headers": pl.String,
-    "unknown_values": pl.String,
-    "status": pl.String,
-    "error": pl.String,
-    "seconds": pl.Float64,
-    "ingested_at": pl.Datetime("us"),
-    "config_sha256": pl.String,
-}
-#: Ledger statuses: ok (cleaned), rejected (read, but one column rejected most rows: nothing
-#: published from it), failed (could not be read or mapped; its earlier rows are withdrawn),
-#: withdrawn (the file left data/raw, deleted or renamed: its rows were withdrawn).
-OK, REJECTED, FAILED, WITHDRAWN = "ok", "rejected", "failed", "withdrawn"
 
 
 class IngestError(Exception):
@@ -168,22 +154,7 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-# ---------------------------------------------------------------- ledger and atomic writes
-
-
-def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp, compression="zstd", compression_level=1)  # measured: 30% less time than the default level, no larger
-    os.replace(tmp, target)
-
-
-def read_ledger(paths: Paths) -> pl.DataFrame:
-    """The ledger, with every column of LEDGER_SCHEMA (a ledger written before a column existed has it null)."""
-    if not paths.ledger.exists():
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
-    ledger = pl.read_parquet(paths.ledger)
-    return ledger.select(pl.col(c).cast(t) if c in ledger.columns else pl.lit(None, dtype=t).alias(c) for c, t in LEDGER_SCHEMA.items())
+# ---------------------------------------------------------------- ledger rows
 
 
 def _ledger_row(**values) -> pl.DataFrame:
@@ -598,7 +569,7 @@ def _worker_ingest(path: Path, digest: str, only_roster: str | None) -> FileOutc
 
 
 @contextlib.contextmanager
-def _worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
+def worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
     """Worker processes, each with one Polars thread: the processes already keep every core busy,
     and more threads in each only add their overhead (POLARS_MAX_THREADS is read when a process
     imports Polars: set while the workers start, unless it is set already)."""
@@ -620,6 +591,153 @@ def default_workers() -> int:
     return max(1, int(os.environ.get("CIVSTAT_WORKERS", min(2, os.cpu_count() or 1))))
 
 
+@dataclass
+class IngestPlan:
+    """What an ingest does, decided before anything is cleaned. Files are named by their path
+    under data/raw (``source_file``)."""
+
+    files: list[str]  # every raw file of the run, in discovery order
+    digests: dict[str, str]  # the content hash of each
+    skipped: list[str]  # in the ledger with this content and this configuration: nothing to do
+    divisions: list[str]  # division registers: first, one at a time (region names resolve against them)
+    families: list[str]  # family rosters, and names that may be one (read to know): before the others
+    others: list[str]  # the rest; person rosters look their households up in the families
+    withdrawn: pl.DataFrame  # the ledger rows of files that left data/raw, now saying so
+
+    def by_county(self, files: Iterable[str], counties: CountyIndex) -> dict[str, list[str]]:
+        """``files`` by county group (``civstat.counties``): the counties by code, then ``_other``."""
+        groups: dict[str, list[str]] = {}
+        for name in files:
+            groups.setdefault(counties.group_of(name), []).append(name)
+        return dict(sorted(groups.items()))
+
+
+def plan_ingest(paths: Paths, periods: Iterable[str] | None, reg: Registry, report: IngestReport) -> IngestPlan:
+    """Find the run's files (the ignored ones go to ``report.ignored``), withdraw the rows of files
+    that left data/raw (``report.withdrawn``; their ledger rows are recorded by ``begin_ingest``) and
+    sort the rest into what is done and the phases. Run under the writer lock."""
+    periods = list(periods) if periods else None
+    found = discover(paths, periods, report.ignored)
+    for name, why in report.ignored:
+        log.warning("%s: not ingested: %s", name, why)
+    files = [p.relative_to(paths.raw).as_posix() for p in found]
+    digests = {name: content_hash(path) for name, path in zip(files, found, strict=True)}
+    ledger = read_ledger(paths)
+    # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
+    # file) has its rows withdrawn, and its ledger row says so
+    gone = ledger.filter(
+        ~pl.col("source_file").is_in(files)
+        & (pl.col("status") != WITHDRAWN)
+        & pl.col("source_file").map_elements(lambda f: in_scope(f.split("/")[0], periods), return_dtype=pl.Boolean)
+    )
+    notes = {}
+    if gone.height:
+        named = {digest: name for name, digest in digests.items()}
+        for row in gone.iter_rows(named=True):
+            withdraw(paths, row["source_file"])
+            renamed = named.get(row["content_sha256"] or "")
+            notes[row["source_file"]] = (
+                f"renamed to {renamed}: its rows are now that file's" if renamed else "no longer in data/raw: its rows were withdrawn"
+            )
+            report.withdrawn.append(row["source_file"])
+            log.warning("%s: %s", row["source_file"], notes[row["source_file"]])
+    withdrawn = (
+        gone.with_columns(
+            status=pl.lit(WITHDRAWN),
+            error=pl.col("source_file").replace_strict(notes, default=None, return_dtype=pl.String),
+            ingested_at=pl.lit(dt.datetime.now(), dtype=pl.Datetime("us")),
+        )
+        if notes
+        else gone
+    )
+    # a file is done when its content was cleaned under the same registry and configuration
+    done = {
+        (r["source_file"], r["content_sha256"])
+        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
+    }
+    todo = [name for name in files if (name, digests[name]) not in done]
+    # members follow their household: when a period's family file is (re)cleaned, so are its person files
+    candidates = {name: candidate_rosters(name.rsplit("/", 1)[-1], reg) for name in files}
+    family_periods = {name.split("/")[0] for name in todo if reg["family"] in candidates[name]}
+    todo += [n for n in files if n not in todo and n.split("/")[0] in family_periods and reg["person"] in candidates[n]]
+    pending = set(todo)
+    # division registers first (region names resolve against them), then family rosters (person
+    # rosters look their households up; a name like 特困人员家庭查询 is read to know which it is),
+    # then everything else
+    divisions = [n for n in todo if candidates[n] == [reg["division"]]]
+    families = [
+        n
+        for n in todo
+        if n not in divisions
+        and reg["family"] in candidates[n]
+        and (candidates[n] == [reg["family"]] or _looks_like_family(n.rsplit("/", 1)[-1]))
+    ]
+    first = set(divisions) | set(families)
+    return IngestPlan(
+        files=files,
+        digests=digests,
+        skipped=[n for n in files if n not in pending],
+        divisions=divisions,
+        families=families,
+        others=[n for n in todo if n not in first],
+        withdrawn=withdrawn,
+    )
+
+
+def clean_files(
+    paths: Paths,
+    reg: Registry,
+    secret: bytes,
+    files: list[str],
+    digests: dict[str, str],
+    only_roster: str | None = None,
+    *,
+    pool=None,
+    divisions: DivisionCache | None = None,
+    households: HouseholdCache | None = None,
+    on_outcome: Callable[[FileOutcome], None] | None = None,
+) -> tuple[list[FileOutcome], list[str]]:
+    """Clean ``files``, in this process or spread over ``pool``'s worker processes (``worker_pool``).
+    Returns their outcomes and, with ``only_roster``, the files found to be of another roster, left
+    for a later phase. Writes their clean and quarantine files, not their ledger rows."""
+    outcomes: list[FileOutcome] = []
+    deferred: list[str] = []
+    if pool is not None:
+        results = pool.map(_worker_ingest, [paths.raw / f for f in files], [digests[f] for f in files], [only_roster] * len(files))
+    else:
+        divisions = divisions or DivisionCache(paths, reg)
+        households = households or HouseholdCache(paths)
+        results = (_ingest_or_fail(paths.raw / f, paths, reg, divisions, secret, digests[f], only_roster, households) for f in files)
+    for name, outcome in zip(files, results, strict=True):
+        if outcome.status == DEFERRED:
+            deferred.append(name)
+            continue
+        if outcome.status == OK:
+            kill_point("ingest:file-written")  # a file's Parquet is written, the ledger not yet
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+    return outcomes, deferred
+
+
+def ledger_rows(outcomes: Iterable[FileOutcome]) -> pl.DataFrame:
+    rows = [o.ledger for o in outcomes if o.ledger is not None]
+    return pl.concat(rows, how="vertical") if rows else pl.DataFrame(schema=LEDGER_SCHEMA)
+
+
+def begin_ingest(
+    paths: Paths, plan: IngestPlan, reg: Registry, secret: bytes, on_outcome: Callable[[FileOutcome], None] | None = None
+) -> tuple[CountyIndex, list[FileOutcome]]:
+    """Clean the division registers (one at a time), then arrange the ledger by the counties they
+    name and record the registers' and the withdrawn files' rows. What runs before the county
+    steps, alone: it may write any ledger partition. Returns the county index the run keeps to."""
+    outcomes, _ = clean_files(paths, reg, secret, plan.divisions, plan.digests, on_outcome=on_outcome)
+    counties = CountyIndex.of_clean_registers(paths.clean_table("division"))
+    rehome(paths, counties)
+    record(paths, pl.concat([plan.withdrawn.select(list(LEDGER_SCHEMA)), ledger_rows(outcomes)], how="vertical"), counties)
+    return counties, outcomes
+
+
 def ingest(
     paths: Paths,
     periods: Iterable[str] | None = None,
@@ -630,9 +748,9 @@ def ingest(
 ) -> IngestReport:
     """Ingest every raw file (of ``periods``, or all) not already in the ledger.
 
-    Division registers go first (region names resolve against them); the other files are
-    independent and are cleaned by ``workers`` processes (``$CIVSTAT_WORKERS``, default 2).
-    Runs under the data directory's writer lock.
+    Division registers go first (region names resolve against them), then the family rosters,
+    then the rest; within a phase files are independent and are cleaned by ``workers`` processes
+    (``$CIVSTAT_WORKERS``, default 2). Runs under the data directory's writer lock.
     """
     from civstat.locking import single_writer
 
@@ -651,103 +769,45 @@ def _ingest(
     reg = reg or default_registry()
     secret = pseudonym_secret()
     report = IngestReport()
-    files = discover(paths, periods, report.ignored)
-    for name, why in report.ignored:
-        log.warning("%s: not ingested: %s", name, why)
-    ledger = read_ledger(paths)
-    # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
-    # file) has its rows withdrawn, and its ledger row says so
-    present = {p.relative_to(paths.raw).as_posix() for p in files}
-    gone = ledger.filter(
-        ~pl.col("source_file").is_in(list(present))
-        & (pl.col("status") != WITHDRAWN)
-        & pl.col("source_file").map_elements(lambda f: in_scope(f.split("/")[0], periods), return_dtype=pl.Boolean)
-    )
-    if gone.height:
-        digests_now = {content_hash(p): p.relative_to(paths.raw).as_posix() for p in files}
-        notes = {}
-        for row in gone.iter_rows(named=True):
-            withdraw(paths, row["source_file"])
-            renamed = digests_now.get(row["content_sha256"] or "")
-            notes[row["source_file"]] = (
-                f"renamed to {renamed}: its rows are now that file's" if renamed else "no longer in data/raw: its rows were withdrawn"
-            )
-            report.withdrawn.append(row["source_file"])
-            log.warning("%s: %s", row["source_file"], notes[row["source_file"]])
-        is_gone = pl.col("source_file").is_in(list(notes))
-        ledger = ledger.with_columns(
-            status=pl.when(is_gone).then(pl.lit(WITHDRAWN)).otherwise(pl.col("status")),
-            error=pl.when(is_gone)
-            .then(pl.col("source_file").replace_strict(notes, default=None, return_dtype=pl.String))
-            .otherwise(pl.col("error")),
-            ingested_at=pl.when(is_gone).then(pl.lit(dt.datetime.now())).otherwise(pl.col("ingested_at")),
-        )
-        _write_atomic(ledger.sort("source_file"), paths.ledger)
-    # a file is done when its content was cleaned under the same registry and configuration
-    done = {
-        (r["source_file"], r["content_sha256"])
-        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
-    }
-    new_rows: list[pl.DataFrame] = []
+    plan = plan_ingest(paths, periods, reg, report)
 
-    def record(outcome: FileOutcome) -> None:
-        if outcome.status == OK:
-            kill_point("ingest:file-written")  # a file's Parquet is written, the ledger not yet
+    def took(outcome: FileOutcome) -> None:
         report.outcomes.append(outcome)
-        if outcome.ledger is not None:
-            new_rows.append(outcome.ledger)
         if on_file:
-            on_file(outcome, len(report.outcomes), len(files))
+            on_file(outcome, len(report.outcomes), len(plan.files))
 
-    digests = {path: content_hash(path) for path in files}
-    todo = [path for path in files if (path.relative_to(paths.raw).as_posix(), digests[path]) not in done]
-    # members follow their household: when a period's family file is (re)cleaned, so are its person files
-    top = {p: p.relative_to(paths.raw).parts[0] for p in files}
-    family_periods = {top[p] for p in todo if reg["family"] in candidate_rosters(p.name, reg)}
-    todo += [p for p in files if p not in todo and top[p] in family_periods and reg["person"] in candidate_rosters(p.name, reg)]
-    for path in files:
-        if path not in todo:
-            record(FileOutcome(path.relative_to(paths.raw).as_posix(), "skipped"))
-    # division registers first (region names resolve against them), then family rosters (person
-    # rosters look their households up; a name like 特困人员家庭查询 is read to know which it is),
-    # then everything else; each phase in parallel
-    names = {p: p.name for p in todo}
-    divisions_first = [p for p in todo if candidate_rosters(names[p], reg) == [reg["division"]]]
-    maybe_family = [
-        p
-        for p in todo
-        if p not in divisions_first
-        and reg["family"] in candidate_rosters(names[p], reg)
-        and (candidate_rosters(names[p], reg) == [reg["family"]] or _looks_like_family(names[p]))
-    ]
-    divisions = DivisionCache(paths, reg)
-    households = HouseholdCache(paths)
+    for name in plan.skipped:
+        took(FileOutcome(name, "skipped"))
+    counties, _ = begin_ingest(paths, plan, reg, secret, took)
     workers = workers or default_workers()
-    deferred: list[Path] = []
-
-    def take(path: Path, outcome: FileOutcome) -> None:
-        if outcome.status == DEFERRED:
-            deferred.append(path)
-        else:
-            record(outcome)
-
+    divisions, households = DivisionCache(paths, reg), HouseholdCache(paths)
     with contextlib.ExitStack() as stack:
         pool = None  # started for the first phase that needs it, and kept for the next
-        for phase, only_roster in ((divisions_first, None), (maybe_family, "family"), (None, None)):
-            if phase is None:
-                phase = [p for p in todo if p not in divisions_first and p not in maybe_family] + deferred
-            if workers > 1 and len(phase) > 4 and phase is not divisions_first:
-                pool = pool or stack.enter_context(_worker_pool(workers, paths, reg, secret))
-                for path, outcome in zip(phase, pool.map(_worker_ingest, phase, [digests[p] for p in phase], [only_roster] * len(phase))):
-                    take(path, outcome)
-            else:
-                for path in phase:
-                    take(path, _ingest_or_fail(path, paths, reg, divisions, secret, digests[path], only_roster, households))
-                divisions.forget()
-    if new_rows:
-        fresh = pl.concat(new_rows, how="vertical")
-        kept = ledger.filter(~pl.col("source_file").is_in(fresh["source_file"].implode()))
-        _write_atomic(pl.concat([kept, fresh], how="vertical").sort("source_file"), paths.ledger)
+
+        def pool_for(files: list[str]):
+            nonlocal pool
+            if workers > 1 and len(files) > 4:
+                pool = pool or stack.enter_context(worker_pool(workers, paths, reg, secret))
+                return pool
+            return None
+
+        cleaned, deferred = clean_files(
+            paths,
+            reg,
+            secret,
+            plan.families,
+            plan.digests,
+            "family",
+            pool=pool_for(plan.families),
+            divisions=divisions,
+            households=households,
+            on_outcome=took,
+        )
+        rest = plan.others + deferred
+        others, _ = clean_files(
+            paths, reg, secret, rest, plan.digests, pool=pool_for(rest), divisions=divisions, households=households, on_outcome=took
+        )
+    record(paths, ledger_rows(cleaned + others), counties)
     return report
 
 

@@ -28,6 +28,10 @@ STAGES = {
     "report__annual_workbook": "年度统计报表 / annual workbook",
     "report__chart_page": "统计图表 / chart page",
 }
+#: Stages run as several steps (a graph: ``clean_rosters.plan_ingestion``, a step per county and
+#: phase, ``clean_rosters.summarise_ingestion``): the console shows the stage once, from its first
+#: step's start to its last step's end (each step is in the log).
+FIRST_AND_LAST = {"clean_rosters": ("plan_ingestion", "summarise_ingestion")}
 
 
 class RunReporter(logging.Handler):
@@ -47,10 +51,13 @@ class RunReporter(logging.Handler):
             out.write(f"{stamp} {record.levelname:<7} {message}\n")
         event = getattr(record, "dagster_event", None)
         kind = getattr(event, "event_type_value", None)
-        step = (getattr(event, "step_key", None) or "").split("[")[0]
+        step, _, op = (getattr(event, "step_key", None) or "").split("[")[0].partition(".")
         label = STAGES.get(step, step)
+        first, last = FIRST_AND_LAST.get(step, (op, op))
         if self.verbose:
             print(f"{stamp} {record.levelname:<7} {message}", file=sys.stderr, flush=True)
+        elif kind in ("STEP_START", "STEP_SUCCESS") and op not in ((first,) if kind == "STEP_START" else (last,)):
+            pass  # a step inside a stage: in the log only
         elif kind == "STEP_START":
             self.started[step] = time.perf_counter()
             print(f"  … {label}", file=sys.stderr, flush=True)

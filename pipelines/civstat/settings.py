@@ -176,6 +176,12 @@ class Paths:
 
     @property
     def ledger(self) -> Path:
+        """The ingest ledger, one Parquet file per period folder and county (civstat.ledger)."""
+        return self.data / "clean" / "_ledger"
+
+    @property
+    def legacy_ledger(self) -> Path:
+        """The single ledger file of earlier versions: read while present, split by the next ingest."""
         return self.data / "clean" / "_ledger.parquet"
 
     @property

@@ -8,14 +8,17 @@ import dagster as dg
 
 from civstat.defs.partitions import december_of, monthly
 from civstat.defs.resources import CivstatResource
-from civstat.ingest import content_hash, discover
+from civstat.ingest import content_hash, default_workers, discover
 from civstat.periods import Period
 
+# the multiprocess executor: each step a process, $CIVSTAT_WORKERS (default 2) side by side (the
+# ingestion's county steps, the checks beside dbt); `civstat run` runs the same assets in-process
 monthly_job = dg.define_asset_job(
     "monthly_monitoring",
     selection=dg.AssetSelection.all(),
     partitions_def=monthly,
     description="每月低收入人口动态监测：清洗当月花名册、构建并发布数据集市 / the monthly monitoring run",
+    executor_def=dg.multiprocess_executor.configured({"max_concurrent": default_workers()}),
 )
 
 # the 5th of each month, for the month before (the partition that has just closed)

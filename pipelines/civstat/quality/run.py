@@ -141,10 +141,15 @@ class Validator:
         self.close()
 
     def close(self) -> None:
-        """Closes the DuckDB files (GX keeps pooled connections open) and removes the scratch directory."""
+        """Closes the DuckDB files (GX keeps pooled connections open) and removes the scratch directory.
+
+        The engines' dialects stay referenced by GX's context until the interpreter exits, with
+        SQLAlchemy's memos of result processors keyed by DuckDB's type objects: left for the exit,
+        they may outlive DuckDB's module, whose bindings then print "nanobind: leaked" warnings."""
         for source in self._sources.values():
-            source.get_execution_engine().engine.dispose()
-            source.get_engine().dispose()
+            for engine in (source.get_execution_engine().engine, source.get_engine()):
+                engine.dispose()
+                engine.dialect._type_memos.clear()
         self._sources.clear()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
