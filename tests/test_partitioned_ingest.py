@@ -150,10 +150,9 @@ def ingestion_job() -> dg.JobDefinition:
     """raw/* and clean/* with the monthly job's executor (multiprocess), for ``execute_job``."""
     from civstat.defs.automation import monthly_job
     from civstat.defs.ingestion import clean_rosters, raw_extracts
-    from civstat.defs.partitions import monthly
     from civstat.defs.resources import CivstatResource
 
-    job = dg.define_asset_job("ingestion", partitions_def=monthly, executor_def=monthly_job.executor_def)
+    job = dg.define_asset_job("ingestion", executor_def=monthly_job.executor_def)
     defs = dg.Definitions(assets=[raw_extracts, clean_rosters], jobs=[job], resources={"civstat": CivstatResource()})
     return defs.resolve_job_def("ingestion")
 
