@@ -332,3 +332,121 @@ def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_
     assert not report.failed, [o.error for o in report.failed]
     family = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet").sort("division_code")
     assert family.select("division_code", "urban_rural").rows() == [("990101001001", "urban"), ("990101002201", "rural")]
+
+
+def _temporary_files(root: Path) -> dict[str, int]:
+    """Three 临时救助台账 of one month from three systems: the same fields, in other orders, under
+    other headers, among other columns; with their own title rows, blank, footer, duplicate and bad
+    rows. Returns each file's header row (its spreadsheet row number)."""
+    a1, a2, a3 = (_id("990101", "19700101", s) for s in ("013", "023", "033"))
+    b1, b2, c1, c2 = (_id("990101", "19800101", s) for s in ("013", "023", "033", "043"))
+    bad = b2[:17] + ("0" if b2[17] != "0" else "1")
+    month = root / "raw" / "2025-03"
+    write_csv(
+        month / "城关镇临时救助台账202503.csv",
+        [
+            ["序号", "救助对象姓名", "身份证号码", "乡镇（街道）", "村（社区）", "救助类型", "救助事由", "救助金额（元）", "救助日期"],
+            ["1", "测试甲", a1, "城关镇", "东风社区", "急难型", "意外伤害", "1,200.00", "2025/3/4"],
+            ["2", "测试乙", a2, "河口乡", "红旗村", "支出型", "医疗支出", "3000", "2025年3月12日"],
+            ["3", "测试丙", a3, "河口乡", "红旗村", "特殊型", "住房失火", "600", "2025-03-18"],
+            ["4", "测试甲", a1, "城关镇", "东风社区", "急难型", "意外伤害", "1,200.00", "2025/3/4"],
+            ["合计", None, None, None, None, None, None, "6,000.00", None],
+        ],
+    )
+    write_csv(
+        month / "河口乡临时救助台账202503.csv",
+        [
+            ["救助金额", "联系电话", "姓名", "公民身份号码", "救助类别", "救助日期", "乡镇", "村居"],
+            ["800", "138", "测试丁", b1, "急难", "20250305", "河口乡", "红旗村"],
+            ["500", "139", "测试戊", bad, "支出型", "2025/3/6", "河口乡", "红旗村"],
+            [None, None, None, None, None, None, None, None],
+            ["abc", "137", "测试己", c1, "支出", "2025/3/7", "城关镇", "东风社区"],
+        ],
+    )
+    write_csv(
+        month / "东风社区临时救助台账202503.csv",
+        [
+            ["2025年3月临时救助台账（东风社区）"],
+            ["序号", "救助对象姓名", "身份证号码", "乡镇（街道）", "村（社区）", "救助类型", "救助事由", "救助金额（元）", "救助日期"],
+            ["1", "测试庚", c2, "城关镇", "东风社区", "急难型", "突发疾病", "900", "2025/3/9"],
+            ["2", "测试辛", a3, "城关镇", "东风社区", "支出型", "医疗支出", "700", "2025/4/2"],
+        ],
+    )
+    return {"城关镇": 1, "河口乡": 1, "东风社区": 2}
+
+
+def _ingested(root: Path) -> tuple[dict, dict, dict]:
+    """Per file: the ledger's counts, the quarantine (row, column as written, reason) and the clean rows."""
+    paths = Paths.from_env(root)
+    ledger = read_ledger(paths).filter(pl.col("roster") == "temporary")
+    counts = {
+        r["source_file"]: (r["rows_in"], r["rows_clean"], r["rows_quarantined"], r["rows_blank"], r["rows_footer"], r["rows_duplicate"])
+        for r in ledger.iter_rows(named=True)
+    }
+    quarantine = read_quarantine(paths).filter(pl.col("roster") == "temporary").sort("source_file", "source_row", "field")
+    problems: dict = {}
+    for r in quarantine.iter_rows(named=True):
+        problems.setdefault(r["source_file"], []).append((r["source_row"], r["column"], r["reason_code"], r["raw_value"]))
+    clean = pl.read_parquet(root / "clean" / "temporary" / "**" / "*.parquet").sort("source_file", "source_row")
+    rows = {
+        name: frame.select("source_row", pl.exclude("source_row", "source_file")).rows()
+        for (name,), frame in clean.partition_by("source_file", as_dict=True).items()
+    }
+    return counts, problems, rows
+
+
+def test_files_of_one_roster_cleaned_together_each_keep_their_rows_counts_and_headers(tmp_path, monkeypatch):
+    """Files whose fields are the same are cleaned as one table (a province month has thousands of
+    small files); each file's result is what it is alone: its counts, its quarantine under its own
+    headers, its clean rows. When cleaning them together fails, each is cleaned alone."""
+    import civstat.ingest as ingest_module
+
+    together = data_dir_with_divisions(tmp_path / "together")
+    _temporary_files(together)
+    sizes = []
+    real = ingest_module.clean_tables
+    monkeypatch.setattr(ingest_module, "clean_tables", lambda parts, **kw: sizes.append(len(parts)) or real(parts, **kw))
+    report = ingest(Paths.from_env(together))
+    assert not report.failed, [o.error for o in report.failed]
+    assert 3 in sizes  # the three files were one table
+    counts, problems, rows = _ingested(together)
+    a, b, c = (f"2025-03/{n}临时救助台账202503.csv" for n in ("城关镇", "河口乡", "东风社区"))
+    # rows in, clean, quarantined, blank, footer, duplicate
+    assert counts == {a: (5, 2, 3, 0, 1, 1), b: (4, 1, 3, 1, 0, 0), c: (2, 1, 1, 0, 0, 0)}
+    assert problems[a] == [
+        (4, "救助类型", "bad_value", "特殊型"),
+        (5, None, "duplicate_row", None),
+        (6, None, "footer_row", "合计"),
+    ]
+    assert [(row, column, reason) for row, column, reason, _ in problems[b]] == [
+        (3, "公民身份号码", "id_bad_check"),
+        (4, None, "blank_row"),
+        (5, "救助金额", "bad_value"),
+    ]
+    assert problems[c] == [(4, "救助日期", "date_after_period", "2025/4/2")]
+    assert {name: [r[0] for r in found] for name, found in rows.items()} == {a: [2, 3], b: [2], c: [3]}
+    unknown = read_ledger(Paths.from_env(together)).filter(pl.col("source_file") == a)["unknown_values"].item()
+    assert unknown == "救助类型: 特殊型 (1)"
+
+    # each file alone, in a data directory of its own: the same rows, the same quarantine
+    for name in (a, b, c):
+        alone = data_dir_with_divisions(tmp_path / name.rsplit("/", 1)[1])
+        _temporary_files(alone)
+        for other in {a, b, c} - {name}:
+            (alone / "raw" / other).unlink()
+        ingest(Paths.from_env(alone))
+        one = _ingested(alone)
+        assert (one[0][name], one[1][name], one[2][name]) == (counts[name], problems[name], rows[name])
+
+    # cleaning together fails: each file is cleaned alone, with the same results
+    def fails_together(parts, **kw):
+        if len(parts) > 1:
+            raise RuntimeError("cleaning together failed")
+        return real(parts, **kw)
+
+    fallback = data_dir_with_divisions(tmp_path / "fallback")
+    _temporary_files(fallback)
+    monkeypatch.setattr(ingest_module, "clean_tables", fails_together)
+    report = ingest(Paths.from_env(fallback))
+    assert not report.failed, [o.error for o in report.failed]
+    assert _ingested(fallback) == (counts, problems, rows)

@@ -35,7 +35,8 @@ from civstat.cleaning.clean import (
     UNKNOWN_WARNING,
     CleanResult,
     HouseholdLookup,
-    clean_roster,
+    RosterPart,
+    clean_tables,
     refuse_unknown,
     value_from_name,
 )
@@ -374,45 +375,68 @@ def rejection(result: CleanResult, prepared: Prepared, reg: Registry) -> str | N
 DEFERRED = "deferred"
 
 
-def ingest_file(
+@dataclass
+class _Ready:
+    """A file read and matched, with what its cleaning needs (``_ready``)."""
+
+    prepared: Prepared
+    digest: str
+    resolver: RegionResolver | None
+    households: HouseholdLookup | None
+    seconds: float  # spent reading it
+
+    def part(self) -> RosterPart:
+        return RosterPart(self.prepared.grid, self.prepared.match, self.prepared.source_file)
+
+    def batch_key(self) -> tuple:
+        """Files with the same key are cleaned as one table (``clean.clean_tables``). A division
+        register is cleaned alone: the files after it resolve their regions against it."""
+        p = self.prepared
+        if p.match.roster.name == "division":
+            return ("division", p.source_file)
+        return (p.period, p.programme, p.urban_rural, self.part().layout())
+
+
+def _ready(
     path: Path,
     paths: Paths,
     reg: Registry,
     divisions: DivisionCache,
-    secret: bytes,
     digest: str,
-    only_roster: str | None = None,
-    households_cache: HouseholdCache | None = None,
-) -> FileOutcome:
-    """Clean one file; with ``only_roster``, a file of another roster is left for a later phase (DEFERRED)."""
+    households_cache: HouseholdCache,
+) -> _Ready:
     started = time.perf_counter()
     prepared = prepare_file(path, paths, reg)
-    if only_roster is not None and prepared.match.roster.name != only_roster:
-        return FileOutcome(prepared.source_file, DEFERRED)
-    source_file, period, grid, match = prepared.source_file, prepared.period, prepared.grid, prepared.match
-    roster, programme = match.roster, prepared.programme
-    region_names = [f for f in match.columns.values() if f.type == "region_name"]
-    has_code = any(f.type == "division_code" for f in match.columns.values())
-    resolver = divisions.resolver(period) if roster.has_region else None
+    roster, source_file = prepared.match.roster, prepared.source_file
+    region_names = [f for f in prepared.match.columns.values() if f.type == "region_name"]
+    has_code = any(f.type == "division_code" for f in prepared.match.columns.values())
+    resolver = divisions.resolver(prepared.period) if roster.has_region else None
     if region_names and not has_code and resolver is None:
         raise IngestError(
             f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first"
         )
-    households = None
-    if roster.name == "person":
-        households = (households_cache or HouseholdCache(paths)).lookup(period, programme)
+    households = households_cache.lookup(prepared.period, prepared.programme) if roster.name == "person" else None
+    return _Ready(prepared, digest, resolver, households, time.perf_counter() - started)
 
-    result = clean_roster(
-        grid,
-        match,
-        source_file=source_file,
-        period=period,
-        programme=programme,
-        urban_rural=prepared.urban_rural,
-        resolver=resolver,
+
+def _clean_together(group: list[_Ready], secret: bytes) -> list[CleanResult]:
+    first = group[0]
+    return clean_tables(
+        [r.part() for r in group],
+        period=first.prepared.period,
+        programme=first.prepared.programme,
+        urban_rural=first.prepared.urban_rural,
+        resolver=first.resolver,
         secret=secret,
-        households=households,
+        households=first.households,
     )
+
+
+def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, divisions: DivisionCache, seconds: float) -> FileOutcome:
+    """Write one file's clean and quarantine rows (or remove them when it is rejected) and make its ledger row."""
+    prepared = ready.prepared
+    source_file, period, grid, match = prepared.source_file, prepared.period, prepared.grid, prepared.match
+    roster, programme = match.roster, prepared.programme
     if roster.name == "verification":  # a returned caseworker list: its rows must name published warnings
         result = refuse_unknown(result, match, "alert_ref", published_warning_refs(paths, period), UNKNOWN_WARNING)
     fid = file_id(source_file)
@@ -445,7 +469,7 @@ def ingest_file(
     status = REJECTED if rejected else OK
     ledger = _ledger_row(
         source_file=source_file,
-        content_sha256=digest,
+        content_sha256=ready.digest,
         roster=roster.name,
         programme=programme,
         period=period.key,
@@ -461,7 +485,7 @@ def ingest_file(
         unknown_values=unknown,
         status=status,
         error=rejected,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(seconds, 3),
         ingested_at=dt.datetime.now(),
         config_sha256=reg.config_sha256,
     )
@@ -476,6 +500,74 @@ def ingest_file(
         ledger=ledger,
         unknown_values=result.unknown_values or [],
     )
+
+
+def ingest_files(
+    files: list[Path],
+    digests: list[str],
+    paths: Paths,
+    reg: Registry,
+    divisions: DivisionCache,
+    secret: bytes,
+    only_roster: str | None = None,
+    households_cache: HouseholdCache | None = None,
+) -> list[FileOutcome]:
+    """Clean ``files``, in order; with ``only_roster``, a file of another roster is left for a later
+    phase (DEFERRED). Files of one layout are cleaned as one table (a table costs milliseconds
+    whatever its size); when that fails, each is cleaned alone, so that one file's failure is that
+    file's ledger row and the others go on. A division register is cleaned alone, before the files
+    after it are read: they resolve their regions against it."""
+    households_cache = households_cache or HouseholdCache(paths)
+    outcomes: dict[int, FileOutcome] = {}
+    pending: dict[tuple, list[tuple[int, _Ready]]] = {}
+
+    def clean_pending() -> None:
+        for group in pending.values():
+            outcomes.update(_clean_group(group, files, paths, reg, divisions, secret))
+        pending.clear()
+
+    for i, (path, digest) in enumerate(zip(files, digests, strict=True)):
+        try:
+            ready = _ready(path, paths, reg, divisions, digest, households_cache)
+        except BaseException as exc:
+            outcomes[i] = _failed(path, paths, reg, digest, exc)
+            continue
+        if only_roster is not None and ready.prepared.match.roster.name != only_roster:
+            outcomes[i] = FileOutcome(ready.prepared.source_file, DEFERRED)
+        elif ready.prepared.match.roster.name == "division":
+            clean_pending()
+            outcomes.update(_clean_group([(i, ready)], files, paths, reg, divisions, secret))
+        else:
+            pending.setdefault(ready.batch_key(), []).append((i, ready))
+    clean_pending()
+    return [outcomes[i] for i in range(len(files))]
+
+
+def _clean_group(
+    group: list[tuple[int, _Ready]], files: list[Path], paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes
+) -> dict[int, FileOutcome]:
+    """The outcomes of a group of files of one layout, by their place in ``files``."""
+    outcomes = {}
+    results, took, rows = None, 0.0, 1
+    if len(group) > 1:
+        started = time.perf_counter()
+        try:
+            results = _clean_together([r for _, r in group], secret)
+        except Exception:  # whatever it is, each file is cleaned alone below, and a failure is its file's own
+            log.info("%d files of one layout could not be cleaned together; cleaning each alone", len(group))
+        else:
+            rows, took = sum(r.rows_in for r in results) or 1, time.perf_counter() - started
+    for n, (i, ready) in enumerate(group):
+        try:
+            if results is not None:
+                outcomes[i] = _finish(ready, results[n], paths, reg, divisions, ready.seconds + took * results[n].rows_in / rows)
+            else:
+                started = time.perf_counter()
+                (result,) = _clean_together([ready], secret)
+                outcomes[i] = _finish(ready, result, paths, reg, divisions, ready.seconds + time.perf_counter() - started)
+        except BaseException as exc:
+            outcomes[i] = _failed(files[i], paths, reg, ready.digest, exc)
+    return outcomes
 
 
 # ---------------------------------------------------------------- many files
@@ -518,42 +610,27 @@ def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[t
     return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
 
 
-def _ingest_or_fail(
-    path: Path,
-    paths: Paths,
-    reg: Registry,
-    divisions: DivisionCache,
-    secret: bytes,
-    digest: str,
-    only_roster: str | None = None,
-    households_cache: HouseholdCache | None = None,
-) -> FileOutcome:
+def _failed(path: Path, paths: Paths, reg: Registry, digest: str, exc: BaseException) -> FileOutcome:
+    """One file's failure, whatever it is, is that file's ledger row; the others go on."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        raise exc
     source_file = path.relative_to(paths.raw).as_posix()
-    try:
-        return ingest_file(path, paths, reg, divisions, secret, digest, only_roster, households_cache)
-    except BaseException as exc:  # one file's failure, whatever it is, is that file's ledger row; the others go on
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        if not isinstance(exc, IngestError):
-            # a library's message may quote the file's cells (IDs, names): never pass it on
-            log.error(
-                "%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__
-            )
-            exc = IngestError(
-                f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)"
-            )
-        message = scrub(str(exc))
-        log.error("%s", message)
-        withdraw(paths, source_file)  # a file that cannot be read now publishes nothing, not its old rows
-        ledger = _ledger_row(
-            source_file=source_file,
-            content_sha256=digest,
-            status=FAILED,
-            error=message,
-            ingested_at=dt.datetime.now(),
-            config_sha256=reg.config_sha256,
-        )
-        return FileOutcome(source_file, FAILED, error=message, ledger=ledger)
+    if not isinstance(exc, IngestError):
+        # a library's message may quote the file's cells (IDs, names): never pass it on
+        log.error("%s: unexpected %s while cleaning (a bug: please report it with the file's roster type)", source_file, type(exc).__name__)
+        exc = IngestError(f"{source_file}: could not be cleaned (unexpected {type(exc).__name__}; the file's content is not quoted here)")
+    message = scrub(str(exc))
+    log.error("%s", message)
+    withdraw(paths, source_file)  # a file that cannot be read now publishes nothing, not its old rows
+    ledger = _ledger_row(
+        source_file=source_file,
+        content_sha256=digest,
+        status=FAILED,
+        error=message,
+        ingested_at=dt.datetime.now(),
+        config_sha256=reg.config_sha256,
+    )
+    return FileOutcome(source_file, FAILED, error=message, ledger=ledger)
 
 
 _worker: dict = {}
@@ -563,9 +640,9 @@ def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
     _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg), households=HouseholdCache(paths))
 
 
-def _worker_ingest(path: Path, digest: str, only_roster: str | None) -> FileOutcome:
+def _worker_ingest(files: list[Path], digests: list[str], only_roster: str | None) -> list[FileOutcome]:
     w = _worker
-    return _ingest_or_fail(path, w["paths"], w["reg"], w["divisions"], w["secret"], digest, only_roster, w["households"])
+    return ingest_files(files, digests, w["paths"], w["reg"], w["divisions"], w["secret"], only_roster, w["households"])
 
 
 @contextlib.contextmanager
@@ -702,22 +779,62 @@ def clean_files(
     for a later phase. Writes their clean and quarantine files, not their ledger rows."""
     outcomes: list[FileOutcome] = []
     deferred: list[str] = []
+    batches = _batches(files, reg, default_workers() if pool is not None else 1)
     if pool is not None:
-        results = pool.map(_worker_ingest, [paths.raw / f for f in files], [digests[f] for f in files], [only_roster] * len(files))
+        results = pool.map(
+            _worker_ingest,
+            [[paths.raw / f for f in batch] for batch in batches],
+            [[digests[f] for f in batch] for batch in batches],
+            [only_roster] * len(batches),
+        )
     else:
         divisions = divisions or DivisionCache(paths, reg)
         households = households or HouseholdCache(paths)
-        results = (_ingest_or_fail(paths.raw / f, paths, reg, divisions, secret, digests[f], only_roster, households) for f in files)
-    for name, outcome in zip(files, results, strict=True):
-        if outcome.status == DEFERRED:
-            deferred.append(name)
+        results = (
+            ingest_files(
+                [paths.raw / f for f in batch], [digests[f] for f in batch], paths, reg, divisions, secret, only_roster, households
+            )
+            for batch in batches
+        )
+    for batch_outcomes in results:
+        for outcome in batch_outcomes:
+            if outcome.status == DEFERRED:
+                deferred.append(outcome.source_file)
+                continue
+            if outcome.status == OK:
+                kill_point("ingest:file-written")  # a file's Parquet is written, the ledger not yet
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+    order = {name: i for i, name in enumerate(files)}
+    return sorted(outcomes, key=lambda o: order[o.source_file]), sorted(deferred, key=order.__getitem__)
+
+
+def _batches(files: list[str], reg: Registry, workers: int, largest: int = 32) -> list[list[str]]:
+    """``files`` in batches for the workers, each of files whose names say the same roster,
+    programme, urban/rural and folder (likely of one layout: ``ingest_files`` cleans those as one table). A division
+    register is a batch of its own, and the batches keep the files' order otherwise (the registers
+    come first). Small enough that every worker gets several."""
+    size = largest if workers == 1 else max(1, min(largest, len(files) // (workers * 4)))
+    batches: list[list[str]] = []
+    open_batches: dict[tuple, list[str]] = {}
+    for name in files:
+        folder, _, base = name.rpartition("/")
+        candidates = candidate_rosters(base, reg)
+        rosters = tuple(r.name for r in candidates)
+        if rosters == ("division",):
+            batches.append([name])
+            open_batches.clear()  # the files after a register are read after it
             continue
-        if outcome.status == OK:
-            kill_point("ingest:file-written")  # a file's Parquet is written, the ledger not yet
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-    return outcomes, deferred
+        programme = programme_from_name(base, candidates[0], reg) if candidates else None
+        key = (folder.split("/")[0], rosters, programme, urban_rural_from_name(base, reg))
+        batch = open_batches.setdefault(key, [])
+        if not batch:
+            batches.append(batch)
+        batch.append(name)
+        if len(batch) >= size:
+            del open_batches[key]
+    return batches
 
 
 def ledger_rows(outcomes: Iterable[FileOutcome]) -> pl.DataFrame:
