@@ -450,3 +450,33 @@ def test_files_of_one_roster_cleaned_together_each_keep_their_rows_counts_and_he
     report = ingest(Paths.from_env(fallback))
     assert not report.failed, [o.error for o in report.failed]
     assert _ingested(fallback) == (counts, problems, rows)
+
+
+def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_path, monkeypatch):
+    """The workers get batches of files whose names say one roster (the layouts ``ingest_files``
+    may clean as one table), at most ``BATCH_BYTES`` of them; a division register is a batch of its
+    own, and the files after it are never in a batch before it."""
+    import civstat.ingest as ingest_module
+    from civstat.registry import registry
+
+    raw = tmp_path / "raw"
+    sizes = {
+        "2025-03/一乡临时救助台账.csv": 60,
+        "2025-03/一乡高龄津贴发放名册.csv": 10,
+        "2025-03/二乡临时救助台账.csv": 60,
+        "2025-03/三乡临时救助台账.csv": 10,
+        "2025/2025年统计用区划代码.csv": 10,
+        "2025-03/四乡临时救助台账.csv": 10,
+    }
+    for name, size in sizes.items():
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_bytes(b"x" * size)
+    monkeypatch.setattr(ingest_module, "BATCH_BYTES", 100)
+    batches = ingest_module._batches(list(sizes), raw, registry(), workers=1)
+    assert batches == [
+        ["2025-03/一乡临时救助台账.csv"],
+        ["2025-03/一乡高龄津贴发放名册.csv"],
+        ["2025-03/二乡临时救助台账.csv", "2025-03/三乡临时救助台账.csv"],
+        ["2025/2025年统计用区划代码.csv"],
+        ["2025-03/四乡临时救助台账.csv"],
+    ]

@@ -779,7 +779,7 @@ def clean_files(
     for a later phase. Writes their clean and quarantine files, not their ledger rows."""
     outcomes: list[FileOutcome] = []
     deferred: list[str] = []
-    batches = _batches(files, reg, default_workers() if pool is not None else 1)
+    batches = _batches(files, paths.raw, reg, default_workers() if pool is not None else 1)
     if pool is not None:
         results = pool.map(
             _worker_ingest,
@@ -810,14 +810,20 @@ def clean_files(
     return sorted(outcomes, key=lambda o: order[o.source_file]), sorted(deferred, key=order.__getitem__)
 
 
-def _batches(files: list[str], reg: Registry, workers: int, largest: int = 32) -> list[list[str]]:
+#: A batch holds at most this many files and this many bytes of them (about 70,000 rows): the
+#: cost of a table is amortised long before, and a batch's tables are in memory together.
+BATCH_FILES, BATCH_BYTES = 32, 8 << 20
+
+
+def _batches(files: list[str], raw: Path, reg: Registry, workers: int) -> list[list[str]]:
     """``files`` in batches for the workers, each of files whose names say the same roster,
-    programme, urban/rural and folder (likely of one layout: ``ingest_files`` cleans those as one table). A division
-    register is a batch of its own, and the batches keep the files' order otherwise (the registers
-    come first). Small enough that every worker gets several."""
-    size = largest if workers == 1 else max(1, min(largest, len(files) // (workers * 4)))
+    programme, urban/rural and folder (likely of one layout: ``ingest_files`` cleans those as one
+    table). A division register is a batch of its own, and the batches keep the files' order
+    otherwise (the registers come first). Small enough that every worker gets several."""
+    most = BATCH_FILES if workers == 1 else max(1, min(BATCH_FILES, len(files) // (workers * 4)))
     batches: list[list[str]] = []
     open_batches: dict[tuple, list[str]] = {}
+    held: dict[tuple, int] = {}  # the bytes of each open batch
     for name in files:
         folder, _, base = name.rpartition("/")
         candidates = candidate_rosters(base, reg)
@@ -828,11 +834,18 @@ def _batches(files: list[str], reg: Registry, workers: int, largest: int = 32) -
             continue
         programme = programme_from_name(base, candidates[0], reg) if candidates else None
         key = (folder.split("/")[0], rosters, programme, urban_rural_from_name(base, reg))
-        batch = open_batches.setdefault(key, [])
-        if not batch:
-            batches.append(batch)
-        batch.append(name)
-        if len(batch) >= size:
+        try:
+            size = (raw / name).stat().st_size
+        except OSError:  # gone: its failure is reported when it is read
+            size = 0
+        if key in open_batches and held[key] + size > BATCH_BYTES:
+            del open_batches[key]
+        if key not in open_batches:
+            open_batches[key], held[key] = [], 0
+            batches.append(open_batches[key])
+        open_batches[key].append(name)
+        held[key] += size
+        if len(open_batches[key]) >= most:
             del open_batches[key]
     return batches
 
