@@ -136,14 +136,13 @@ def _parse_value(
     f: Field,
     text: pl.Expr | None,
     period: dt.date,
-    name_and_title: str = "",
-    other: pl.Expr | None = None,
-    dates: values.DateLookup | None = None,
+    name_and_title: str,
+    other: pl.Expr | None,
+    dates: values.DateLookup,
 ) -> pl.Expr:
     """The typed value of one non-identity field (null when empty or unparseable); ``text`` is
     None when the file has no column for the field; ``other`` is the cell of the field named by
-    ``default_from`` when the value may come from it; ``dates`` holds the table's date columns
-    parsed (else they are parsed here)."""
+    ``default_from`` when the value may come from it; ``dates`` holds the table's date columns parsed."""
     dtype = FIELD_DTYPES[f.type]
     if text is None:
         fill = f.default if f.default else period if f.default_from == "period" else None
@@ -164,10 +163,7 @@ def _parse_value(
     if f.type == "amount":
         return values.parse_amount(text)
     if f.type in ("date", "month"):
-        if dates is not None:
-            value = dates.parse(text, month=f.type == "month")
-        else:
-            value = values.parse_month(text) if f.type == "month" else values.parse_date(text)
+        value = dates.parse(text, month=f.type == "month")
         return value.fill_null(pl.when(text.is_null()).then(pl.lit(period))) if f.default_from == "period" else value
     if f.type == "bool":
         return values.parse_bool(text)
