@@ -399,8 +399,13 @@ def clean_tables(
             _h_division=pl.col("division_code"),
             _h_urban_rural=pl.col("urban_rural"),
         )
+        # one row per household key (``HouseholdLookup.clean``): the rows' households in the rows'
+        # order, without copying the rows' other columns
+        found = df.select("_household_key").join(
+            listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left"
+        )
         df = (
-            df.join(listed.with_columns(_listed=pl.lit(True)), on="_household_key", how="left", maintain_order="left")
+            df.hstack(found.drop("_household_key"))
             .with_columns(
                 division_code=pl.coalesce("division_code", "_h_division"),
                 # only a row with no problem of its own is quarantined for its household's
@@ -442,12 +447,12 @@ def clean_tables(
     )
     error_cols = [c for c in df.columns if c.startswith("e_")]
     no_error = pl.all_horizontal(pl.col(c).is_null() for c in error_cols) if error_cols else pl.lit(True)
-    live = df.filter(pl.col("_structural").is_null())
+    live = df.lazy().filter(pl.col("_structural").is_null())  # lazy: each use reads only the columns it needs
     failing = live.filter(~no_error)
-    if roster.name == "family" and "v_head_id" in failing.columns:
+    if roster.name == "family" and "v_head_id" in df.columns:
         failing = failing.with_columns(_household_key=pl.col("k_head_id"))
     names = {i: part.source_file for i, part in enumerate(parts)}
-    quarantine = _quarantine(df, failing, error_cols, parts, by_field, region_fields, names)
+    quarantine = _quarantine(df, failing.collect(), error_cols, parts, by_field, region_fields, names)
     clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, names)
     # per file: the structural rows, the data rows and what a column rejects of its own (a member
     # following a quarantined household is the family file's problem)
@@ -496,19 +501,21 @@ def _by_file(frame: pl.DataFrame, n: int) -> list[pl.DataFrame]:
     return [split.get((i,), empty) for i in range(n)]
 
 
-def _unknown_values(live: pl.DataFrame, parts: list[RosterPart], by_field: dict[str, str]) -> dict[int, list[UnknownValue]]:
+def _unknown_values(live: pl.LazyFrame, parts: list[RosterPart], by_field: dict[str, str]) -> dict[int, list[UnknownValue]]:
     """Per part, per column with a vocabulary: the values nobody maps, with their row counts. A
     value that is also a name in the file (a column shifted under the wrong header) is shown as *** only."""
-    match = parts[0].match
-    fields = [f for f in match.roster.fields if (f.values or f.type == "bool") and f.name in by_field and f"e_{f.name}" in live.columns]
+    match, columns = parts[0].match, live.collect_schema().names()
+    fields = [f for f in match.roster.fields if (f.values or f.type == "bool") and f.name in by_field and f"e_{f.name}" in columns]
     if not fields:
         return {}
-    with_bad = live.select((pl.col(f"e_{f.name}") == BAD_VALUE).any() for f in fields).row(0)
+    with_bad = live.select((pl.col(f"e_{f.name}") == BAD_VALUE).any() for f in fields).collect().row(0)
     fields = [f for f, bad in zip(fields, with_bad, strict=True) if bad]
     if not fields:
         return {}
-    bad_files = live.filter(pl.any_horizontal(pl.col(f"e_{f.name}") == BAD_VALUE for f in fields))["_file"].unique().sort()
-    return {i: _unknown_values_of(live.filter(pl.col("_file") == i), parts[i].match, by_field, fields) for i in bad_files}
+    bad_files = live.filter(pl.any_horizontal(pl.col(f"e_{f.name}") == BAD_VALUE for f in fields)).select("_file").unique().collect()
+    return {
+        i: _unknown_values_of(live.filter(pl.col("_file") == i).collect(), parts[i].match, by_field, fields) for i in bad_files["_file"]
+    }
 
 
 def _unknown_values_of(live: pl.DataFrame, match: HeaderMatch, by_field: dict[str, str], fields: list[Field]) -> list[UnknownValue]:
@@ -617,16 +624,15 @@ def _quarantine(
 
 
 def _clean_rows(
-    good: pl.DataFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, names: dict[int, str]
+    good: pl.LazyFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, names: dict[int, str]
 ) -> pl.DataFrame:
     """The clean table in the registry's column order: IDs become pseudonyms and masked IDs.
 
     A key seen twice (the same person in two households, say) keeps both rows: that is a finding
     for the warnings (W03), not a cleaning error."""
+    columns = good.collect_schema().names()
     keys = [
-        (pl.col("_household_key") if f.name == "head_id" and "_household_key" in good.columns else pl.col(f"k_{f.name}")).alias(
-            f.key_column
-        )
+        (pl.col("_household_key") if f.name == "head_id" and "_household_key" in columns else pl.col(f"k_{f.name}")).alias(f.key_column)
         for f in id_fields
     ]
     good = good.with_columns(*keys, *[identity.mask_id(pl.col(f"v_{f.name}")).alias(f.masked_column) for f in id_fields])
@@ -640,14 +646,14 @@ def _clean_rows(
             expr = pl.col("_file").replace_strict(names, return_dtype=pl.String)
         elif name == "source_row":
             expr = pl.col("_row")
-        elif name in good.columns:  # computed under its own name (division_code, the keys)
-            expr = pl.col(name)
-        elif f"v_{name}" in good.columns:
+        elif name in columns or name in {f.key_column for f in id_fields} | {f.masked_column for f in id_fields}:
+            expr = pl.col(name)  # computed under its own name (division_code, the keys)
+        elif f"v_{name}" in columns:
             expr = pl.col(f"v_{name}")
         else:
             expr = pl.lit(None)
         out_cols.append(expr.cast(dtype).alias(name))
-    return good.select(*out_cols, "_file")
+    return good.select(*out_cols, "_file").collect()
 
 
 def refuse_unknown(result: CleanResult, match: HeaderMatch, field: str, known: pl.Series, reason: str) -> CleanResult:

@@ -168,7 +168,9 @@ class RegionResolver:
             pl.col("region_error_column").replace_strict(dict(zip(levels, names, strict=True)), default=None, return_dtype=pl.String),
             "division_code",
         )
-        return frame.join(answers, on=names, how="left", nulls_equal=True, maintain_order="left")
+        # one answer per combination: the rows' answers in the rows' order, without copying the rows' other columns
+        found = frame.select(names).join(answers, on=names, how="left", nulls_equal=True, maintain_order="left")
+        return frame.hstack(found.drop(names))
 
     def _resolve(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
         """The answers for ``frame``'s distinct combinations of names (``resolve`` asks only for
