@@ -43,10 +43,19 @@ def data_dir(raw: Path, root: Path) -> Paths:
 
 @pytest.fixture(scope="module")
 def one_process(three_counties: Path, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The same files ingested by one process (``civstat ingest`` with one worker), every period at once."""
+    """The same files ingested by one process (``civstat ingest`` with one worker), every period at
+    once: the three counties' files of one layout cleaned as one table (the county steps clean each
+    county's files apart, so the tests comparing them compare files cleaned together and alone)."""
+    import civstat.ingest as ingest_module
+
     paths = data_dir(three_counties, tmp_path_factory.mktemp("one_process"))
-    report = ingest(paths, workers=1)
+    sizes = []
+    real = ingest_module.clean_tables
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_module, "clean_tables", lambda parts, **kw: sizes.append(len(parts)) or real(parts, **kw))
+        report = ingest(paths, workers=1)
     assert not report.failed, [o.error for o in report.failed]
+    assert max(sizes) == 3
     return paths
 
 
