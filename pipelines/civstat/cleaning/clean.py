@@ -250,11 +250,10 @@ def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
         content.append(pl.when(~trimmed.str.contains(r"^\d+(\.0+)?$")).then(trimmed) if c in m.row_number_columns else trimmed)
     return table.select(
         *[pl.col(c).alias(names[c]) for c in table.columns],
-        _blank=pl.all_horizontal(e.is_null() for e in content),
         _first=pl.coalesce(content),
         _row=pl.int_range(start, start + pl.len(), dtype=pl.Int64),
         _file=pl.lit(i, dtype=pl.Int32),
-    )
+    ).with_columns(_blank=pl.col("_first").is_null())  # no cell with content
 
 
 def clean_tables(
