@@ -51,6 +51,7 @@ def test_dbt_build_passes_every_model_test_and_unit_test(tiny_built):
         "coverage_is_recipients_over_eligible_and_null_without_a_register",
         "a_person_on_the_rolls_in_march_only_enters_in_march_and_exits_in_april",
         "a_family_whose_persons_are_all_quarantined_counts_apart_from_households",
+        "a_household_none_of_whose_members_is_on_the_rolls_says_its_work_ability_is_not_known",
     }
 
 
