@@ -188,3 +188,64 @@ def test_county_steps_in_processes_of_their_own_give_the_ledger_of_one_process(t
     end = {e.step_key: e.timestamp for e in logs if e.dagster_event.event_type_value == "STEP_SUCCESS"}
     assert any(start[a] < end[b] and start[b] < end[a] for a in start for b in start if a < b), "no two county steps ran side by side"
     assert_same_output(one_process, paths)
+
+
+def test_a_member_listed_by_another_countys_household_takes_that_household_in_county_steps_as_in_one_process(tmp_path):
+    """A person roster of one county may name a household that another county's family roster lists
+    (a member registered where they live, the household where it is assisted): the county steps clean
+    every county's family rosters before any person roster, so the member takes that household's
+    region and urban/rural, exactly as one process does; nobody is quarantined for it."""
+    from civstat.cleaning.identity import check_char
+    from rosters import DIVISION_HEADER, DIVISIONS, write_csv
+
+    def pid(birth: str, seq: str) -> str:
+        return "990101" + birth + seq + check_char("990101" + birth + seq)
+
+    head_a, head_b, member = pid("19600101", "011"), pid("19650101", "021"), pid("19900101", "031")
+    family = ["序号", "户主姓名", "户主证件号码", "保障人数", "救助金额", "区县", "乡镇（街道）", "村（社区）", "城乡类别", "人员状态"]
+    person = ["序号", "姓名", "证件号码", "户主证件号码", "与户主关系", "人员状态"]
+    raw = tmp_path / "raw"
+    write_csv(
+        raw / "2025" / "2025年区划代码.csv",
+        [
+            DIVISION_HEADER,
+            *DIVISIONS,
+            ["990102000000", "样板县", None],
+            ["990102001000", "新城镇", "121"],
+            ["990102001001", "新华社区", "111"],
+        ],
+    )
+    month = raw / "2025-03"
+    write_csv(
+        month / "示范县特困人员家庭查询_20250331.csv",
+        [family, ["1", "测试甲", head_a, "2", "1200", "示范县", "城关镇", "东风社区", "城市", "正常"]],
+    )
+    write_csv(
+        month / "样板县特困人员家庭查询_20250331.csv",
+        [family, ["1", "测试乙", head_b, "1", "800", "样板县", "新城镇", "新华社区", "农村", "正常"]],
+    )
+    write_csv(month / "示范县特困人员查询_20250331.csv", [person, ["1", "测试甲", head_a, head_a, "户主", "正常"]])
+    write_csv(
+        month / "样板县特困人员查询_20250331.csv",
+        [person, ["1", "测试乙", head_b, head_b, "户主", "正常"], ["2", "测试丙", member, head_a, "子女", "正常"]],
+    )
+
+    one = Paths.from_env(tmp_path / "one")
+    shutil.copytree(raw, one.raw)
+    assert not ingest(one, workers=1).failed
+    steps = Paths.from_env(tmp_path / "steps")
+    shutil.copytree(raw, steps.raw)
+    assert materialise_month(steps, "2025-03").success  # the month, with its year's register
+
+    for paths in (one, steps):
+        persons = pl.read_parquet(paths.clean_table("person") / "**" / "*.parquet").sort("source_file", "source_row")
+        assert persons.select("source_file", "division_code", "urban_rural").rows() == [
+            ("2025-03/样板县特困人员查询_20250331.csv", "990102001001", "rural"),
+            ("2025-03/样板县特困人员查询_20250331.csv", "990101001001", "urban"),  # the member, with 示范县's household
+            ("2025-03/示范县特困人员查询_20250331.csv", "990101001001", "urban"),
+        ]
+        ledger = read_ledger(paths).filter(pl.col("roster") == "person")
+        assert ledger["rows_quarantined"].to_list() == [0, 0]
+    ledger_one, ledger_steps = read_ledger(one), read_ledger(steps)
+    assert ledger_one.drop(TIMINGS).equals(ledger_steps.drop(TIMINGS))
+    assert {p.stem for p in partition_files(steps)} == {"990101", "990102", "_other"}
