@@ -9,7 +9,8 @@ Generates one month of rosters (unless the work directory has them), then, each 
     county and phase, one after another, sharing one worker pool);
   * the same assets on the monthly job's multiprocess executor (every step a process, side by side),
     with a temporary Dagster instance;
-prints wall time, CPU seconds (this process's children: every step and worker) and peak memory,
+prints wall time, CPU seconds (this process's children: every step and worker; not for the multiprocess
+executor, whose steps come from a forkserver nothing waits for) and peak memory,
 the ratios to ``civstat ingest``, the county steps that ran, and checks that the three outputs are
 the same (``compare_clean.py``: every clean and quarantine file, and the ledger but its timings).
 """
@@ -89,7 +90,9 @@ def measure(mode: str, raw: Path, work: Path, month: str, env: dict) -> tuple[fl
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         raise SystemExit(f"{mode} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    # the multiprocess executor forks its steps from a forkserver, and nothing waits for the forkserver
+    # (it ends when its parent does): the steps' CPU time never reaches this process, so it is not measured
+    cpu = float("nan") if mode == "multiprocess" else after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     said = next((line for line in proc.stdout.splitlines() if line.startswith("RESULT")), "")
     return seconds, cpu, peak, said
 

@@ -12,13 +12,19 @@ from civstat.ingest import content_hash, default_workers, discover
 from civstat.periods import Period
 
 # the multiprocess executor: each step a process, $CIVSTAT_WORKERS (default 2) side by side (the
-# ingestion's county steps, the checks beside dbt); `civstat run` runs the same assets in-process
+# ingestion's county steps, the checks beside dbt); `civstat run` runs the same assets in-process.
+# Step processes are forked from a server that has imported Dagster and dagster-dbt once (about 2 s
+# of every step's start otherwise); nothing that starts threads is imported before the fork (Polars
+# and DuckDB are imported by each step: a fork after their threads start can deadlock).
+FORKSERVER_PRELOAD = ["dagster", "dagster_dbt"]
 monthly_job = dg.define_asset_job(
     "monthly_monitoring",
     selection=dg.AssetSelection.all(),
     partitions_def=monthly,
     description="每月低收入人口动态监测：清洗当月花名册、构建并发布数据集市 / the monthly monitoring run",
-    executor_def=dg.multiprocess_executor.configured({"max_concurrent": default_workers()}),
+    executor_def=dg.multiprocess_executor.configured(
+        {"max_concurrent": default_workers(), "start_method": {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}}
+    ),
 )
 
 # the 5th of each month, for the month before (the partition that has just closed)
