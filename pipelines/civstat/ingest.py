@@ -212,6 +212,7 @@ class Prepared:
     programme: str | None
     urban_rural: str | None  # from the file name
     urban_rural_source: str  # column | file name | household | division code | none
+    title: str = ""  # the text above the header rows
 
 
 def limits(reg: Registry) -> Limits:
@@ -274,7 +275,7 @@ def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
         if has_ur_field
         else "none"
     )
-    return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source)
+    return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source, title)
 
 
 def published_warning_refs(paths: Paths, period: Period) -> pl.Series:
@@ -386,14 +387,12 @@ class _Ready:
     seconds: float  # spent reading it
 
     def part(self) -> RosterPart:
-        return RosterPart(self.prepared.grid, self.prepared.match, self.prepared.source_file)
+        p = self.prepared
+        return RosterPart(p.grid, p.match, p.source_file, f"{p.source_file} {p.title}")
 
     def batch_key(self) -> tuple:
-        """Files with the same key are cleaned as one table (``clean.clean_tables``). A division
-        register is cleaned alone: the files after it resolve their regions against it."""
+        """Files with the same key are cleaned as one table (``clean.clean_tables``)."""
         p = self.prepared
-        if p.match.roster.name == "division":
-            return ("division", p.source_file)
         return (p.period, p.programme, p.urban_rural, self.part().layout())
 
 

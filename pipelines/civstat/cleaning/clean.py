@@ -213,11 +213,7 @@ class RosterPart:
     grid: RawGrid
     match: HeaderMatch
     source_file: str
-
-    @property
-    def name_and_title(self) -> str:
-        rows = range(self.match.header_rows[0])
-        return self.source_file + " " + " ".join(str(v) for r in rows for v in self.grid.cells.row(r) if v is not None)
+    name_and_title: str  # the file name and the text above the header (``ingest.prepare_file``)
 
     def layout(self) -> tuple:
         """Parts with equal layouts (and the same period, programme and urban/rural of the file)
