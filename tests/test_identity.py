@@ -138,14 +138,20 @@ def test_a_birth_date_before_1880_or_after_today_is_refused_even_with_a_good_che
     assert [reason for _, reason in check(ids)] == [identity.ID_BAD_BIRTH_DATE] * 3 + [None]
 
 
-def test_the_pseudonym_is_the_rfc2104_hmac_sha256_of_the_id():
+@pytest.mark.parametrize(
+    "secret",
+    [
+        b"k" * 80,  # text, longer than a block: hashed first, as RFC 2104 says (the native path)
+        "钥匙-ü".encode(),  # text beyond ASCII (the native path)
+        bytes(range(256))[128:200],  # not UTF-8: hashed in Python
+    ],
+)
+def test_the_pseudonym_is_the_rfc2104_hmac_sha256_of_the_id(secret):
     ids = pl.Series("id", ["11010519491231002X", "110105194912310021", None, "11010519491231002X"])
-    secret = b"k" * 80  # longer than a block: hashed first, as RFC 2104 says
-    got = identity.pseudonymise(ids, secret).to_list()
-    key = hashlib.sha256(secret).digest()
-    want = [hmac.new(key, i.encode(), hashlib.sha256).hexdigest()[:32] if i else None for i in ids]
-    assert got == want
-    assert got[0] == got[3] and got[0] != got[1]
+    got = identity.pseudonymise(ids, secret)
+    want = [hmac.new(secret, i.encode(), hashlib.sha256).hexdigest()[:32] if i else None for i in ids]
+    assert got.to_list() == want and got.name == "id"
+    assert want[0] == want[3] and want[0] != want[1]
 
 
 def test_a_masked_id_shows_the_first_6_and_last_4_only():

@@ -232,7 +232,7 @@ def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
     """A part's data rows with its columns named by field (``raw:<field>``; ``raw:#<k>`` for the row
     numbers, ``raw:?<k>`` for the unmapped), its row numbers (``_row``), its number (``_file``), and
     read in the file's column order: whether the row is blank (``_blank``) and its first non-empty
-    cell (``_first``, where a footer says 合计). Every cell is trimmed, empty as null; a row-number cell
+    cell, trimmed (``_first``, where a footer says 合计): a cell of blanks is empty; a row-number cell
     alone (序号 pre-filled down an empty template) does not make a row; a footer written in the 序号
     column (合计, 数据来源：…) does."""
     m = part.match
@@ -240,16 +240,24 @@ def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
     start = part.grid.first_row + m.data_start
     names = {c: f"raw:{f.name}" for c, f in m.columns.items()} | {c: f"raw:#{k}" for k, c in enumerate(m.row_number_columns)}
     names |= {c: f"raw:?{k}" for k, c in enumerate(c for c in table.columns if c not in names)}
-    content = []
-    for c in table.columns:
-        trimmed = pl.col(c).str.strip_chars().replace("", None)
-        content.append(pl.when(~trimmed.str.contains(r"^\d+(\.0+)?$")).then(trimmed) if c in m.row_number_columns else trimmed)
-    return table.select(
+
+    def content(c: str, trim: bool) -> pl.Expr:  # c: the column's new name
+        cell = pl.col(c).str.strip_chars().replace("", None) if trim else pl.col(c)
+        return pl.when(~cell.str.contains(r"^\s*\d+(\.0+)?\s*$")).then(cell) if c.startswith("raw:#") else cell
+
+    in_order = [names[c] for c in table.columns]
+    frame = table.select(
         *[pl.col(c).alias(names[c]) for c in table.columns],
-        _first=pl.coalesce(content),
         _row=pl.int_range(start, start + pl.len(), dtype=pl.Int64),
         _file=pl.lit(i, dtype=pl.Int32),
-    ).with_columns(_blank=pl.col("_first").is_null())  # no cell with content
+    )
+    # the first cell that is not empty (no cell is trimmed for it: most are not blank) ...
+    frame = frame.with_columns(_first=pl.coalesce(content(c, False) for c in in_order).str.strip_chars())
+    if (frame["_first"] == "").any():  # ... and where that cell is only blanks, the first with content
+        frame = frame.with_columns(
+            _first=pl.when(pl.col("_first") == "").then(pl.coalesce(content(c, True) for c in in_order)).otherwise("_first")
+        )
+    return frame.with_columns(_blank=pl.col("_first").is_null())  # no cell with content
 
 
 def clean_tables(

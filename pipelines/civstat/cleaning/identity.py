@@ -131,10 +131,25 @@ def mask_id(id_expr: pl.Expr) -> pl.Expr:
 def pseudonymise(ids: pl.Series, secret: bytes) -> pl.Series:
     """HMAC-SHA256 of each normalised ID under ``secret``, hex, first 32 characters (128 bits).
 
-    RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)). The two padded-key states are hashed once and
-    copied for each distinct ID, which is hashed once however many rows carry it (a loop over the
-    distinct IDs, not the rows); ``tests/test_identity.py`` checks it against Python's ``hmac``.
+    Computed natively, a column at a time (the polars-hash plugin: about 0.3 µs an ID, a third of
+    the fastest Python form), for a secret that is UTF-8 text, as civstat's key files and
+    ``CIVSTAT_SECRET`` are. Any other secret is hashed in Python (``_pseudonymise_in_python``).
+    ``tests/test_identity.py`` checks both against Python's ``hmac``.
     """
+    try:
+        key = secret.decode("utf-8")
+    except UnicodeDecodeError:
+        return _pseudonymise_in_python(ids, secret)
+    import polars_hash  # noqa: F401  (registers the ``chash`` namespace)
+
+    text = ids.cast(pl.String)
+    return text.to_frame().select(pl.col(text.name).chash.hmac_sha256(key=key).str.slice(0, 32)).to_series().alias(ids.name)
+
+
+def _pseudonymise_in_python(ids: pl.Series, secret: bytes) -> pl.Series:
+    """``pseudonymise`` for a secret of any bytes. RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)).
+    The two padded-key states are hashed once and copied for each distinct ID, which is hashed once
+    however many rows carry it (a loop over the distinct IDs, not the rows)."""
     block = 64
     key = secret if len(secret) <= block else hashlib.sha256(secret).digest()
     key = key.ljust(block, b"\0")

@@ -299,7 +299,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> Ra
                 rows.setdefault(col, []).append(row - empty_above)
             return pl.DataFrame(
                 {
-                    f"n{i}": pl.Series([None] * cells.height, dtype=pl.Boolean).scatter(sorted(rows.get(columns[i], [])), True)
+                    f"n{i}": pl.repeat(None, cells.height, dtype=pl.Boolean, eager=True).scatter(sorted(rows.get(columns[i], [])), True)
                     for i in wanted
                 }
             )
