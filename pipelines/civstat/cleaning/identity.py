@@ -38,15 +38,38 @@ def check_char(first17: str) -> str:
     return CHECK_CHARS[total % 11]
 
 
-_POWERS = np.array([10 ** (16 - i) for i in range(17)], dtype=np.int64)
-
-
 def _weighted_mod11(number: pl.Series) -> pl.Series:
     """S = (sum of digit x weight) mod 11 for 17-digit numbers, as integer arithmetic on the number
     (no per-digit string slicing; numpy: a Polars expression of 17 terms costs more to plan than to
     run on a roster); only read where the number is there (0 where it is null)."""
-    digits = number.fill_null(0).to_numpy()[:, None] // _POWERS % 10
-    return pl.Series(number.name, digits @ np.array(ID_WEIGHTS, dtype=np.int64) % 11)
+    rest = number.fill_null(0).to_numpy().copy()
+    total = np.zeros_like(rest)
+    for weight in reversed(ID_WEIGHTS):  # the last digit first
+        rest, digit = np.divmod(rest, 10)
+        total += digit * weight
+    return pl.Series(number.name, total % 11)
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _birth_date_ok(number: pl.Series) -> np.ndarray:
+    """Whether digits 7-14 of 17-digit numbers are a real date from 1880 to today (what
+    ``str.to_date('%Y%m%d')`` and the range test say, in integer arithmetic); False where null."""
+    ymd = number.fill_null(0).to_numpy() // 1000 % 100_000_000
+    year, month, day = ymd // 10_000, ymd // 100 % 100, ymd % 100
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    today = dt.date.today()
+    return (
+        number.is_not_null().to_numpy()
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= days)
+        & (ymd >= 18800101)
+        & (ymd <= today.year * 10_000 + today.month * 100 + today.day)
+    )
 
 
 def check_value_of_char(char: pl.Expr) -> pl.Expr:
@@ -74,9 +97,35 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str, *, normalised: bool = 
 
     15-digit legacy IDs become 18 digits (``19`` inserted after the 6th digit, check appended).
     IDs that went through Excel as numbers are rejected as unrecoverable, never repaired.
-    The work is staged in columns so that each test runs once per row; ``normalised`` says that
-    ``raw`` is NFKC text already.
+    ``normalised`` says that ``raw`` is NFKC text already.
+
+    Most cells of a roster are good 18-character IDs: those are recognised by one pattern and
+    checked in integer arithmetic (check character and birth date); only the other cells go
+    through every test (``_validate_ids_in_full``), so that each finds its reason.
     """
+    from civstat.cleaning.values import nfkc
+
+    cells = frame.get_column(raw) if normalised else frame.select(nfkc(pl.col(raw))).to_series()
+    number = cells.str.slice(0, 17).str.to_integer(strict=False)
+    given = cells.to_frame("c").select(check_value_of_char(pl.col("c").str.slice(17, 1))).to_series()
+    good = (
+        cells.str.contains(r"^\d{17}[\dX]$").fill_null(False)
+        & (_weighted_mod11(number) == given).fill_null(False)
+        & pl.Series(_birth_date_ok(number))
+    )
+    nothing = pl.repeat(None, len(cells), dtype=pl.String, eager=True)
+    value, reason = cells.zip_with(good, nothing), nothing
+    if not good.all():
+        rest = (~good).arg_true()
+        checked = _validate_ids_in_full(pl.DataFrame({"c": cells.gather(rest)}), "c", "v", normalised=True)
+        value = value.scatter(rest, checked["v"])
+        reason = reason.scatter(rest, checked["v_reason"])
+    return frame.with_columns(reason.alias(f"{out}_reason"), value.alias(out))
+
+
+def _validate_ids_in_full(frame: pl.DataFrame, raw: str, out: str, *, normalised: bool = False) -> pl.DataFrame:
+    """``validate_ids`` of every cell through every test, staged in columns so that each test runs
+    once per row."""
     t, up, is15, is18, s, given = (f"{out}__{part}" for part in ("text", "17", "is15", "is18", "s", "given"))
     staged = frame.with_columns(normalise_id_text(pl.col(raw), nfkc=not normalised).alias(t))
     text = pl.col(t)
