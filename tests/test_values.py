@@ -132,3 +132,26 @@ def test_parsers_never_raise_on_arbitrary_text(raw):
 def test_credit_code_check_character():
     ok = pl.DataFrame({"c": ["91350100M000100Y43", "91350100M000100Y4X", "91350100M000100Y4"]})
     assert ok.select(values.valid_credit_code(pl.col("c")))[:, 0].to_list() == [True, False, False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                alphabet=st.sampled_from(
+                    list("0123456789Xx-./ '`‘年月日张三、。") + ["\u3000", "\t", "\n", "Ａ", "１", "\u00a0", "﹒", "Ⅻ"]
+                ),
+                max_size=8,
+            ),
+            st.text(max_size=6),
+        ),
+        max_size=30,
+    )
+)
+def test_normalising_only_the_cells_that_may_change_gives_what_normalising_every_cell_gives(cells):
+    column = pl.Series("c", cells, dtype=pl.String)
+    every = column.to_frame().select(values.normalise_text(pl.col("c"))).to_series()
+    assert values.normalise_column(column).to_list() == every.to_list()
+    assert column.to_list() == cells  # the column given is not changed

@@ -290,7 +290,7 @@ def clean_tables(
     name_and_title = parts[0].name_and_title  # what it gives the fields without a column is the same in every part
     marks = cells.select(_footer_word=values.nfkc(pl.col("_first")).str.extract(FOOTER_PATTERN, 1))
     df = pl.concat([cells.drop("_first"), marks], how="horizontal").with_columns(
-        *[values.normalise_text(pl.col(col)).alias(f"t_{f.name}") for col, f in mapped.items()],
+        *[values.normalise_column(cells[col]).alias(f"t_{f.name}") for col, f in mapped.items()],
         _footer=pl.col("_footer_word").is_not_null(),
     )
     df = df.with_columns(

@@ -27,6 +27,21 @@ def normalise_text(raw: pl.Expr) -> pl.Expr:
     return nfkc(raw).str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end().replace("", None)
 
 
+# A cell that ``normalise_text`` may change: a character NFKC may change or that is a blank (a
+# space or a control character anywhere: trimmed at the ends), a leading apostrophe, or nothing.
+# Cells of printable ASCII and CJK ideographs only (most cells) are already normal.
+MAY_CHANGE = r"[^\x21-\x7E\u4E00-\u9FFF\u3001\u3002]|^['`]|^$"
+
+
+def normalise_column(cells: pl.Series) -> pl.Series:
+    """``normalise_text`` of a column, applied only to the cells it may change (``MAY_CHANGE``)."""
+    changing = cells.str.contains(MAY_CHANGE).fill_null(False)
+    if not changing.any():
+        return cells
+    rows = changing.arg_true()
+    return cells.clone().scatter(rows, cells.gather(rows).to_frame().select(normalise_text(pl.first())).to_series())  # not in place
+
+
 def is_unparsed(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     """The cell had something in it, and the parser could not make sense of it."""
     return text.is_not_null() & parsed.is_null()
