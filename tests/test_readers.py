@@ -238,3 +238,14 @@ def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_t
     assert grid.first_row == 3
     assert ids[:6] == ["身份证号", "4.30621E+17", text_id, inline_id, "1.10101E+17", formula_text]
     assert ids[6].startswith("-1.2345") and ids[6].endswith("E+14")  # the sign is kept (the sixth digit is cut, not rounded)
+
+
+def test_a_cell_longer_than_the_limit_is_refused_by_its_row_and_column_and_characters_not_bytes_count(tmp_path):
+    from civstat.cleaning.readers import Limits
+
+    limits = Limits(max_cell_chars=10, max_rows=100, max_columns=10, max_bytes=10_000)
+    fine = write_csv(tmp_path / "fine.csv", [["姓名", "备注"], ["张三", "一二三四五六七八九十"]], "utf-8")  # 10 characters, 30 bytes
+    assert read_grid(fine, limits).cells.height == 2
+    long = write_csv(tmp_path / "long.csv", [["姓名", "备注"], ["张三", "短"], ["李四", "x" * 11]], "utf-8")
+    with pytest.raises(UnreadableFile, match=r"row 3, column 2: a cell of 11 characters \(more than 10\)"):
+        read_grid(long, limits)

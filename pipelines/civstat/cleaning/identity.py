@@ -114,9 +114,10 @@ def validate_ids(frame: pl.DataFrame, raw: str, out: str, *, normalised: bool = 
         & pl.Series(_birth_date_ok(number))
     )
     nothing = pl.repeat(None, len(cells), dtype=pl.String, eager=True)
-    value, reason = cells.zip_with(good, nothing), nothing
-    if not good.all():
-        rest = (~good).arg_true()
+    value = cells.zip_with(good, nothing)
+    reason = cells.is_null().to_frame("e").select(pl.when(pl.col("e")).then(pl.lit(ID_EMPTY))).to_series()
+    rest = (~good & cells.is_not_null()).arg_true()  # an empty cell is ID_EMPTY without more tests
+    if len(rest):
         checked = _validate_ids_in_full(pl.DataFrame({"c": cells.gather(rest)}), "c", "v", normalised=True)
         value = value.scatter(rest, checked["v"])
         reason = reason.scatter(rest, checked["v_reason"])
@@ -238,6 +239,14 @@ def validate_disability_certs(frame: pl.DataFrame, raw: str, out: str, *, normal
     18-char ID + category digit + grade digit. A trailing reissue mark such as ``B1`` is accepted.
     The embedded ID must itself be valid. An empty cell is not an error. ``normalised`` as for
     ``validate_ids``."""
+    cells = frame.get_column(raw)
+    present = cells.is_not_null().arg_true()
+    if len(present) < len(cells):  # most rows have no certificate: only the others are looked at
+        found = validate_disability_certs(pl.DataFrame({raw: cells.gather(present)}), raw, out, normalised=normalised)
+        return frame.with_columns(
+            pl.repeat(None, len(cells), dtype=found[c].dtype, eager=True).scatter(present, found[c]).alias(c)
+            for c in (f"{out}_reason", f"{out}_id", f"{out}_category", f"{out}_grade")
+        )
     t = f"{out}__text"
     staged = frame.with_columns(normalise_id_text(pl.col(raw), nfkc=not normalised).alias(t))
     staged = validate_ids(

@@ -173,7 +173,8 @@ def _numbers_as_excel_shows_them(cells: pl.DataFrame, number_cells: Callable[[li
     numbers, the reader says (``number_cells``: for the given columns, non-null where the cell is a
     number), asked only when some cell has that many digits.
     """
-    long = [i for i, c in enumerate(cells.columns) if cells[c].str.contains(LONG_NUMBER).any()]
+    widest = cells.select(pl.all().str.len_bytes().max()).row(0)  # the pattern looked for only where a cell is long enough
+    long = [i for i, c in enumerate(cells.columns) if (widest[i] or 0) >= 15 and cells[c].str.contains(LONG_NUMBER).any()]
     if not long:
         return cells
     numbers = number_cells(long)
@@ -438,6 +439,8 @@ def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
     """Refuse a grid with a cell longer than any roster cell can be (the row and column named)."""
     if grid.cells.height > limits.max_rows:
         raise UnreadableFile(f"{grid.cells.height} rows (more than {limits.max_rows})")
+    if (grid.cells.select(pl.max_horizontal(pl.all().str.len_bytes().max())).item() or 0) <= limits.max_cell_chars:
+        return grid  # no cell has more bytes, let alone characters (bytes are known without reading the text)
     lengths = grid.cells.select(pl.col(c).str.len_chars().max() for c in grid.cells.columns).row(0)
     for col, length in enumerate(lengths):
         if length is not None and length > limits.max_cell_chars:
