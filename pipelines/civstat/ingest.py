@@ -447,12 +447,12 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
         for stale in (clean_target, q_target):
             stale.unlink(missing_ok=True)
     else:
-        _write_atomic(result.clean, clean_target)
+        _write_atomic(result.clean, clean_target, statistics=False)
         quarantine = result.quarantine.with_columns(
             roster=pl.lit(roster.name), period=pl.lit(period.key), programme=pl.lit(programme, dtype=pl.String)
         )
         if quarantine.height:
-            _write_atomic(quarantine, q_target)
+            _write_atomic(quarantine, q_target, statistics=False)
         elif q_target.exists():
             q_target.unlink()
         if roster.name == "division":

@@ -54,11 +54,14 @@ OK, REJECTED, FAILED, WITHDRAWN = "ok", "rejected", "failed", "withdrawn"
 UNFILED = "unfiled"  # the partition folder of files outside a period folder (they fail, saying so)
 
 
-def write_atomic(frame: pl.DataFrame, target: Path) -> None:
-    """Write Parquet under a temporary name and rename it into place: a reader sees the old file or the new one."""
+def write_atomic(frame: pl.DataFrame, target: Path, *, statistics: bool = True) -> None:
+    """Write Parquet under a temporary name and rename it into place: a reader sees the old file or the
+    new one. ``statistics=False`` leaves out the column statistics (min, max: a quarter of the write
+    time), for files read whole (a clean table's file is one file's rows, found by its period folder)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp, compression="zstd", compression_level=1)  # measured: 30% less time than the default level, no larger
+    # zstd level 1, measured: 30% less time than the default level, no larger
+    frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=statistics)
     os.replace(tmp, target)
 
 
