@@ -260,6 +260,48 @@ def _id(address: str, birth: str, seq: str) -> str:
     return address + birth + seq + check_char(address + birth + seq)
 
 
+def test_a_members_roster_named_after_its_households_is_cleaned_after_them_and_read_once(tmp_path):
+    """低保边缘家庭成员花名册 lists the members of 低保边缘家庭: its last noun (成员) says it is a
+    person roster, so it is not read in the household phase only to be left for the next one (a
+    province has hundreds); 特困人员家庭查询 lists households. The members find their households."""
+    from civstat import ingest as ingest_module
+    from civstat.ingest import IngestReport, plan_ingest
+    from civstat.registry import registry
+
+    root = data_dir_with_divisions(tmp_path)
+    month = root / "raw" / "2025-03"
+    head, member = _id("990101", "19600101", "011"), _id("990101", "19900101", "051")
+    header = ["序号", "户主姓名", "户主身份证号", "保障人数", "区县", "乡镇（街道）", "村（社区）", "城乡类别"]
+    write_csv(
+        month / "示范县低保边缘家庭花名册_2025年3月.csv", [header, ["1", "测试甲", head, "2", "示范县", "城关镇", "东风社区", "城市"]]
+    )
+    members = [
+        ["序号", "姓名", "身份证号", "户主身份证号", "与户主关系"],
+        ["1", "测试甲", head, head, "户主"],
+        ["2", "测试丁", member, head, "配偶"],
+    ]
+    write_csv(month / "示范县低保边缘家庭成员花名册_2025年3月.csv", members)
+    write_csv(
+        month / "特困人员家庭查询_20250331.csv",
+        [header, ["1", "测试乙", _id("990101", "19610101", "021"), "1", "示范县", "河口乡", "红旗村", "农村"]],
+    )
+    plan = plan_ingest(Paths.from_env(root), None, registry(), IngestReport())
+    assert [n.split("/")[-1] for n in plan.families] == ["特困人员家庭查询_20250331.csv", "示范县低保边缘家庭花名册_2025年3月.csv"]
+
+    read = []
+    real = ingest_module.read_grid
+    ingest_module.read_grid = lambda path, *a: read.append(path.name) or real(path, *a)
+    try:
+        report = ingest(Paths.from_env(root), workers=1)
+    finally:
+        ingest_module.read_grid = real
+    assert not report.failed, [o.error for o in report.failed]
+    assert read.count("示范县低保边缘家庭成员花名册_2025年3月.csv") == 1
+    persons = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet")
+    assert persons.select("programme", "division_code", "urban_rural").unique().rows() == [("marginal", "990101001001", "urban")]
+    assert persons.height == 2
+
+
 def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_into_quarantine(tmp_path):
     """A national-platform pair: the person file has no region and no urban/rural column. A member of
     a household whose row was quarantined is quarantined with that reason; a member of a household the

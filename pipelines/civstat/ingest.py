@@ -139,8 +139,10 @@ def urban_rural_from_name(file_name: str, reg: Registry) -> str | None:
 
 
 def _looks_like_family(file_name: str) -> bool:
-    """家庭 / 户 files of the family rosters (a name like 特困人员家庭查询 also has 人员)."""
-    return any(w in file_name for w in ("家庭", "户花名册", "户台账"))
+    """A name whose last noun is a household's (家庭, 户花名册, 户台账), not a person's (人员, 成员):
+    特困人员家庭查询 lists households, 低保边缘家庭成员花名册 their members."""
+    last = lambda words: max(file_name.rfind(w) for w in words)
+    return last(("家庭", "户花名册", "户台账")) > last(("人员", "成员"))
 
 
 def file_id(source_file: str) -> str:
@@ -328,7 +330,12 @@ class HouseholdCache:
     person files would otherwise read every family file of the month again)."""
 
     def __init__(self, paths: Paths):
-        self.paths, self._read = paths, {}
+        self.paths, self._read, self._looked = paths, {}, set()
+
+    def written(self) -> None:
+        """Files may have been written since the last look: the next lookup of a period looks at
+        its family files again (once, not for every person file: a province has hundreds)."""
+        self._looked.clear()
 
     def _family_files(self, period: Period) -> tuple:
         """The clean family files of the period as they are now (name, size, time: os.scandir, a
@@ -341,9 +348,11 @@ class HouseholdCache:
             return ()
 
     def lookup(self, period: Period, programme: str | None) -> HouseholdLookup | None:
-        stamp = self._family_files(period)
-        if period.key not in self._read or self._read[period.key][0] != stamp:
-            self._read[period.key] = (stamp, household_lookups(self.paths, period))
+        if period.key not in self._looked:
+            stamp = self._family_files(period)
+            if period.key not in self._read or self._read[period.key][0] != stamp:
+                self._read[period.key] = (stamp, household_lookups(self.paths, period))
+            self._looked.add(period.key)
         return self._read[period.key][1].get(programme)
 
 
@@ -403,10 +412,15 @@ def _ready(
     divisions: DivisionCache,
     digest: str,
     households_cache: HouseholdCache,
-) -> _Ready:
+    only_roster: str | None = None,
+) -> _Ready | None:
+    """A file read and its header found, with what its cleaning needs; None when it is not of
+    ``only_roster`` (left for a later phase: nothing else is looked up for it)."""
     started = time.perf_counter()
     prepared = prepare_file(path, paths, reg)
     roster, source_file = prepared.match.roster, prepared.source_file
+    if only_roster is not None and roster.name != only_roster:
+        return None
     region_names = [f for f in prepared.match.columns.values() if f.type == "region_name"]
     has_code = any(f.type == "division_code" for f in prepared.match.columns.values())
     resolver = divisions.resolver(prepared.period) if roster.has_region else None
@@ -517,6 +531,7 @@ def ingest_files(
     file's ledger row and the others go on. A division register is cleaned alone, before the files
     after it are read: they resolve their regions against it."""
     households_cache = households_cache or HouseholdCache(paths)
+    households_cache.written()  # another process may have written family files since this one looked
     outcomes: dict[int, FileOutcome] = {}
     pending: dict[tuple, list[tuple[int, _Ready]]] = {}
 
@@ -524,15 +539,16 @@ def ingest_files(
         for group in pending.values():
             outcomes.update(_clean_group(group, files, paths, reg, divisions, secret))
         pending.clear()
+        households_cache.written()
 
     for i, (path, digest) in enumerate(zip(files, digests, strict=True)):
         try:
-            ready = _ready(path, paths, reg, divisions, digest, households_cache)
+            ready = _ready(path, paths, reg, divisions, digest, households_cache, only_roster)
         except BaseException as exc:
             outcomes[i] = _failed(path, paths, reg, digest, exc)
             continue
-        if only_roster is not None and ready.prepared.match.roster.name != only_roster:
-            outcomes[i] = FileOutcome(ready.prepared.source_file, DEFERRED)
+        if ready is None:
+            outcomes[i] = FileOutcome(path.relative_to(paths.raw).as_posix(), DEFERRED)
         elif ready.prepared.match.roster.name == "division":
             clean_pending()
             outcomes.update(_clean_group([(i, ready)], files, paths, reg, divisions, secret))
