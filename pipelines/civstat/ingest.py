@@ -713,7 +713,10 @@ def plan_ingest(paths: Paths, periods: Iterable[str] | None, reg: Registry, repo
     for name, why in report.ignored:
         log.warning("%s: not ingested: %s", name, why)
     files = [p.relative_to(paths.raw).as_posix() for p in found]
-    digests = {name: content_hash(path) for name, path in zip(files, found, strict=True)}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(default_workers()) as hashing:  # hashlib and reads release the GIL: one core each
+        digests = dict(zip(files, hashing.map(content_hash, found), strict=True))
     ledger = read_ledger(paths)
     # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
     # file) has its rows withdrawn, and its ledger row says so
@@ -914,16 +917,6 @@ def _ingest(
     reg = reg or default_registry()
     secret = pseudonym_secret()
     report = IngestReport()
-    plan = plan_ingest(paths, periods, reg, report)
-
-    def took(outcome: FileOutcome) -> None:
-        report.outcomes.append(outcome)
-        if on_file:
-            on_file(outcome, len(report.outcomes), len(plan.files))
-
-    for name in plan.skipped:
-        took(FileOutcome(name, "skipped"))
-    counties, _ = begin_ingest(paths, plan, reg, secret, took)
     workers = workers or default_workers()
     divisions, households = DivisionCache(paths, reg), HouseholdCache(paths)
     with contextlib.ExitStack() as stack:
@@ -936,6 +929,20 @@ def _ingest(
                 return pool
             return None
 
+        # a run of many files starts its workers first: they start while the files are hashed and the
+        # registers cleaned (they read the division table when they clean, not before)
+        if early := pool_for(discover(paths, periods)):
+            early.submit(int)
+        plan = plan_ingest(paths, periods, reg, report)
+
+        def took(outcome: FileOutcome) -> None:
+            report.outcomes.append(outcome)
+            if on_file:
+                on_file(outcome, len(report.outcomes), len(plan.files))
+
+        for name in plan.skipped:
+            took(FileOutcome(name, "skipped"))
+        counties, _ = begin_ingest(paths, plan, reg, secret, took)
         cleaned, deferred = clean_files(
             paths,
             reg,
