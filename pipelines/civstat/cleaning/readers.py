@@ -184,6 +184,7 @@ def _numbers_as_excel_shows_them(cells: pl.DataFrame, number_cells: Callable[[li
         .otherwise(pl.col(cells.columns[i]))
         .alias(cells.columns[i])
         for n, i in enumerate(long)
+        if numbers[:, n].is_not_null().any()  # most ID columns hold text only: nothing to change
     )
 
 
