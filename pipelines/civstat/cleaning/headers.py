@@ -17,6 +17,9 @@ import polars as pl
 from civstat.registry import Field, Roster
 
 SCAN_ROWS = 30
+# Once a header with every required field is found, this many rows in a row that map fewer than two
+# fields (alone or with the row below) end the search: they are data, not a better header further down.
+QUIET_ROWS = 5
 
 
 # A unit written after a header: 床位数（张）== 床位数, 保障人口（人）== 保障人口. Money units are kept:
@@ -113,7 +116,11 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
     scan = min(SCAN_ROWS, grid.height)
     for roster in candidates:
         index = alias_index(roster)
+        quiet, complete_here = 0, False  # rows since the last that mapped two fields or more; a complete header of this roster
         for row in range(scan):
+            if quiet >= QUIET_ROWS and complete_here:
+                break  # the rows below the header are data
+            quiet += 1
             own = _row_labels(grid, row)
             options = [([row], own)]
             if row + 1 < grid.height:
@@ -122,7 +129,9 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
                 mapped = _map(labels, index, columns)
                 if len({f.name for f in mapped.values()}) < 2:
                     continue
+                quiet = 0
                 complete, count = _score(mapped, roster)
+                complete_here = complete_here or bool(complete)
                 # a complete set of required fields wins; then more fields; then fewer header rows
                 key = (complete, count, -len(rows))
                 if best is None or key > best[0]:
