@@ -249,3 +249,32 @@ def test_a_cell_longer_than_the_limit_is_refused_by_its_row_and_column_and_chara
     long = write_csv(tmp_path / "long.csv", [["姓名", "备注"], ["张三", "短"], ["李四", "x" * 11]], "utf-8")
     with pytest.raises(UnreadableFile, match=r"row 3, column 2: a cell of 11 characters \(more than 10\)"):
         read_grid(long, limits)
+
+
+@pytest.mark.parametrize(
+    "encoding,line_end,late_wide_line",
+    [("utf-8", "\n", False), ("utf-8-sig", "\n", False), ("utf-8", "\n", True), ("gbk", "\n", False), ("utf-8", "\r\n", False)],
+)
+def test_a_large_csv_read_as_bytes_gives_what_decoding_it_whole_gives(tmp_path, encoding, line_end, late_wide_line):
+    """A UTF-8 CSV past the head civstat decodes (CSV_HEAD) is read by Polars from its bytes; a GBK
+    file, other line ends or a wider line further down fall back to the reader that decodes the whole
+    text. Either way the cells and the encoding are the same."""
+    from civstat.cleaning import readers
+
+    rows = [["城市低保人员花名册"], ["姓名", "身份证号", "地址"]]
+    rows += [[f"张三{i}", f"11010519491231{i % 1000:03d}X", f'东风路{i}号,"{i}"'] for i in range(6000)]
+    if late_wide_line:
+        rows.append(["李四", "110105194912310021", "西街", "备注多一列"])
+    text = line_end.join(
+        ",".join(f'"{c}"' if "," in c or '"' in c else c for c in (cell.replace('"', '""') for cell in row)) for row in rows
+    )
+    data = (b"\xef\xbb\xbf" if encoding == "utf-8-sig" else b"") + text.encode("gbk" if encoding == "gbk" else "utf-8")
+    assert len(data) > readers.CSV_HEAD
+    quick = readers.read_csv_grid(data)
+    whole = readers._read_csv_text(data, readers.DEFAULT_LIMITS, False)
+    assert quick.cells.equals(whole.cells) and quick.encoding == whole.encoding
+    assert quick.encoding == {"gbk": "gb18030"}.get(encoding, encoding)
+    assert quick.cells.height == len(rows) and quick.cells.width == (4 if late_wide_line else 3)
+    assert (readers._read_utf8_csv(data, readers.DEFAULT_LIMITS, False) is None) == (
+        encoding == "gbk" or line_end != "\n" or late_wide_line
+    )
