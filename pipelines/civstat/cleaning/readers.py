@@ -217,7 +217,11 @@ def _numbers_as_excel_shows_them(cells: pl.DataFrame, number_cells: Callable[[li
     number), asked only when some cell has that many digits.
     """
     widest = cells.select(pl.all().str.len_bytes().max()).row(0)  # the pattern looked for only where a cell is long enough
-    long = [i for i, c in enumerate(cells.columns) if (widest[i] or 0) >= 15 and cells[c].str.contains(LONG_NUMBER).any()]
+
+    def has_long(column: pl.Series) -> bool:  # an ID column says so in its first rows, most often
+        return column.head(200).str.contains(LONG_NUMBER).any() or column.slice(200).str.contains(LONG_NUMBER).any()
+
+    long = [i for i, c in enumerate(cells.columns) if (widest[i] or 0) >= 15 and has_long(cells[c])]
     if not long:
         return cells
     numbers = number_cells(long)
