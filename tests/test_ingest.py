@@ -522,3 +522,14 @@ def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_p
         ["2025/2025年统计用区划代码.csv"],
         ["2025-03/四乡临时救助台账.csv"],
     ]
+    # for several workers, a phase without a register hands out its largest batches first (the
+    # last to finish are small: no worker waits long for another); with a register, the files' order
+    no_register = [name for name in sizes if "区划" not in name]
+    assert ingest_module._batches(no_register, raw, registry(), workers=2) == [
+        ["2025-03/一乡临时救助台账.csv"],
+        ["2025-03/二乡临时救助台账.csv"],
+        ["2025-03/一乡高龄津贴发放名册.csv"],
+        ["2025-03/三乡临时救助台账.csv"],
+        ["2025-03/四乡临时救助台账.csv"],
+    ]
+    assert ingest_module._batches(list(sizes), raw, registry(), workers=2) == [[name] for name in sizes]

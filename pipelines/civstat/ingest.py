@@ -842,6 +842,7 @@ def _batches(files: list[str], raw: Path, reg: Registry, workers: int) -> list[l
     batches: list[list[str]] = []
     open_batches: dict[tuple, list[str]] = {}
     held: dict[tuple, int] = {}  # the bytes of each open batch
+    size_of: dict[int, int] = {}  # the bytes of each batch (by id)
     for name in files:
         folder, _, base = name.rpartition("/")
         candidates = candidate_rosters(base, reg)
@@ -863,8 +864,13 @@ def _batches(files: list[str], raw: Path, reg: Registry, workers: int) -> list[l
             batches.append(open_batches[key])
         open_batches[key].append(name)
         held[key] += size
+        size_of[id(open_batches[key])] = held[key]
         if len(open_batches[key]) >= most:
             del open_batches[key]
+    if workers > 1 and not any(id(b) not in size_of for b in batches):
+        # no register among them: the largest first, so that the last ones to finish are small and
+        # no worker waits long for another at the end of a phase
+        batches.sort(key=lambda b: -size_of[id(b)])
     return batches
 
 
