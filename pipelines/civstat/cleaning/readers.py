@@ -140,18 +140,22 @@ def _read_utf8_csv(data: bytes, limits: Limits, tab: bool) -> RawGrid | None:
     if width > limits.max_columns:
         return None  # the general reader says so
     try:
-        cells = pl.read_csv(
-            body,
-            has_header=False,
-            infer_schema=False,
-            schema={f"c{i}": pl.String for i in range(width)},
-            missing_columns="insert",
-            quote_char='"',
-            separator=separator,
-        )
+        return RawGrid(_polars_csv(body, width, separator), 1, CSV, "utf-8-sig" if bom else "utf-8")
     except pl.exceptions.ComputeError:
         return None  # not UTF-8 after all, a longer line further down, or a broken quote: the general reader
-    return RawGrid(cells, 1, CSV, "utf-8-sig" if bom else "utf-8")
+
+
+def _polars_csv(payload: bytes, width: int, separator: str) -> pl.DataFrame:
+    """UTF-8 CSV bytes as ``width`` text columns c0, c1 … (a short line ends in empty cells)."""
+    return pl.read_csv(
+        payload,
+        has_header=False,
+        infer_schema=False,
+        schema={f"c{i}": pl.String for i in range(width)},
+        missing_columns="insert",
+        quote_char='"',
+        separator=separator,
+    )
 
 
 def _read_csv_text(data: bytes, limits: Limits, tab: bool) -> RawGrid:
@@ -171,16 +175,7 @@ def _read_csv_text(data: bytes, limits: Limits, tab: bool) -> RawGrid:
         if width > limits.max_columns:
             raise UnreadableFile(f"a line has {width} fields (more than {limits.max_columns}): not a roster export")
         try:
-            cells = pl.read_csv(
-                payload,
-                has_header=False,
-                infer_schema=False,
-                schema={f"c{i}": pl.String for i in range(width)},
-                missing_columns="insert",
-                quote_char='"',
-                separator=separator,
-            )
-            return RawGrid(cells, 1, CSV, encoding)
+            return RawGrid(_polars_csv(payload, width, separator), 1, CSV, encoding)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
                 # Polars' message quotes the rows it could not parse: never pass it on
