@@ -704,12 +704,16 @@ class IngestPlan:
         return dict(sorted(groups.items()))
 
 
-def plan_ingest(paths: Paths, periods: Iterable[str] | None, reg: Registry, report: IngestReport) -> IngestPlan:
-    """Find the run's files (the ignored ones go to ``report.ignored``), withdraw the rows of files
-    that left data/raw (``report.withdrawn``; their ledger rows are recorded by ``begin_ingest``) and
-    sort the rest into what is done and the phases. Run under the writer lock."""
+def plan_ingest(
+    paths: Paths, periods: Iterable[str] | None, reg: Registry, report: IngestReport, found: list[Path] | None = None
+) -> IngestPlan:
+    """Find the run's files (the ignored ones go to ``report.ignored``; ``found``: what ``discover``
+    found already, with them), withdraw the rows of files that left data/raw (``report.withdrawn``;
+    their ledger rows are recorded by ``begin_ingest``) and sort the rest into what is done and the
+    phases. Run under the writer lock."""
     periods = list(periods) if periods else None
-    found = discover(paths, periods, report.ignored)
+    if found is None:
+        found = discover(paths, periods, report.ignored)
     for name, why in report.ignored:
         log.warning("%s: not ingested: %s", name, why)
     files = [p.relative_to(paths.raw).as_posix() for p in found]
@@ -842,7 +846,7 @@ def _batches(files: list[str], raw: Path, reg: Registry, workers: int) -> list[l
     batches: list[list[str]] = []
     open_batches: dict[tuple, list[str]] = {}
     held: dict[tuple, int] = {}  # the bytes of each open batch
-    size_of: dict[int, int] = {}  # the bytes of each batch (by id)
+    size: dict[str, int] = {}  # the bytes of each file
     for name in files:
         folder, _, base = name.rpartition("/")
         candidates = candidate_rosters(base, reg)
@@ -854,23 +858,22 @@ def _batches(files: list[str], raw: Path, reg: Registry, workers: int) -> list[l
         programme = programme_from_name(base, candidates[0], reg) if candidates else None
         key = (folder.split("/")[0], rosters, programme, urban_rural_from_name(base, reg))
         try:
-            size = (raw / name).stat().st_size
+            size[name] = (raw / name).stat().st_size
         except OSError:  # gone: its failure is reported when it is read
-            size = 0
-        if key in open_batches and held[key] + size > BATCH_BYTES:
+            size[name] = 0
+        if key in open_batches and held[key] + size[name] > BATCH_BYTES:
             del open_batches[key]
         if key not in open_batches:
             open_batches[key], held[key] = [], 0
             batches.append(open_batches[key])
         open_batches[key].append(name)
-        held[key] += size
-        size_of[id(open_batches[key])] = held[key]
+        held[key] += size[name]
         if len(open_batches[key]) >= most:
             del open_batches[key]
-    if workers > 1 and not any(id(b) not in size_of for b in batches):
+    if workers > 1 and len(size) == len(files):
         # no register among them: the largest first, so that the last ones to finish are small and
         # no worker waits long for another at the end of a phase
-        batches.sort(key=lambda b: -size_of[id(b)])
+        batches.sort(key=lambda batch: -sum(size[name] for name in batch))
     return batches
 
 
@@ -937,9 +940,10 @@ def _ingest(
 
         # a run of many files starts its workers first: they start while the files are hashed and the
         # registers cleaned (they read the division table when they clean, not before)
-        if early := pool_for(discover(paths, periods)):
+        found = discover(paths, periods, report.ignored)
+        if early := pool_for(found):
             early.submit(int)
-        plan = plan_ingest(paths, periods, reg, report)
+        plan = plan_ingest(paths, periods, reg, report, found)
 
         def took(outcome: FileOutcome) -> None:
             report.outcomes.append(outcome)

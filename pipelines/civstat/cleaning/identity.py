@@ -62,15 +62,14 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 def _birth_date_ok(number: pl.Series) -> np.ndarray:
     """Whether digits 7-14 of 17-digit numbers are a real date from 1880 to today (what
-    ``str.to_date('%Y%m%d')`` and the range test say, in integer arithmetic); False where null."""
-    ymd = number.fill_null(0).to_numpy() // 1000 % 100_000_000
+    ``str.to_date('%Y%m%d')`` and the range test say, in integer arithmetic); False for 0 (no number)."""
+    ymd = number.to_numpy() // 1000 % 100_000_000
     year, month, day = ymd // 10_000, ymd // 100 % 100, ymd % 100
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
     today = dt.date.today()
     return (
-        number.is_not_null().to_numpy()
-        & (month >= 1)
+        (month >= 1)
         & (month <= 12)
         & (day >= 1)
         & (day <= days)
