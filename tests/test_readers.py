@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from civstat.cleaning.readers import UnreadableFile, read_grid
 from rosters import FAMILY_HEADER, FAMILY_ROWS, TITLE, write_csv, write_html_xls, write_xls, write_xlsx
@@ -138,6 +140,68 @@ def test_an_html_table_reads_as_a_browser_shows_it():
         ("h", "1", None),
         (None, "2", None),
         (None, None, None),
+    ]
+
+
+_TEXT = st.lists(
+    st.sampled_from(["a", "测", "1", " ", "\u3000", "\n", "\x1c", "&amp;", "&nbsp;", "<b>b</b>", "<br>", ">", "/", "span", "'", '"']),
+    max_size=6,
+).map("".join)
+_PLAIN_TAG = st.sampled_from(["<td>", "<th>", '<td class="xl65">', "<td style='a/b'>", "<td x:str>", "<td\nalign=left>"])
+_ODD_CELL = st.one_of(
+    st.builds(lambda n, s: f'<td {n}span="{s}">', st.sampled_from(["row", "col", "ROW"]), st.integers(0, 3)),
+    st.sampled_from(["<td/>", "<td />", "<TD>", '<td title="a>b">', "<td colspan=2/>", "<td a=b/c>"]),
+)
+_END = st.sampled_from(["</td>", "</th>", "</td >", "", "</TD>"])
+
+
+@st.composite
+def _html_rows(draw) -> str:
+    rows = []
+    for _ in range(draw(st.integers(0, 8))):
+        cells = "".join(
+            draw(st.one_of(_PLAIN_TAG, _ODD_CELL)) + draw(_TEXT) + draw(_END) + draw(st.sampled_from(["", "\n", " ", "x"]))
+            for _ in range(draw(st.integers(0, 4)))
+        )
+        rows.append(
+            draw(st.sampled_from(["<tr>", "<tr class=a>", "<TR>", "<tr\n>", "<track>"]))
+            + cells
+            + draw(st.sampled_from(["</tr>", "</tr>\n", "", "</tr></tbody>"]))
+        )
+    head = draw(st.sampled_from(["", "<html><body><table>", "<table><!-- <tr><td>hidden</td></tr> -->", "<td>before</td>"]))
+    tail = draw(st.sampled_from(["", "</table></body></html>", "<tr><td>open at the end", "</table><table><tr><td>2</td></tr></table>"]))
+    return head + "".join(rows) + tail
+
+
+@settings(max_examples=400, deadline=None)
+@given(_html_rows())
+def test_plain_rows_read_by_polars_read_as_the_general_html_parser_reads_them(page):
+    """Rows of plain cells are read by Polars, the rest by the general parser: the cells are the same
+    as the general parser's alone, whatever the mix (spans, markup, references, odd tags)."""
+    from civstat.cleaning.readers import _grid_frame, _span_grid, _table_rows, read_html_grid
+
+    whole = _grid_frame(_span_grid(_table_rows(page), 16384)[0])
+    assert read_html_grid(page.encode("utf-8")).cells.rows() == whole.rows()
+
+
+def test_an_html_export_of_plain_rows_under_a_merged_title_and_over_a_footer():
+    """The common export: a merged title, a header, plain data rows (read by Polars), a merged footer."""
+    from civstat.cleaning.readers import _segments, read_html_grid
+
+    page = (
+        '<html><body><table border="1">\n<tr><td colspan="3">XX县低保花名册</td></tr>\n'
+        "<tr><th>姓名</th><th>人数</th><th>金额</th></tr>\n"
+        "<tr><td>测试甲</td><td> 2 </td><td>1,200</td></tr>\n"
+        "<tr><td class=xl65>测试乙</td><td></td><td>600</td></tr>\n"
+        '<tr><td colspan="2">合计</td><td>1,800</td></tr>\n</table></body></html>'
+    )
+    assert [plain for plain, _ in _segments(page)] == [False, True, False]
+    assert read_html_grid(page.encode("utf-8")).cells.rows() == [
+        ("XX县低保花名册", None, None),
+        ("姓名", "人数", "金额"),
+        ("测试甲", "2", "1,200"),
+        ("测试乙", None, "600"),
+        ("合计", None, "1,800"),
     ]
 
 

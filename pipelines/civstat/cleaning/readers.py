@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 XLSX, XLS, HTML, CSV = "xlsx", "xls", "html", "csv"
@@ -447,15 +448,34 @@ def _table_rows(text: str) -> list[list[tuple[str, int, int]]]:
     return rows
 
 
-def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
-    """An .xls that is really an HTML table (what many web systems export). Merged cells
-    (rowspan, colspan) keep their text in the first cell and leave the others empty, as a
-    spreadsheet shows them, so every value stays under its own header."""
-    text, encoding = decode_text(data)
-    max_columns = min(MAX_COLUMNS, limits.max_columns)
+# A row of plain cells, as the part of an HTML export after "<tr": the row's tag, then only cells
+# of text (no markup, no character reference, no separator control character that Python trims and
+# Rust does not) with attributes that hold neither '/' unquoted nor '<' or '>' quoted, then the end
+# of the row and at most the end of the table. Such rows (most of a roster) are read by Polars; the
+# others, and every row before the first such row, by ``_table_rows``.
+_PLAIN_ATTRIBUTES = r"""(?:\s(?:[^<>"'/]|"[^"<>]*"|'[^'<>]*')*)?"""
+_PLAIN_ROW = (
+    rf"^{_PLAIN_ATTRIBUTES}>(?:\s*<t[dh]{_PLAIN_ATTRIBUTES}>[^<&\x1c-\x1f]*</t[dh]\s*>)*\s*</tr\s*>"
+    r"(?:\s|</?(?:tbody|thead|tfoot|table|body|html)\s*>)*$"
+)
+_PLAIN_CELL = r">[^<]*</t[dh]"  # in a plain row, only a cell's text lies between '>' and '</td' or '</th'
+
+
+def _plain_cells(rows: pl.Series, max_columns: int) -> pl.DataFrame:
+    """The cells of plain rows (``_PLAIN_ROW``), trimmed, empty as null."""
+    cells = rows.str.extract_all(_PLAIN_CELL).list.eval(pl.element().str.head(-4).str.tail(-1).str.strip_chars().replace("", None))
+    width = cells.list.len().max() or 1
+    if width > max_columns:
+        raise UnreadableFile(f"an HTML table row is wider than {max_columns} columns: not a roster export")
+    return cells.to_frame("cells").select(pl.col("cells").list.get(i, null_on_oob=True).alias(f"c{i}") for i in range(width))
+
+
+def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tuple[list[list[str | None]], bool]:
+    """Rows of (text, rowspan, colspan) as a spreadsheet shows them: a merged cell's text in its first
+    cell, the others empty; and whether a rowspan reaches below the last row."""
     grid: list[list[str | None]] = []
     taken: dict[tuple[int, int], bool] = {}  # (row, col) covered by a span from above or the left
-    for r, cells in enumerate(_table_rows(text)):
+    for r, cells in enumerate(rows):
         row: list[str | None] = []
         for value, rowspan, colspan in cells:
             while taken and taken.pop((r, len(row)), False):
@@ -473,9 +493,66 @@ def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
         while taken and taken.pop((r, len(row)), False):
             row.append(None)
         grid.append(row)
-    width = max((len(r) for r in grid), default=1)
-    columns = {f"c{i}": [r[i] if i < len(r) else None for r in grid] for i in range(width)}
-    return RawGrid(pl.DataFrame(columns, schema={c: pl.String for c in columns}), 1, HTML, encoding)
+    return grid, bool(taken)
+
+
+def _grid_frame(grid: list[list[str | None]]) -> pl.DataFrame:
+    width = max((len(r) for r in grid), default=1) or 1  # a column, however empty: the rows are counted
+    return pl.DataFrame(
+        {f"c{i}": [r[i] if i < len(r) else None for r in grid] for i in range(width)}, schema={f"c{i}": pl.String for i in range(width)}
+    )
+
+
+def _segments(text: str) -> list[tuple[bool, str | pl.Series]] | None:
+    """The document cut at its rows into runs of plain rows (a Series of rows, each without its
+    "<tr") and runs of the others (their text, to read whole); None when nothing is plain or markup
+    that hides rows (comments, scripts, styles) is present."""
+    if "<!--" in text or any(f"<{tag}" in text for tag in ("script", "style", "SCRIPT", "STYLE")):
+        return None
+    chunks = pl.Series(text.split("<tr"))
+    plain = (chunks.str.contains(_PLAIN_ROW) & ~chunks.str.contains("(?i)span")).to_numpy()
+    # "<track" or the like is no row: its cells belong to the row before, so both are read whole
+    joined = ~chunks.str.contains(r"^[\s\x1c-\x1f/>]").to_numpy()
+    plain[:-1] &= ~joined[1:]
+    plain[0] = False  # what precedes the first row
+    if not plain.any():
+        return None
+    starts = [0, *(np.flatnonzero(plain[1:] != plain[:-1]) + 1), len(plain)]
+    segments: list[tuple[bool, str | pl.Series]] = []
+    for a, b in zip(starts, starts[1:], strict=False):
+        if plain[a]:
+            segments.append((True, chunks.slice(a, b - a)))
+        else:
+            # the rows' text, closed by "</tr>" where a next "<tr" would close it (a cell left open ends
+            # there; at the end of the file it is dropped)
+            end = "</tr>" if b < len(plain) else ""
+            segments.append((False, ("" if a == 0 else "<tr") + "<tr".join(chunks.slice(a, b - a).to_list()) + end))
+    return segments
+
+
+def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
+    """An .xls that is really an HTML table (what many web systems export). Merged cells
+    (rowspan, colspan) keep their text in the first cell and leave the others empty, as a
+    spreadsheet shows them, so every value stays under its own header.
+
+    Rows of plain cells (most of a roster) are read by Polars, the others (titles, merged headers,
+    footers) by ``_table_rows``; a rowspan that reaches into the next run reads the whole file so."""
+    text, encoding = decode_text(data)
+    max_columns = min(MAX_COLUMNS, limits.max_columns)
+    segments = _segments(text)
+    if segments is not None:
+        frames = []
+        for n, (plain, segment) in enumerate(segments):
+            if plain:
+                frames.append(_plain_cells(segment, max_columns))
+                continue
+            grid, spans_on = _span_grid(_table_rows(segment), max_columns)
+            if spans_on and n < len(segments) - 1:
+                break  # a rowspan reaches into the next run
+            frames.append(_grid_frame(grid))
+        else:
+            return RawGrid(pl.concat(frames, how="diagonal"), 1, HTML, encoding)
+    return RawGrid(_grid_frame(_span_grid(_table_rows(text), max_columns)[0]), 1, HTML, encoding)
 
 
 def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
