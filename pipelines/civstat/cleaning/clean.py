@@ -251,14 +251,8 @@ def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
         _row=pl.int_range(start, start + pl.len(), dtype=pl.Int64),
         _file=pl.lit(i, dtype=pl.Int32),
     )
-    # the first cell that is not empty (no cell is trimmed for it: most are not blank), column by
-    # column until every row has one: most rows have theirs in the first or second column ...
-    first = pl.Series(dtype=pl.String).extend_constant(None, frame.height)
-    for c in in_order:
-        first = first.fill_null(frame.select(content(c, False)).to_series())
-        if not first.null_count():
-            break
-    frame = frame.with_columns(_first=first.str.strip_chars())
+    # the first cell that is not empty (no cell is trimmed for it: most are not blank) ...
+    frame = frame.with_columns(_first=pl.coalesce(content(c, False) for c in in_order).str.strip_chars())
     if (frame["_first"] == "").any():  # ... and where that cell is only blanks, the first with content
         frame = frame.with_columns(
             _first=pl.when(pl.col("_first") == "").then(pl.coalesce(content(c, True) for c in in_order)).otherwise("_first")
