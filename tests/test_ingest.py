@@ -533,3 +533,28 @@ def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_p
         ["2025-03/四乡临时救助台账.csv"],
     ]
     assert ingest_module._batches(list(sizes), raw, registry(), workers=2) == [[name] for name in sizes]
+
+
+def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_memory(tmp_path, monkeypatch):
+    """``WORKER_ENV`` is what a worker process sees (a value set already wins; Polars' own jemalloc
+    decay, written when it is imported, does not), and the parent's environment is as it was once
+    the pool is closed."""
+    from civstat import ingest as ingest_module
+    from civstat.registry import registry
+
+    root = data_dir_with_divisions(tmp_path)
+    worker_env = ingest_module.WORKER_ENV
+    monkeypatch.setenv("POLARS_MAX_THREADS", "3")
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module.POLARS_JEMALLOC)  # what importing Polars leaves
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    before = {name: os.getenv(name) for name in worker_env}
+    with ingest_module.worker_pool(2, Paths.from_env(root), registry(), b"k") as pool:
+        seen = {name: pool.submit(os.getenv, name).result() for name in worker_env}
+    assert seen["POLARS_MAX_THREADS"] == "3"
+    assert [seen[name] for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")] == [str(32 << 20), str(4 << 30)]
+    assert seen["_RJEM_MALLOC_CONF"].endswith("," + worker_env["_RJEM_MALLOC_CONF"])  # after Polars' decay: it wins
+    assert {name: os.getenv(name) for name in worker_env} == before
+
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module.POLARS_JEMALLOC + ",dirty_decay_ms:100")  # someone's own
+    assert "_RJEM_MALLOC_CONF" not in ingest_module._worker_env()
