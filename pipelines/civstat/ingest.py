@@ -666,8 +666,8 @@ def _worker_ingest(files: list[Path], digests: list[str], only_roster: str | Non
 #: - allocators that keep the memory a file freed for the next file, instead of giving it back to
 #:   the system and faulting it in again page by page: Polars' jemalloc never purges, and glibc's
 #:   malloc (Python's file buffers and texts) maps nothing under 32 MiB on its own. Measured on a
-#:   province month (2 workers, 3 rounds): page faults 2.3M -> 0.56M, ingest 44 -> 40.5 s wall,
-#:   peak memory 0.76 -> 1.12 GiB.
+#:   province month (2 workers, alternated runs): page faults 2.3M -> 0.56M, 4-6 s less wall time
+#:   (of ~45 s), the largest process's peak memory 0.76 -> 1.13 GiB.
 WORKER_ENV = {
     "POLARS_MAX_THREADS": "1",
     "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",

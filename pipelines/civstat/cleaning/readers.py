@@ -407,11 +407,20 @@ def _cell_text(markup: str) -> str:
     return html.unescape(markup).strip()
 
 
+def _hides_markup(text: str) -> bool:
+    """Whether the page may have comments, scripts or styles, whose tags a browser does not show."""
+    return "<!--" in text or any(f"<{tag}" in text for tag in ("script", "style", "SCRIPT", "STYLE"))
+
+
+def _too_wide(max_columns: int) -> UnreadableFile:
+    return UnreadableFile(f"an HTML table row is wider than {max_columns} columns: not a roster export")
+
+
 def _table_rows(text: str) -> list[list[tuple[str, int, int]]]:
     """The cells of every <tr> as (text, rowspan, colspan), as a browser reads them: a cell ends at
     the next cell, row or table end tag (closed or not); a cell still open at the end of the file is
     dropped; comments, scripts and styles are not text."""
-    if "<!--" in text or any(f"<{tag}" in text for tag in ("script", "style", "SCRIPT", "STYLE")):
+    if _hides_markup(text):
         text = _HIDDEN.sub("<!---->", text)
     # split: the text before the first tag, then per tag its groups (a whole cell: name, attributes,
     # text; a tag: closing slash, name, attributes) and the text after it
@@ -466,7 +475,7 @@ def _plain_cells(rows: pl.Series, max_columns: int) -> pl.DataFrame:
     cells = rows.str.extract_all(_PLAIN_CELL).list.eval(pl.element().str.head(-4).str.tail(-1).str.strip_chars().replace("", None))
     width = cells.list.len().max() or 1
     if width > max_columns:
-        raise UnreadableFile(f"an HTML table row is wider than {max_columns} columns: not a roster export")
+        raise _too_wide(max_columns)
     return cells.to_frame("cells").select(pl.col("cells").list.get(i, null_on_oob=True).alias(f"c{i}") for i in range(width))
 
 
@@ -482,7 +491,7 @@ def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tupl
                 row.append(None)
             col = len(row)
             if col + colspan > max_columns:
-                raise UnreadableFile(f"an HTML table row is wider than {max_columns} columns: not a roster export")
+                raise _too_wide(max_columns)
             row.append(value or None)
             if colspan > 1:
                 row.extend([None] * (colspan - 1))
@@ -497,7 +506,7 @@ def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tupl
 
 
 def _grid_frame(grid: list[list[str | None]]) -> pl.DataFrame:
-    width = max((len(r) for r in grid), default=1) or 1  # a column, however empty: the rows are counted
+    width = max((len(r) for r in grid), default=0) or 1  # a column, however empty: the rows are counted
     return pl.DataFrame(
         {f"c{i}": [r[i] if i < len(r) else None for r in grid] for i in range(width)}, schema={f"c{i}": pl.String for i in range(width)}
     )
@@ -507,7 +516,7 @@ def _segments(text: str) -> list[tuple[bool, str | pl.Series]] | None:
     """The document cut at its rows into runs of plain rows (a Series of rows, each without its
     "<tr") and runs of the others (their text, to read whole); None when nothing is plain or markup
     that hides rows (comments, scripts, styles) is present."""
-    if "<!--" in text or any(f"<{tag}" in text for tag in ("script", "style", "SCRIPT", "STYLE")):
+    if _hides_markup(text):
         return None
     chunks = pl.Series(text.split("<tr"))
     plain = (chunks.str.contains(_PLAIN_ROW) & ~chunks.str.contains("(?i)span")).to_numpy()
