@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -536,7 +537,7 @@ def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_p
 
 
 def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_memory(tmp_path, monkeypatch):
-    """``WORKER_ENV`` is what a worker process sees (a value set already wins; Polars' own jemalloc
+    """Every worker starts when the pool does; ``WORKER_ENV`` is what a worker process sees (a value set already wins; Polars' own jemalloc
     decay, written when it is imported, does not), and the parent's environment is as it was once
     the pool is closed."""
     from civstat import ingest as ingest_module
@@ -549,7 +550,10 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.delenv(name, raising=False)
     before = {name: os.getenv(name) for name in worker_env}
+    children = {p.pid for p in multiprocessing.active_children()}
     with ingest_module.worker_pool(2, Paths.from_env(root), registry(), b"k") as pool:
+        # both processes start at once, before any work is given (a spawning pool would start one per task)
+        assert len({p.pid for p in multiprocessing.active_children()} - children) == 2
         seen = {name: pool.submit(os.getenv, name).result() for name in worker_env}
     assert seen["POLARS_MAX_THREADS"] == "3"
     assert [seen[name] for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")] == [str(32 << 20), str(4 << 30)]

@@ -691,7 +691,9 @@ def _worker_env() -> dict[str, str]:
 
 @contextlib.contextmanager
 def worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
-    """Worker processes, started with ``WORKER_ENV`` (set while the pool lives, where not set already)."""
+    """Worker processes, started with ``WORKER_ENV`` (set while the pool lives, where not set already),
+    all at once: a spawning pool starts a process only for a task that finds no idle worker, so a
+    pool given one task to warm up would start its second worker only when the work comes."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -701,6 +703,8 @@ def worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
     os.environ.update(env)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
+            for _ in range(workers):
+                pool.submit(int)
             yield pool
     finally:
         for name, value in before.items():
@@ -972,8 +976,7 @@ def _ingest(
         # a run of many files starts its workers first: they start while the files are hashed and the
         # registers cleaned (they read the division table when they clean, not before)
         found = discover(paths, periods, report.ignored)
-        if early := pool_for(found):
-            early.submit(int)
+        pool_for(found)
         plan = plan_ingest(paths, periods, reg, report, found)
 
         def took(outcome: FileOutcome) -> None:
