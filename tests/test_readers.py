@@ -229,8 +229,9 @@ def test_a_legacy_xls_counts_leading_empty_rows_and_shows_a_number_id_as_excel_d
     assert grid.cells.row(1)[1] == "4.30621E+17"
 
 
-def _handmade_xlsx(path, sheet_xml: str, shared: list[str]) -> None:
-    """A workbook written by hand, as other tools write them: an empty first sheet, then the data."""
+def _handmade_xlsx(path, sheet_xml: str, shared: list[str], compression: int = 0) -> None:
+    """A workbook written by hand, as other tools write them: an empty first sheet, then the data;
+    its members stored, or compressed as ``compression`` (a zipfile constant) says."""
     import zipfile
 
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
@@ -256,16 +257,20 @@ def _handmade_xlsx(path, sheet_xml: str, shared: list[str]) -> None:
         "xl/worksheets/data.xml": f'<?xml version="1.0"?><worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>',
         "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst {ns}>' + "".join(f"<si><t>{s}</t></si>" for s in shared) + "</sst>",
     }
-    with zipfile.ZipFile(path, "w") as book:
+    with zipfile.ZipFile(path, "w", compression=compression) as book:
         for name, text in files.items():
             book.writestr(name, text)
 
 
-def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_them(tmp_path):
+@pytest.mark.parametrize("compression", ["stored", "deflated"])
+def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_them(tmp_path, compression):
     """Which long cells are numbers is read from the sheet's XML in one pass (no second load): a
     number cell, a formula's number result, a negative number and one in E notation show as Excel
     shows them; digits as a shared string, an inline string or a formula's text result stay text; a
-    small number in E notation is no ID. Checked against the reader's own cell types."""
+    small number in E notation is no ID. Checked against the reader's own cell types, whether the
+    workbook's parts are stored or deflated (the reader knows no other compression)."""
+    import zipfile
+
     import fastexcel
 
     from civstat.cleaning.readers import xlsx_number_cells
@@ -281,7 +286,7 @@ def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_t
         '<row r="9"><c r="C9" t="s"><v>2</v></c><c t="n" r="D9"><v>-123456789012345</v></c><c r="AA9"><v>1.5E-3</v></c></row>'
     )
     path = tmp_path / "名册.xlsx"
-    _handmade_xlsx(path, rows, ["标题", "身份证号", "姓名", "测试乙", text_id])
+    _handmade_xlsx(path, rows, ["标题", "身份证号", "姓名", "测试乙", text_id], getattr(zipfile, f"ZIP_{compression.upper()}"))
 
     found = xlsx_number_cells(path, 1)
     reader = fastexcel.read_excel(path)
