@@ -537,9 +537,9 @@ def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_p
 
 
 def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_memory(tmp_path, monkeypatch):
-    """Every worker starts when the pool does; ``WORKER_ENV`` is what a worker process sees (a value set already wins; Polars' own jemalloc
-    decay, written when it is imported, does not), and the parent's environment is as it was once
-    the pool is closed."""
+    """Every worker starts when the pool does; ``WORKER_ENV`` is what a worker process sees (a value
+    set already wins; Polars' own jemalloc decay, written when it is imported, does not), and the
+    parent's environment is as it was once the pool is closed."""
     from civstat import ingest as ingest_module
     from civstat.registry import registry
 

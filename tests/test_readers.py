@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -229,11 +231,9 @@ def test_a_legacy_xls_counts_leading_empty_rows_and_shows_a_number_id_as_excel_d
     assert grid.cells.row(1)[1] == "4.30621E+17"
 
 
-def _handmade_xlsx(path, sheet_xml: str, shared: list[str], compression: int = 0) -> None:
+def _handmade_xlsx(path, sheet_xml: str, shared: list[str], compression: int = zipfile.ZIP_STORED) -> None:
     """A workbook written by hand, as other tools write them: an empty first sheet, then the data;
     its members stored, or compressed as ``compression`` (a zipfile constant) says."""
-    import zipfile
-
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     part = "application/vnd.openxmlformats-officedocument.spreadsheetml"
@@ -269,8 +269,6 @@ def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_t
     shows them; digits as a shared string, an inline string or a formula's text result stay text; a
     small number in E notation is no ID. Checked against the reader's own cell types, whether the
     workbook's parts are stored or deflated (the reader knows no other compression)."""
-    import zipfile
-
     import fastexcel
 
     from civstat.cleaning.readers import xlsx_number_cells
