@@ -155,3 +155,57 @@ def test_normalising_only_the_cells_that_may_change_gives_what_normalising_every
     every = column.to_frame().select(values.normalise_text(pl.col("c"))).to_series()
     assert values.normalise_column(column).to_list() == every.to_list()
     assert column.to_list() == cells  # the column given is not changed
+
+
+# The number and word parsers convert most cells as they are and clean up only the others; these
+# are the parsers as written before that (every cell cleaned up), which the fast forms must equal.
+def _amount_everywhere(text: pl.Expr) -> pl.Expr:
+    cleaned = text.str.replace_all(r"[,，\s元¥￥]|RMB|人民币", "")
+    return pl.when(cleaned.str.contains(r"^-?\d+(\.\d+)?$")).then(cleaned.cast(pl.Float64, strict=False).round(2))
+
+
+def _int_everywhere(text: pl.Expr) -> pl.Expr:
+    cleaned = text.str.replace_all(r"[,，\s人张户个]", "")
+    return pl.when(cleaned.str.contains(r"^-?\d+(\.0+)?$")).then(cleaned.cast(pl.Float64, strict=False)).cast(pl.Int64, strict=False)
+
+
+WORDS = {"一级": "1", "二级": "2", "Ⅰ级": "1", "男": "M", "女": "F", "城市": "urban"}
+
+
+def _enum_everywhere(text: pl.Expr) -> pl.Expr:
+    return values.value_key(text).replace_strict(WORDS, default=None, return_dtype=pl.String)
+
+
+def _coded_int_everywhere(text: pl.Expr) -> pl.Expr:
+    return pl.coalesce(_enum_everywhere(text).cast(pl.Int64, strict=False), _int_everywhere(text))
+
+
+NUMBERISH = list("0123456789-.,，元¥￥人张户个 ·X") + ["RMB", "人民币", "一级", "Ⅰ级", "男", "女", "城市", "1e5", "inf", "+"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(NUMBERISH), max_size=6).map("".join), st.text(max_size=5)), max_size=30))
+def test_parsers_that_convert_plain_cells_as_they_are_equal_the_parsers_that_clean_every_cell(cells):
+    frame = pl.DataFrame({"c": cells}, schema={"c": pl.String}).select(values.normalise_text(pl.col("c")))
+    pairs = [
+        (values.parse_amount(pl.col("c")), _amount_everywhere(pl.col("c"))),
+        (values.parse_int(pl.col("c")), _int_everywhere(pl.col("c"))),
+        (values.parse_enum(pl.col("c"), WORDS), _enum_everywhere(pl.col("c"))),
+        (values.parse_coded_int(pl.col("c"), WORDS), _coded_int_everywhere(pl.col("c"))),
+    ]
+    for fast, everywhere in pairs:
+        assert frame.select(fast).to_series().to_list() == frame.select(everywhere).to_series().to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "a", "b", "张三"]), st.sampled_from([None, "1", "2"]), st.integers(0, 2)), max_size=40))
+def test_the_first_equal_row_is_the_first_row_with_the_same_cells(rows):
+    from civstat.cleaning.clean import _first_equal_row
+
+    frame = pl.DataFrame(
+        {"x": [r[0] for r in rows], "y": [r[1] for r in rows], "_file": [r[2] for r in rows], "_row": list(range(3, 3 + len(rows)))},
+        schema={"x": pl.String, "y": pl.String, "_file": pl.Int32, "_row": pl.Int64},
+    )
+    grouped = frame.select(pl.col("_row").first().over(["x", "y", "_file"])).to_series()
+    assert _first_equal_row(frame, ["x", "y", "_file"]).to_list() == grouped.to_list()
+    assert frame["_row"].to_list() == list(range(3, 3 + len(rows)))  # the frame's column is not changed

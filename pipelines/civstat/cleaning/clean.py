@@ -260,6 +260,18 @@ def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
     return frame.with_columns(_blank=pl.col("_first").is_null())  # no cell with content
 
 
+def _first_equal_row(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """The ``_row`` of the first row whose ``columns`` hold the same cells (a row's own when no row
+    before it does). Rows are hashed first: only the rows whose hash another row shares (equal rows
+    among them) are grouped by their cells, which costs several times the hash."""
+    rows = frame.get_column("_row")
+    shared = frame.select(columns).hash_rows().is_duplicated().arg_true()
+    if not len(shared):
+        return rows
+    first = frame.select("_row", *columns).gather(shared).select(pl.col("_row").first().over(columns)).to_series()
+    return rows.clone().scatter(shared, first)  # not in place: the column is the frame's
+
+
 def clean_tables(
     parts: list[RosterPart],
     *,
@@ -279,7 +291,7 @@ def clean_tables(
     # each part's columns named by their field (raw:<field>), so that parts whose columns stand in
     # another order, or who have other unmapped columns, are one table
     frames = [_part_frame(part, i) for i, part in enumerate(parts)]
-    cells = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+    cells = pl.concat(frames, how="diagonal", rechunk=True) if len(frames) > 1 else frames[0]
     rows_in = [f.height for f in frames]
     mapped = {f"raw:{f.name}": f for f in parts[0].match.columns.values()}
     by_field = {f.name: col for col, f in mapped.items()}
@@ -295,7 +307,7 @@ def clean_tables(
     )
     df = df.with_columns(
         _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer"))
-        .then(pl.col("_row").first().over([*content_cols, "_file"]))
+        .then(_first_equal_row(df, [*content_cols, "_file"]))
         .otherwise(pl.col("_row"))
     )
 

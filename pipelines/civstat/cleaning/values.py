@@ -6,6 +6,8 @@ empty or cannot be parsed. ``is_unparsed`` tells the two apart so the row can be
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 EXCEL_EPOCH = pl.date(1899, 12, 30)  # Excel serial 1 = 1900-01-01 (with Lotus' leap-year bug)
@@ -109,10 +111,34 @@ class DateLookup:
         return value.dt.month_start() if month else value
 
 
+AMOUNT = r"^-?\d+(\.\d+)?$"  # an amount as a number alone
+WHOLE = r"^-?\d+(\.0+)?$"  # an integer as a number alone (3, or 3.0 from Excel)
+CLEAN_UP = {AMOUNT: r"[,，\s元¥￥]|RMB|人民币", WHOLE: r"[,，\s人张户个]"}  # what else an amount's or a count's cell may say
+
+
 def parse_amount(text: pl.Expr) -> pl.Expr:
     """1234.5, 1,234.50, 1234元, ￥1234, 1234.50 元 -> Float64 rounded to fen (2 decimals)."""
-    cleaned = text.str.replace_all(r"[,，\s元¥￥]|RMB|人民币", "")
-    return pl.when(cleaned.str.contains(r"^-?\d+(\.\d+)?$")).then(cleaned.cast(pl.Float64, strict=False).round(2))
+    return text.map_batches(lambda cells: _numbers(cells, AMOUNT, _amount_of), return_dtype=pl.Float64)
+
+
+def _amount_of(number: pl.Expr) -> pl.Expr:
+    return number.cast(pl.Float64, strict=False).round(2)
+
+
+def _numbers(cells: pl.Series, plain: str, value_of: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """The number of each cell (``value_of`` the text of a number alone, matching ``plain``). Most
+    cells are a number alone: they are converted as they are; only the others are cleaned first
+    (separators, currency and unit words taken out: ``CLEAN_UP``), which costs several times the
+    conversion, and are then converted where they are a number alone."""
+    alone = cells.str.contains(plain).fill_null(False)
+    rest = (~alone & cells.is_not_null()).arg_true()
+    numbers = cells.to_frame("c").select(value_of(pl.when(alone).then(pl.col("c")))).to_series()
+    if not len(rest):
+        return numbers
+    cleaned = cells.gather(rest).str.replace_all(CLEAN_UP[plain], "")
+    return numbers.scatter(
+        rest, cleaned.to_frame("c").select(pl.when(pl.col("c").str.contains(plain)).then(value_of(pl.col("c")))).to_series()
+    )
 
 
 def parse_division_code(text: pl.Expr) -> pl.Expr:
@@ -124,9 +150,11 @@ def parse_division_code(text: pl.Expr) -> pl.Expr:
 
 def parse_int(text: pl.Expr) -> pl.Expr:
     """3, 3.0 (from Excel), 3人, 1,200张 -> Int64; 3.5 is not an integer."""
-    cleaned = text.str.replace_all(r"[,，\s人张户个]", "")
-    as_float = pl.when(cleaned.str.contains(r"^-?\d+(\.0+)?$")).then(cleaned.cast(pl.Float64, strict=False))
-    return as_float.cast(pl.Int64, strict=False)
+    return text.map_batches(lambda cells: _numbers(cells, WHOLE, _int_of), return_dtype=pl.Int64)
+
+
+def _int_of(number: pl.Expr) -> pl.Expr:
+    return number.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
 
 
 TRUE_WORDS = ["是", "有", "Y", "y", "YES", "yes", "1", "true", "TRUE", "True", "√"]
@@ -150,12 +178,33 @@ def value_key(text: pl.Expr) -> pl.Expr:
 
 def parse_enum(text: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
     """Map each spelling (``Field.value_lookup()``: spelling -> canonical code) to its code."""
-    return value_key(text).replace_strict(lookup, default=None, return_dtype=pl.String)
+    return text.map_batches(lambda cells: _enum_codes(cells, lookup), return_dtype=pl.String)
+
+
+def _enum_codes(cells: pl.Series, lookup: dict[str, str]) -> pl.Series:
+    """``parse_enum`` on a Series. Most cells are a spelling as written (no space or dot to take
+    out): they are looked up as they are, and only the cells not found are made into value keys
+    and looked up again (the key's regex costs as much as the lookup)."""
+    codes = cells.replace_strict(lookup, default=None, return_dtype=pl.String)
+    missed = (codes.is_null() & cells.is_not_null()).arg_true()
+    if not len(missed):
+        return codes
+    again = cells.gather(missed).to_frame("c").select(value_key(pl.col("c")).replace_strict(lookup, default=None, return_dtype=pl.String))
+    return codes.scatter(missed, again.to_series())
 
 
 def parse_coded_int(text: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
     """An integer written as a word the registry knows (一级, Ⅰ级 -> 1), else as digits."""
-    return pl.coalesce(parse_enum(text, lookup).cast(pl.Int64, strict=False), parse_int(text))
+    return text.map_batches(lambda cells: _coded_ints(cells, lookup), return_dtype=pl.Int64)
+
+
+def _coded_ints(cells: pl.Series, lookup: dict[str, str]) -> pl.Series:
+    """``parse_coded_int`` on a Series: the digits are parsed only in the cells no word names."""
+    numbers = _enum_codes(cells, lookup).cast(pl.Int64, strict=False)
+    rest = (numbers.is_null() & cells.is_not_null()).arg_true()
+    if not len(rest):
+        return numbers
+    return numbers.scatter(rest, _numbers(cells.gather(rest), WHOLE, _int_of))
 
 
 def credit_code_check_char(first17: str) -> str:
