@@ -209,3 +209,27 @@ def test_the_first_equal_row_is_the_first_row_with_the_same_cells(rows):
     grouped = frame.select(pl.col("_row").first().over(["x", "y", "_file"])).to_series()
     assert _first_equal_row(frame, ["x", "y", "_file"]).to_list() == grouped.to_list()
     assert frame["_row"].to_list() == list(range(3, 3 + len(rows)))  # the frame's column is not changed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.tuples(
+                st.integers(0, 9999),
+                st.integers(0, 99),
+                st.integers(0, 99),
+                st.sampled_from(["{:04d}-{:02d}-{:02d}", "{:04d}{:02d}{:02d}", "{}/{}/{}", "{}年{}月{}日"]),
+            ).map(lambda t: t[3].format(*t[:3])),
+            st.text(alphabet=st.sampled_from(list("0123456789-/.年月日 :")), max_size=12),
+        ),
+        max_size=25,
+    )
+)
+def test_dates_read_by_their_one_format_are_the_dates_the_general_parse_gives(cells):
+    # the lookup reads 2021-03-05 and 20210305 by one format each and parses the other texts; the
+    # general parse (``parse_date_series``) reads every cell one way
+    column = pl.Series("t_day", cells, dtype=pl.String)
+    looked_up = column.to_frame().select(values.DateLookup([column]).parse(pl.col("t_day"))).to_series()
+    assert looked_up.cast(pl.String).to_list() == values.parse_date_series(column).cast(pl.String).to_list()

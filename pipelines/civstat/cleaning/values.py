@@ -97,17 +97,42 @@ def parse_month(text: pl.Expr) -> pl.Expr:
     return parse_date(text).dt.month_start()
 
 
+ISO_DATE, COMPACT_DATE = r"^\d{4}-\d{2}-\d{2}$", r"^\d{8}$"  # 2021-03-05, 20210305
+
+
 class DateLookup:
-    """The dates of every date column of one table, each distinct text parsed once for them all (a
-    roster's date columns share their texts, and parsing has a cost per call as well as per text)."""
+    """The dates of every date column of one table. A cell written 2021-03-05 or 20210305 (most of
+    a roster's) is read by that one format, which gives what ``parse_date`` gives; every other text
+    is parsed once for all the columns (a roster's date columns share their texts, and parsing has
+    a cost per call as well as per text)."""
 
     def __init__(self, columns: list[pl.Series]):
-        self.texts = pl.concat(columns).drop_nulls().unique() if columns else pl.Series(dtype=pl.String)
-        self.dates = _parse_dates(self.texts)
+        self.dates: dict[str, pl.Series] = {}
+        rest: dict[str, pl.Series] = {}  # the rows of each column left to the general parse
+        for column in columns:
+            forms = column.to_frame("t").with_columns(
+                iso=pl.col("t").str.contains(ISO_DATE).fill_null(False), compact=pl.col("t").str.contains(COMPACT_DATE).fill_null(False)
+            )
+            read = forms.select(
+                pl.coalesce(
+                    pl.when("iso").then("t").str.to_date("%Y-%m-%d", strict=False),
+                    pl.when("compact").then("t").str.to_date("%Y%m%d", strict=False),
+                ),
+                rest=pl.col("t").is_not_null() & ~pl.col("iso") & ~pl.col("compact"),
+            )
+            self.dates[column.name], rest[column.name] = read.to_series(0), read["rest"].arg_true()
+        others = [column.gather(rest[column.name]) for column in columns]
+        texts = pl.concat(others).unique() if others else pl.Series(dtype=pl.String)
+        parsed = _parse_dates(texts)
+        for column in columns:
+            rows = rest[column.name]
+            if len(rows):
+                found = column.gather(rows).replace_strict(texts, parsed, default=None, return_dtype=pl.Date)
+                self.dates[column.name] = self.dates[column.name].scatter(rows, found)
 
     def parse(self, text: pl.Expr, *, month: bool = False) -> pl.Expr:
         """``parse_date`` (``parse_month`` with ``month``) of a column that was given to the lookup."""
-        value = text.replace_strict(self.texts, self.dates, default=None, return_dtype=pl.Date)
+        value = pl.lit(self.dates[text.meta.output_name()])
         return value.dt.month_start() if month else value
 
 
