@@ -562,3 +562,54 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
 
     monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module.POLARS_JEMALLOC + ",dirty_decay_ms:100")  # someone's own
     assert "_RJEM_MALLOC_CONF" not in ingest_module._worker_env()
+
+
+def test_rosters_that_look_no_household_up_go_alongside_the_families_and_members_wait_for_them(tmp_path, monkeypatch):
+    """With workers, the family rosters and the rosters whose names say they cannot be person
+    rosters (高龄, 区划 ...) are given to the workers together, so that neither worker waits for the
+    other at the end of the family phase; the person rosters, and any file whose name says no
+    roster, are given only when every family roster is written. The members find their households."""
+    from civstat import ingest as ingest_module
+
+    root = data_dir_with_divisions(tmp_path)
+    month = root / "raw" / "2025-03"
+    header = ["序号", "户主姓名", "户主身份证号", "保障人数", "区县", "乡镇（街道）", "村（社区）", "城乡类别"]
+    members = ["序号", "姓名", "身份证号", "户主身份证号", "与户主关系"]
+    for n in range(3):
+        head = _id("990101", f"196{n}0101", "011")
+        write_csv(
+            month / f"示范县{n}低保家庭花名册_2025年3月.csv", [header, ["1", "测试甲", head, "1", "示范县", "城关镇", "东风社区", "城市"]]
+        )
+        write_csv(month / f"示范县{n}低保人员花名册_2025年3月.csv", [members, ["1", "测试甲", head, head, "户主"]])
+    for n in range(2):
+        write_csv(month / f"示范县{n}高龄津贴发放名册_2025年3月.csv", [["序号", "姓名"], ["1", "测试丙"]])
+    write_csv(
+        month / "示范县低保花名册_2025年3月.csv",
+        [members, ["1", "测试甲", _id("990101", "19600101", "011"), _id("990101", "19600101", "011"), "户主"]],
+    )
+
+    events: list[tuple[str, list[str]]] = []
+    dispatch, collect = ingest_module._dispatch, ingest_module._collect
+
+    def recorded_dispatch(paths, reg, secret, files, *rest):
+        events.append(("given", sorted(f.split("/")[-1] for f in files)))
+        return dispatch(paths, reg, secret, files, *rest)
+
+    def recorded_collect(cleaning, files, on_outcome):
+        found = collect(cleaning, files, on_outcome)
+        events.append(("written", sorted(f.split("/")[-1] for f in files)))
+        return found
+
+    monkeypatch.setattr(ingest_module, "_dispatch", recorded_dispatch)
+    monkeypatch.setattr(ingest_module, "_collect", recorded_collect)
+    report = ingest(Paths.from_env(root), workers=2)
+
+    families = sorted(f"示范县{n}低保家庭花名册_2025年3月.csv" for n in range(3))
+    longevity = sorted(f"示范县{n}高龄津贴发放名册_2025年3月.csv" for n in range(2))
+    persons = sorted([*(f"示范县{n}低保人员花名册_2025年3月.csv" for n in range(3)), "示范县低保花名册_2025年3月.csv"])
+    assert events[:2] == [("given", ["2025年区划代码.csv"]), ("written", ["2025年区划代码.csv"])]  # the register, first and alone
+    assert events[2:6] == [("given", families), ("given", longevity), ("written", families), ("given", persons)]
+    assert [o.source_file for o in report.failed] == [f"2025-03/{n}" for n in longevity]  # no 高龄 columns: they fail alone
+    persons_clean = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet")
+    assert persons_clean.height == 4 and persons_clean["household_key"].null_count() == 0
+    assert read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "person").height == 0

@@ -834,26 +834,48 @@ def clean_files(
     """Clean ``files``, in this process or spread over ``pool``'s worker processes (``worker_pool``).
     Returns their outcomes and, with ``only_roster``, the files found to be of another roster, left
     for a later phase. Writes their clean and quarantine files, not their ledger rows."""
-    outcomes: list[FileOutcome] = []
-    deferred: list[str] = []
+    cleaning = _dispatch(paths, reg, secret, files, digests, only_roster, pool, divisions, households)
+    return _collect(cleaning, files, on_outcome)
+
+
+def _dispatch(
+    paths: Paths,
+    reg: Registry,
+    secret: bytes,
+    files: list[str],
+    digests: dict[str, str],
+    only_roster: str | None,
+    pool,
+    divisions: DivisionCache | None,
+    households: HouseholdCache | None,
+) -> Iterable[list[FileOutcome]]:
+    """Start cleaning ``files`` in batches: given to ``pool``'s workers now (they take the batches in
+    the order given, after those given before), or, without a pool, cleaned in this process as
+    the outcomes are read. The outcomes of each batch, in order (``_collect``)."""
     batches = _batches(files, paths.raw, reg, default_workers() if pool is not None else 1)
     if pool is not None:
-        results = pool.map(
+        return pool.map(
             _worker_ingest,
             [[paths.raw / f for f in batch] for batch in batches],
             [[digests[f] for f in batch] for batch in batches],
             [only_roster] * len(batches),
         )
-    else:
-        divisions = divisions or DivisionCache(paths, reg)
-        households = households or HouseholdCache(paths)
-        results = (
-            ingest_files(
-                [paths.raw / f for f in batch], [digests[f] for f in batch], paths, reg, divisions, secret, only_roster, households
-            )
-            for batch in batches
-        )
-    for batch_outcomes in results:
+    divisions = divisions or DivisionCache(paths, reg)
+    households = households or HouseholdCache(paths)
+    return (
+        ingest_files([paths.raw / f for f in batch], [digests[f] for f in batch], paths, reg, divisions, secret, only_roster, households)
+        for batch in batches
+    )
+
+
+def _collect(
+    cleaning: Iterable[list[FileOutcome]], files: list[str], on_outcome: Callable[[FileOutcome], None] | None
+) -> tuple[list[FileOutcome], list[str]]:
+    """The outcomes of a ``_dispatch``, as they come (``on_outcome``), then in the order of ``files``;
+    and the files left for a later phase."""
+    outcomes: list[FileOutcome] = []
+    deferred: list[str] = []
+    for batch_outcomes in cleaning:
         for outcome in batch_outcomes:
             if outcome.status == DEFERRED:
                 deferred.append(outcome.source_file)
@@ -989,22 +1011,17 @@ def _ingest(
         for name in plan.skipped:
             took(FileOutcome(name, "skipped"))
         counties, _ = begin_ingest(paths, plan, reg, secret, took)
-        cleaned, deferred = clean_files(
-            paths,
-            reg,
-            secret,
-            plan.families,
-            plan.digests,
-            "family",
-            pool=pool_for(plan.families),
-            divisions=divisions,
-            households=households,
-            on_outcome=took,
-        )
-        rest = plan.others + deferred
-        others, _ = clean_files(
-            paths, reg, secret, rest, plan.digests, pool=pool_for(rest), divisions=divisions, households=households, on_outcome=took
-        )
+        # the family rosters first, and with them the rosters that cannot be person rosters (they
+        # look no household up): a worker done with its last family batch takes those, instead of
+        # waiting for the other's; the person rosters when every family roster is written
+        alongside = [n for n in plan.others if reg["person"] not in candidate_rosters(n.rsplit("/", 1)[-1], reg)]
+        after = [n for n in plan.others if n not in set(alongside)]
+        pool_for(plan.families + plan.others)
+        start = lambda files, only_roster=None: _dispatch(paths, reg, secret, files, plan.digests, only_roster, pool, divisions, households)
+        families, independent = start(plan.families, "family"), start(alongside)
+        cleaned, deferred = _collect(families, plan.families, took)
+        members = start(after + deferred)
+        others = _collect(independent, alongside, took)[0] + _collect(members, after + deferred, took)[0]
     record(paths, ledger_rows(cleaned + others), counties)
     return report
 
