@@ -613,3 +613,34 @@ def test_rosters_that_look_no_household_up_go_alongside_the_families_and_members
     persons_clean = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet")
     assert persons_clean.height == 4 and persons_clean["household_key"].null_count() == 0
     assert read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "person").height == 0
+
+
+def test_a_new_file_is_hashed_by_the_worker_that_reads_it_and_only_a_file_cleaned_before_is_hashed_when_planned(tmp_path, monkeypatch):
+    """The run's plan hashes only the files the ledger has cleaned under their name (to know whether
+    they changed); a new file is hashed where it is read. Either way the ledger holds each file's
+    SHA-256, and an unchanged file is skipped the next time."""
+    from civstat import ingest as ingest_module
+
+    root = data_dir_with_divisions(tmp_path)
+    month = root / "raw" / "2025-03"
+    for n in range(6):
+        write_csv(month / f"示范县{n}城市低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
+    paths = Paths.from_env(root)
+    planned: list[str] = []
+    hash_into = ingest_module._hash_into
+
+    def recorded(digests, found, files, wanted):
+        planned.extend(name for name in files if name in wanted and digests[name] is None)
+        return hash_into(digests, found, files, wanted)
+
+    monkeypatch.setattr(ingest_module, "_hash_into", recorded)
+    first = ingest(paths, workers=2)
+    assert not first.failed and planned == []
+    ledger = read_ledger(paths)
+    raw = {p.relative_to(root / "raw").as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "raw").rglob("*.csv")}
+    assert dict(zip(ledger["source_file"], ledger["content_sha256"], strict=True)) == raw
+
+    write_csv(month / "示范县0城市低保家庭花名册.csv", [FAMILY_HEADER, FAMILY_ROWS[0]])
+    again = ingest(paths, workers=2)
+    assert sorted(planned) == sorted(raw)  # each file cleaned before: hashed to know whether it changed
+    assert [o.source_file for o in again.outcomes if o.status != "skipped"] == ["2025-03/示范县0城市低保家庭花名册.csv"]

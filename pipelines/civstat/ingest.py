@@ -517,7 +517,7 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
 
 def ingest_files(
     files: list[Path],
-    digests: list[str],
+    digests: list[str | None],
     paths: Paths,
     reg: Registry,
     divisions: DivisionCache,
@@ -543,6 +543,7 @@ def ingest_files(
 
     for i, (path, digest) in enumerate(zip(files, digests, strict=True)):
         try:
+            digest = digest or _hash_now(path, paths)  # not hashed when the run was planned: a new file
             ready = _ready(path, paths, reg, divisions, digest, households_cache, only_roster)
         except BaseException as exc:
             outcomes[i] = _failed(path, paths, reg, digest, exc)
@@ -625,7 +626,7 @@ def discover(paths: Paths, periods: Iterable[str] | None = None, ignored: list[t
     return sorted(found, key=lambda p: (len(p.relative_to(paths.raw).parts[0]) != 4, str(p)))
 
 
-def _failed(path: Path, paths: Paths, reg: Registry, digest: str, exc: BaseException) -> FileOutcome:
+def _failed(path: Path, paths: Paths, reg: Registry, digest: str | None, exc: BaseException) -> FileOutcome:
     """One file's failure, whatever it is, is that file's ledger row; the others go on."""
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
@@ -655,7 +656,7 @@ def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
     _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg), households=HouseholdCache(paths))
 
 
-def _worker_ingest(files: list[Path], digests: list[str], only_roster: str | None) -> list[FileOutcome]:
+def _worker_ingest(files: list[Path], digests: list[str | None], only_roster: str | None) -> list[FileOutcome]:
     w = _worker
     return ingest_files(files, digests, w["paths"], w["reg"], w["divisions"], w["secret"], only_roster, w["households"])
 
@@ -724,7 +725,7 @@ class IngestPlan:
     under data/raw (``source_file``)."""
 
     files: list[str]  # every raw file of the run, in discovery order
-    digests: dict[str, str]  # the content hash of each
+    digests: dict[str, str | None]  # the content hash of each file cleaned before under its name; None: the worker hashes it
     skipped: list[str]  # in the ledger with this content and this configuration: nothing to do
     divisions: list[str]  # division registers: first, one at a time (region names resolve against them)
     families: list[str]  # family rosters, and names that may be one (read to know): before the others
@@ -752,11 +753,17 @@ def plan_ingest(
     for name, why in report.ignored:
         log.warning("%s: not ingested: %s", name, why)
     files = [p.relative_to(paths.raw).as_posix() for p in found]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(default_workers()) as hashing:  # hashlib and reads release the GIL: one core each
-        digests = dict(zip(files, hashing.map(content_hash, found), strict=True))
     ledger = read_ledger(paths)
+    # a file is done when its content was cleaned under the same registry and configuration
+    done = {
+        (r["source_file"], r["content_sha256"])
+        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
+    }
+    # only a file cleaned before under its name is hashed here, to know whether it changed; the
+    # others are cleaned whatever they hold, and the worker that reads one hashes it (a new month's
+    # files are all new: the workers start on them at once instead of waiting for a gigabyte's hash)
+    digests: dict[str, str | None] = dict.fromkeys(files)
+    _hash_into(digests, found, files, {name for name, _ in done})
     # the raw folder is the truth: a file that left it (deleted, or renamed: its new name is a new
     # file) has its rows withdrawn, and its ledger row says so
     gone = ledger.filter(
@@ -766,6 +773,7 @@ def plan_ingest(
     )
     notes = {}
     if gone.height:
+        _hash_into(digests, found, files, set(files))  # a file gone may have been renamed: its content says
         named = {digest: name for name, digest in digests.items()}
         for row in gone.iter_rows(named=True):
             withdraw(paths, row["source_file"])
@@ -784,11 +792,6 @@ def plan_ingest(
         if notes
         else gone
     )
-    # a file is done when its content was cleaned under the same registry and configuration
-    done = {
-        (r["source_file"], r["content_sha256"])
-        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
-    }
     todo = [name for name in files if (name, digests[name]) not in done]
     # members follow their household: when a period's family file is (re)cleaned, so are its person files
     candidates = {name: candidate_rosters(name.rsplit("/", 1)[-1], reg) for name in files}
@@ -818,12 +821,29 @@ def plan_ingest(
     )
 
 
+def _hash_now(path: Path, paths: Paths) -> str:
+    try:
+        return content_hash(path)
+    except OSError as exc:
+        rel = path.relative_to(paths.raw).as_posix()
+        raise IngestError(f"{rel}: could not be read ({type(exc).__name__}); is it still in data/raw, and readable?") from None
+
+
+def _hash_into(digests: dict[str, str | None], found: list[Path], files: list[str], wanted: set[str]) -> None:
+    """The content hashes of the ``wanted`` files not hashed yet, into ``digests``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [(path, name) for path, name in zip(found, files, strict=True) if name in wanted and digests[name] is None]
+    with ThreadPoolExecutor(default_workers()) as hashing:  # hashlib and reads release the GIL: one core each
+        digests.update(zip([name for _, name in todo], hashing.map(content_hash, [path for path, _ in todo]), strict=True))
+
+
 def clean_files(
     paths: Paths,
     reg: Registry,
     secret: bytes,
     files: list[str],
-    digests: dict[str, str],
+    digests: dict[str, str | None],
     only_roster: str | None = None,
     *,
     pool=None,
@@ -843,7 +863,7 @@ def _dispatch(
     reg: Registry,
     secret: bytes,
     files: list[str],
-    digests: dict[str, str],
+    digests: dict[str, str | None],
     only_roster: str | None,
     pool,
     divisions: DivisionCache | None,

@@ -95,7 +95,7 @@ class CountyWork:
 
     county: str
     files: list[str]
-    digests: dict[str, str]
+    digests: dict[str, str | None]  # None: hashed by the worker that reads the file (IngestPlan)
     counties: CountyIndex
     families: list[FileOutcome] = field(default_factory=list)
 
