@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -555,6 +556,12 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
         # both processes start at once, before any work is given (a spawning pool would start one per task)
         assert len({p.pid for p in multiprocessing.active_children()} - children) == 2
         seen = {name: pool.submit(os.getenv, name).result() for name in worker_env}
+        on = sorted(tuple(sorted(os.sched_getaffinity(pid))) for pid in pool._processes)
+        parent = {tuple(sorted(os.sched_getaffinity(t.native_id))) for t in threading.enumerate()}
+    # each worker on a CPU of its own when there are enough; this process's threads on all of them again
+    cpus = sorted(os.sched_getaffinity(0))
+    assert on == ([(cpu,) for cpu in cpus[:2]] if len(cpus) >= 2 else [tuple(cpus)] * 2)
+    assert parent == {tuple(cpus)}
     assert seen["POLARS_MAX_THREADS"] == "3"
     assert [seen[name] for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")] == [str(32 << 20), str(4 << 30)]
     assert seen["_RJEM_MALLOC_CONF"].endswith("," + worker_env["_RJEM_MALLOC_CONF"])  # after Polars' decay: it wins
