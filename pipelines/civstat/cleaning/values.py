@@ -131,7 +131,8 @@ class DateLookup:
                 self.dates[column.name] = self.dates[column.name].scatter(rows, found)
 
     def parse(self, text: pl.Expr, *, month: bool = False) -> pl.Expr:
-        """``parse_date`` (``parse_month`` with ``month``) of a column that was given to the lookup."""
+        """``parse_date`` (``parse_month`` with ``month``) of a column that was given to the lookup,
+        for the frame it was taken from, its rows as they were (the dates are the column's, in order)."""
         value = pl.lit(self.dates[text.meta.output_name()])
         return value.dt.month_start() if month else value
 
