@@ -699,8 +699,9 @@ def _one_cpu_each(workers: int):
 
     Measured on a province month (2 workers, 2 CPUs, alternated runs): 35.4-36.5 s against
     37.8-40.6 s, 2-3 CPU s less. A worker hands each Polars operation to its Polars thread and
-    waits for it, some 20,000 times a second: on one CPU the hand-over is a switch between two
-    threads, across two CPUs a wake-up of the other CPU, which costs more (most of all in a VM)."""
+    waits for it (some 800,000 context switches in that run, 20,000 a second): on one CPU the
+    hand-over is a switch between two threads, across two CPUs a wake-up of the other CPU, which
+    costs more (most of all in a VM)."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
     if not 1 < workers <= len(cpus):
         yield lambda n: None
