@@ -1061,9 +1061,9 @@ def _ingest(
         # the family rosters first, and with them the rosters that cannot be person rosters (they
         # look no household up): a worker done with its last family batch takes those, instead of
         # waiting for the other's; the person rosters when every family roster is written
-        independent = {n for n in plan.others if reg["person"] not in candidate_rosters(n.rsplit("/", 1)[-1], reg)}
-        alongside = [n for n in plan.others if n in independent]
-        after = [n for n in plan.others if n not in independent]
+        looks_none_up = {n for n in plan.others if reg["person"] not in candidate_rosters(n.rsplit("/", 1)[-1], reg)}
+        alongside = [n for n in plan.others if n in looks_none_up]
+        after = [n for n in plan.others if n not in looks_none_up]
         pool_for(plan.families + plan.others)
         start = lambda files, only_roster=None: _dispatch(paths, reg, secret, files, plan.digests, only_roster, pool, divisions, households)
         families, independent = start(plan.families, "family"), start(alongside)
