@@ -345,3 +345,40 @@ def test_a_large_csv_read_as_bytes_gives_what_decoding_it_whole_gives(tmp_path, 
     assert (readers._read_utf8_csv(data, readers.DEFAULT_LIMITS, False) is None) == (
         encoding == "gbk" or line_end != "\n" or late_wide_line
     )
+
+
+def test_a_file_read_from_its_bytes_reads_as_from_its_path(tmp_path):
+    """Ingest reads a new file once, for its hash and its cells (``read_grid``'s ``content``): every
+    format, and the exports of other systems under tests/fixtures, read the same from their bytes."""
+    from pathlib import Path
+
+    made = [
+        write_csv(tmp_path / "gbk.csv", ROWS, "gbk"),
+        write_xlsx(tmp_path / "f.xlsx", ROWS, numeric={(3, 1): 430621198001010000.0}),
+        write_xls(tmp_path / "f.xls", ROWS),
+        write_html_xls(tmp_path / "h.xls", ROWS, "gbk"),
+    ]
+    _handmade_xlsx(tmp_path / "handmade.xlsx", '<row r="3"><c r="D3"><v>4.30621198001011E+17</v></c></row>', [], zipfile.ZIP_DEFLATED)
+    exports = Path(__file__).parent / "fixtures" / "exports"
+    files = [
+        *made,
+        tmp_path / "handmade.xlsx",
+        *(p for p in sorted(exports.rglob("*")) if p.is_file() and p.suffix not in (".py", ".md", ".json", ".yaml")),
+    ]
+    assert len(files) > 10
+    for path in files:
+        try:
+            from_path = read_grid(path)
+        except UnreadableFile as refused:
+            with pytest.raises(UnreadableFile) as again:
+                read_grid(path, content=path.read_bytes())
+            assert str(again.value) == str(refused)
+            continue
+        from_bytes = read_grid(path, content=path.read_bytes())
+        assert (from_bytes.format, from_bytes.encoding, from_bytes.first_row) == (
+            from_path.format,
+            from_path.encoding,
+            from_path.first_row,
+        ), path
+        assert from_bytes.cells.equals(from_path.cells), path
+    assert "4.30621E+17" in read_grid(tmp_path / "handmade.xlsx", content=(tmp_path / "handmade.xlsx").read_bytes()).cells.row(0)

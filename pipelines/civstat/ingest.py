@@ -222,24 +222,53 @@ def limits(reg: Registry) -> Limits:
     return Limits.of(reg.local)
 
 
-def prepare_file(path: Path, paths: Paths, reg: Registry) -> Prepared:
-    """Read ``path``, find its header and roster, its programme and period; raise IngestError."""
-    source_file = path.relative_to(paths.raw).as_posix()
-    period = period_of(path, paths.raw)
-    if path.is_symlink() and not path.resolve().is_relative_to(paths.data.resolve()):
-        raise IngestError(f"{source_file}: a link to a file outside the data directory; copy the file into data/raw instead")
-    before = path.stat()
-    try:
-        grid = read_grid(path, limits(reg))
-    except UnreadableFile as exc:
-        raise IngestError(f"{source_file}: {exc}") from None
-    except OSError as exc:
-        raise IngestError(f"{source_file}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    after = path.stat()
+def _unchanged(source_file: str, before: os.stat_result, after: os.stat_result) -> None:
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise IngestError(
             f"{source_file}: changed while it was being read (still being copied or saved?); it is read again on the next run"
         )
+
+
+def _cannot_read(source_file: str, exc: OSError) -> IngestError:
+    return IngestError(f"{source_file}: cannot be read ({exc.strerror or type(exc).__name__})")
+
+
+def _linked_outside(path: Path, paths: Paths, source_file: str) -> None:
+    if path.is_symlink() and not path.resolve().is_relative_to(paths.data.resolve()):
+        raise IngestError(f"{source_file}: a link to a file outside the data directory; copy the file into data/raw instead")
+
+
+def read_content(path: Path, paths: Paths, reg: Registry) -> tuple[bytes | None, str]:
+    """A new file's bytes and their SHA-256, read once for both (``prepare_file`` takes the bytes);
+    no bytes when the file is larger than a roster can be (hashed as it is read: the reader refuses it)."""
+    source_file = path.relative_to(paths.raw).as_posix()
+    _linked_outside(path, paths, source_file)
+    try:
+        before = path.stat()
+        if before.st_size > limits(reg).max_bytes:
+            return None, content_hash(path)
+        content = path.read_bytes()
+        _unchanged(source_file, before, path.stat())
+    except OSError as exc:
+        raise _cannot_read(source_file, exc) from None
+    return content, hashlib.sha256(content).hexdigest()
+
+
+def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None = None) -> Prepared:
+    """Read ``path`` (or take its bytes, ``content``: ``read_content``), find its header and roster,
+    its programme and period; raise IngestError."""
+    source_file = path.relative_to(paths.raw).as_posix()
+    period = period_of(path, paths.raw)
+    _linked_outside(path, paths, source_file)
+    before = path.stat() if content is None else None
+    try:
+        grid = read_grid(path, limits(reg), content)
+    except UnreadableFile as exc:
+        raise IngestError(f"{source_file}: {exc}") from None
+    except OSError as exc:
+        raise _cannot_read(source_file, exc) from None
+    if before is not None:
+        _unchanged(source_file, before, path.stat())
     try:
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
@@ -304,13 +333,17 @@ def household_lookups(paths: Paths, period: Period) -> dict[str, HouseholdLookup
     columns = {"household_key": pl.String, "division_code": pl.String, "urban_rural": pl.String}
     clean = pl.DataFrame(schema={"programme": pl.String, **columns})
     clean_dir = paths.clean_table("family") / f"period={period}"
-    if clean_dir.exists() and any(clean_dir.glob("*.parquet")):
-        clean = pl.scan_parquet(clean_dir / "*.parquet").select("programme", *columns).filter(pl.col("programme").is_not_null()).collect()
+    families = sorted(clean_dir.glob("*.parquet")) if clean_dir.exists() else []
+    if families:
+        clean = pl.scan_parquet(families).select("programme", *columns).filter(pl.col("programme").is_not_null()).collect()
     quarantined = pl.DataFrame(schema={"programme": pl.String, "household_key": pl.String})
+    # the quarantine files of the family files alone (a file's quarantine has its clean file's name):
+    # a province month has some 2,500 quarantine files, a few hundred of them for family rosters
     q_dir = paths.quarantine / f"period={period}"
-    if q_dir.exists() and any(q_dir.glob("*.parquet")):
+    q_files = [q for q in (q_dir / f.name for f in families) if q.exists()]
+    if q_files:
         q = pl.scan_parquet(
-            q_dir / "*.parquet",
+            q_files,
             missing_columns="insert",
             extra_columns="ignore",
             schema={"roster": pl.String, "programme": pl.String, "household_key": pl.String},
@@ -414,11 +447,13 @@ def _ready(
     digest: str,
     households_cache: HouseholdCache,
     only_roster: str | None = None,
+    content: bytes | None = None,
 ) -> _Ready | None:
-    """A file read and its header found, with what its cleaning needs; None when it is not of
-    ``only_roster`` (left for a later phase: nothing else is looked up for it)."""
+    """A file read (``content``: its bytes, read already) and its header found, with what its
+    cleaning needs; None when it is not of ``only_roster`` (left for a later phase: nothing else is
+    looked up for it)."""
     started = time.perf_counter()
-    prepared = prepare_file(path, paths, reg)
+    prepared = prepare_file(path, paths, reg, content)
     roster, source_file = prepared.match.roster, prepared.source_file
     if only_roster is not None and roster.name != only_roster:
         return None
@@ -544,8 +579,11 @@ def ingest_files(
 
     for i, (path, digest) in enumerate(zip(files, digests, strict=True)):
         try:
-            digest = digest or _hash_now(path, paths)  # not hashed when the run was planned: a new file
-            ready = _ready(path, paths, reg, divisions, digest, households_cache, only_roster)
+            content = None
+            if digest is None:  # not hashed when the run was planned (a new file): read once, for its hash and its cells
+                content, digest = read_content(path, paths, reg)
+            ready = _ready(path, paths, reg, divisions, digest, households_cache, only_roster, content)
+            del content  # the grid holds the cells: the bytes go before the next file is read
         except BaseException as exc:
             outcomes[i] = _failed(path, paths, reg, digest, exc)
             continue
@@ -846,14 +884,6 @@ def plan_ingest(
         others=[n for n in todo if n not in first],
         withdrawn=withdrawn,
     )
-
-
-def _hash_now(path: Path, paths: Paths) -> str:
-    try:
-        return content_hash(path)
-    except OSError as exc:
-        rel = path.relative_to(paths.raw).as_posix()
-        raise IngestError(f"{rel}: could not be read ({type(exc).__name__}); is it still in data/raw, and readable?") from None
 
 
 def _hash_into(digests: dict[str, str | None], found: list[Path], files: list[str], wanted: set[str]) -> None:

@@ -280,16 +280,17 @@ def _sheet_xml(book, index: int) -> bytes | None:
     return None
 
 
-def xlsx_number_cells(path: Path, index: int) -> set[tuple[int, int]] | None:
+def xlsx_number_cells(path: Path | bytes, index: int) -> set[tuple[int, int]] | None:
     """The cells of a sheet holding a number of 15 digits or more, as (row, column) of the sheet,
-    0-based; None when the sheet's XML does not say it plainly (the reader is then asked).
+    0-based; None when the sheet's XML does not say it plainly (the reader is then asked). ``path``:
+    the workbook's path or its bytes.
     Cheaper than finding the long cells first: nearly every roster has long text cells (IDs).
 
     One pass of a compiled pattern over the sheet's XML finds the candidate values; only those are
     looked at one by one: the cell a value sits in (its ``r`` reference and ``t`` type: no type or
     ``n`` is a number; ``s``, ``str`` and ``inlineStr`` are text), and the number's size."""
     try:
-        with zipfile.ZipFile(path) as book:
+        with zipfile.ZipFile(io.BytesIO(path) if isinstance(path, bytes) else path) as book:
             xml = _sheet_xml(book, index)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError, isal_zlib.error):
         return None
@@ -319,13 +320,14 @@ def xlsx_number_cells(path: Path, index: int) -> set[tuple[int, int]] | None:
     return found
 
 
-def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
-    """A workbook's one sheet with data (.xlsx, .xlsm or legacy .xls), read once as text. The grid
-    starts at the sheet's first non-empty row, and ``first_row`` says which row of the sheet that is."""
+def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
+    """A workbook's one sheet with data (.xlsx, .xlsm or legacy .xls), read once as text (from
+    ``content``, the file's bytes, when given). The grid starts at the sheet's first non-empty row,
+    and ``first_row`` says which row of the sheet that is."""
     import fastexcel
 
     try:
-        reader = fastexcel.read_excel(path)
+        reader = fastexcel.read_excel(path if content is None else content)
         with_data = []
         for index, name in enumerate(reader.sheet_names):
             # skip_rows=0: leading empty rows are kept (counted below), so row numbers are the sheet's
@@ -353,7 +355,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS) -> Ra
 
     # which long cells are numbers: an .xlsx sheet's XML says so in one pass (no second load); else the
     # reader, loading the long columns again as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
-    found = xlsx_number_cells(path, index) if fmt == XLSX else None
+    found = xlsx_number_cells(path if content is None else content, index) if fmt == XLSX else None
     if found is not None and all(0 <= row - empty_above < cells.height for row, _ in found):
         rows: dict[int, list[int]] = {}
         for row, col in found:
@@ -599,17 +601,21 @@ def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
     return grid
 
 
-def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
-    """Read ``path`` whatever its real format (the extension is not trusted)."""
-    size = path.stat().st_size
+def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
+    """Read ``path`` whatever its real format (the extension is not trusted); ``content``: its bytes,
+    when the caller has read them already (to hash them: a file is read once)."""
+    size = len(content) if content is not None else path.stat().st_size
     if size > limits.max_bytes:
         raise UnreadableFile(f"{size:,} bytes (more than {limits.max_bytes:,})")
-    with open(path, "rb") as fh:
-        head = fh.read(512)
+    if content is None:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    else:
+        head = content[:512]
     fmt = sniff_format(head)
     if fmt in (XLSX, XLS):
-        return check_cells(read_excel_grid(path, fmt, limits), limits)
-    data = path.read_bytes()
+        return check_cells(read_excel_grid(path, fmt, limits, content), limits)
+    data = content if content is not None else path.read_bytes()
     if fmt == HTML:
         return check_cells(read_html_grid(data, limits), limits)
     return check_cells(read_csv_grid(data, limits, tab=path.suffix.lower() == ".tsv"), limits)
