@@ -304,7 +304,28 @@ def test_number_cells_of_a_handmade_xlsx_come_from_its_xml_as_the_reader_types_t
     ids = [row[1] for row in grid.cells.iter_rows()]
     assert grid.first_row == 3
     assert ids[:6] == ["身份证号", "4.30621E+17", text_id, inline_id, "1.10101E+17", formula_text]
-    assert ids[6].startswith("-1.2345") and ids[6].endswith("E+14")  # the sign is kept (the sixth digit is cut, not rounded)
+    assert ids[6] == "-1.23457E+14"  # the sign is kept; six significant digits, rounded as Excel rounds them
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        ("430621198001011234", "4.30621E+17"),
+        ("430621598001011234", "4.30622E+17"),  # rounded, not cut
+        ("430621499999999999", "4.30622E+17"),  # 4.30621500000000E+17 to Excel's 15 digits, then 4.30622E+17
+        ("430621449999999999", "4.30621E+17"),
+        ("999999500000000000", "1E+18"),  # the carry moves the exponent
+        ("400000000000000000", "4E+17"),  # no point without decimals
+        ("430620000000000000", "4.3062E+17"),
+        ("-123456789012345", "-1.23457E+14"),
+        ("123456789012345", "1.23457E+14"),
+        ("9223372036854775807", "9.22337E+18"),
+    ],
+)
+def test_a_long_number_reads_as_excel_shows_it_in_a_general_cell(number, shown):
+    from civstat.cleaning.readers import _excel_display
+
+    assert pl.select(_excel_display(pl.lit(number))).item() == shown
 
 
 def test_a_cell_longer_than_the_limit_is_refused_by_its_row_and_column_and_characters_not_bytes_count(tmp_path):

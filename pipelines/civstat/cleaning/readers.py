@@ -191,15 +191,21 @@ LONG_NUMBER = r"^-?\d{15,}$"
 
 
 def _excel_display(big: pl.Expr) -> pl.Expr:
-    """How Excel shows a big number in a General cell: 4.30621E+17."""
+    """How Excel shows a big number in a General cell: the number to its 15 significant digits (all
+    Excel keeps), shown to six, each rounded half away from zero (430621598001011234 shows as
+    4.30622E+17, 999999500000000000 as 1E+18), without trailing zeros (4.3062E+17, 4E+17)."""
     digits = big.str.strip_chars_start("-")
+    fifteen = (digits.str.slice(0, 16).str.pad_end(16, "0").cast(pl.Int64) + 5) // 10  # 15 digits, or 10**15 (a carry)
+    rounded = (fifteen // 10**8 + 5) // 10  # 100000 ... 1000000 (a carry)
+    carry = rounded >= 1_000_000
+    mantissa = pl.when(carry).then(rounded // 10).otherwise(rounded).cast(pl.String)
+    decimals = mantissa.str.slice(1, 5).str.strip_chars_end("0")
     return (
         pl.when(big.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
-        + digits.str.slice(0, 1)
-        + "."
-        + digits.str.slice(1, 5).str.strip_chars_end("0")
+        + mantissa.str.slice(0, 1)
+        + pl.when(decimals != "").then(pl.lit(".") + decimals).otherwise(pl.lit(""))
         + "E+"
-        + (digits.str.len_chars() - 1).cast(pl.String)
+        + (digits.str.len_chars() - 1 + carry.cast(pl.UInt32)).cast(pl.String)
     )
 
 
