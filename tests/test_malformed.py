@@ -117,27 +117,42 @@ def test_dates_beyond_the_period_or_before_1890_are_quarantined_with_their_reaso
     ]
 
 
-def test_a_file_changing_while_it_is_read_is_refused_for_this_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("known", [False, True], ids=["new file", "file cleaned before, then changed"])
+def test_a_file_changing_while_it_is_read_is_refused_for_this_run(tmp_path, monkeypatch, known):
+    """A file still being copied changes while it is read: it fails for this run, and is cleaned on
+    the next. A new file is read once, for its hash and its cells (``read_content``); a file the
+    ledger knows is hashed when the run is planned, then read (``read_grid``)."""
     import civstat.ingest as ingest_module
 
     root = data_dir_with_divisions(tmp_path)
     target = write_csv(root / "raw" / "2025-03" / "示范县城市低保家庭花名册.csv", [FAMILY_HEADER, *FAMILY_ROWS])
-    real = ingest_module.read_grid
+    more = "测试丙,110105194912310021,1,1,500,示范县,城关镇,东风社区,2025/3/5,在保\n"
 
-    def read_while_copying(path, *args):
-        grid = real(path, *args)
+    def status() -> dict:
+        return read_ledger(Paths.from_env(root)).filter(pl.col("source_file").str.ends_with("花名册.csv")).row(0, named=True)
+
+    def copying_on(path) -> None:  # more of the file arrives while it is read
         if path == target:
-            with open(path, "a", encoding="utf-8") as more:
-                more.write("测试丙,110105194912310021,1,1,500,示范县,城关镇,东风社区,2025/3/5,在保\n")
-        return grid
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(more)
 
-    monkeypatch.setattr(ingest_module, "read_grid", read_while_copying)
+    if known:
+        ingest(Paths.from_env(root), workers=1)
+        assert status()["status"] == "ok"
+        write_csv(target, [FAMILY_HEADER, *FAMILY_ROWS[:-1]])  # a new version arrives under the same name
+        real = ingest_module.read_grid
+        monkeypatch.setattr(ingest_module, "read_grid", lambda path, *args: (real(path, *args), copying_on(path))[0])
+    else:
+        real = Path.read_bytes
+        monkeypatch.setattr(Path, "read_bytes", lambda path: (real(path), copying_on(path))[0])
     ingest(Paths.from_env(root), workers=1)
-    row = read_ledger(Paths.from_env(root)).filter(pl.col("source_file").str.ends_with("花名册.csv")).row(0, named=True)
+    row = status()
     assert row["status"] == "failed" and "changed while it was being read" in row["error"]
-    monkeypatch.setattr(ingest_module, "read_grid", real)
+    monkeypatch.undo()
     ingest(Paths.from_env(root), workers=1)
-    assert read_ledger(Paths.from_env(root)).filter(pl.col("source_file").str.ends_with("花名册.csv"))["status"].to_list() == ["ok"]
+    row = status()
+    assert row["status"] == "ok" and row["content_sha256"] == ingest_module.content_hash(target)
+    assert row["rows_in"] == len(FAMILY_ROWS) + (0 if known else 1)
 
 
 def test_a_valid_id_ending_in_000_is_kept_and_a_number_cell_on_the_second_sheet_is_lost_precision(tmp_path):
