@@ -150,9 +150,12 @@ def file_id(source_file: str) -> str:
     return hashlib.sha256(source_file.encode("utf-8")).hexdigest()[:16]
 
 
-def content_hash(path: Path) -> str:
+def content_hash(source: Path | bytes) -> str:
+    """The SHA-256 of a file (read as a stream) or of its bytes, read already."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(source, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -251,16 +254,18 @@ def read_content(path: Path, paths: Paths, reg: Registry) -> tuple[bytes | None,
         _unchanged(source_file, before, path.stat())
     except OSError as exc:
         raise _cannot_read(source_file, exc) from None
-    return content, hashlib.sha256(content).hexdigest()
+    return content, content_hash(content)
 
 
 def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None = None) -> Prepared:
-    """Read ``path`` (or take its bytes, ``content``: ``read_content``), find its header and roster,
-    its programme and period; raise IngestError."""
+    """Read ``path`` (or take its bytes, ``content``, from ``read_content``, which checked the file as
+    it read it), find its header and roster, its programme and period; raise IngestError."""
     source_file = path.relative_to(paths.raw).as_posix()
     period = period_of(path, paths.raw)
-    _linked_outside(path, paths, source_file)
-    before = path.stat() if content is None else None
+    before = None
+    if content is None:
+        _linked_outside(path, paths, source_file)
+        before = path.stat()
     try:
         grid = read_grid(path, limits(reg), content)
     except UnreadableFile as exc:

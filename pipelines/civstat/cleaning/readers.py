@@ -332,8 +332,9 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
     and ``first_row`` says which row of the sheet that is."""
     import fastexcel
 
+    source = path if content is None else content
     try:
-        reader = fastexcel.read_excel(path if content is None else content)
+        reader = fastexcel.read_excel(source)
         with_data = []
         for index, name in enumerate(reader.sheet_names):
             # skip_rows=0: leading empty rows are kept (counted below), so row numbers are the sheet's
@@ -361,7 +362,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
 
     # which long cells are numbers: an .xlsx sheet's XML says so in one pass (no second load); else the
     # reader, loading the long columns again as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
-    found = xlsx_number_cells(path if content is None else content, index) if fmt == XLSX else None
+    found = xlsx_number_cells(source, index) if fmt == XLSX else None
     if found is not None and all(0 <= row - empty_above < cells.height for row, _ in found):
         rows: dict[int, list[int]] = {}
         for row, col in found:
