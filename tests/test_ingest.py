@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import polars as pl
@@ -537,6 +538,21 @@ def test_batches_hold_the_files_one_name_says_are_of_a_roster_up_to_a_size(tmp_p
     assert ingest_module._batches(list(sizes), raw, registry(), workers=2) == [[name] for name in sizes]
 
 
+def worker_cpus(pool, *, pinned: bool) -> list[tuple[tuple[int, ...], ...]]:
+    """The CPUs each worker's threads may use (the distinct sets, per worker); with ``pinned``, once
+    every worker has pinned itself (its set-up runs as it starts: waited for, up to a minute)."""
+
+    def cpus_of(pid: int) -> tuple[tuple[int, ...], ...]:
+        return tuple(sorted({tuple(sorted(os.sched_getaffinity(int(t)))) for t in os.listdir(f"/proc/{pid}/task")}))
+
+    deadline = time.monotonic() + 60
+    while True:
+        found = sorted(cpus_of(pid) for pid in pool._processes)
+        if not pinned or all(len(sets) == 1 and len(sets[0]) == 1 for sets in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_memory(tmp_path, monkeypatch):
     """Every worker starts when the pool does; ``WORKER_ENV`` is what a worker process sees (a value
     set already wins; Polars' own jemalloc decay, written when it is imported, does not), and the
@@ -556,11 +572,11 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
         # both processes start at once, before any work is given (a spawning pool would start one per task)
         assert len({p.pid for p in multiprocessing.active_children()} - children) == 2
         seen = {name: pool.submit(os.getenv, name).result() for name in worker_env}
-        on = sorted(tuple(sorted(os.sched_getaffinity(pid))) for pid in pool._processes)
+        on = worker_cpus(pool, pinned=True)
         parent = {tuple(sorted(os.sched_getaffinity(t.native_id))) for t in threading.enumerate()}
-    # each worker on a CPU of its own when there are enough; this process's threads on all of them again
+    # each worker (every thread of it) on a CPU of its own when there are enough; this process's threads on all of them
     cpus = sorted(os.sched_getaffinity(0))
-    assert on == ([(cpu,) for cpu in cpus[:2]] if len(cpus) >= 2 else [tuple(cpus)] * 2)
+    assert on == ([((cpu,),) for cpu in cpus[:2]] if len(cpus) >= 2 else [(tuple(cpus),)] * 2)
     assert parent == {tuple(cpus)}
     assert seen["POLARS_MAX_THREADS"] == "3"
     assert [seen[name] for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")] == [str(32 << 20), str(4 << 30)]
@@ -569,6 +585,14 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
 
     monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module.POLARS_JEMALLOC + ",dirty_decay_ms:100")  # someone's own
     assert "_RJEM_MALLOC_CONF" not in ingest_module._worker_env()
+
+    # CIVSTAT_PIN_WORKERS=0: every worker may use every CPU (a machine shared with other heavy work)
+    monkeypatch.setenv("CIVSTAT_PIN_WORKERS", "0")
+    assert ingest_module._cpus_to_pin(2) == []
+    with ingest_module.worker_pool(2, Paths.from_env(root), registry(), b"k") as pool:
+        pool.submit(int).result()
+        unpinned = worker_cpus(pool, pinned=False)
+    assert unpinned == [(tuple(cpus),)] * 2
 
 
 def test_rosters_that_look_no_household_up_go_alongside_the_families_and_members_wait_for_them(tmp_path, monkeypatch):

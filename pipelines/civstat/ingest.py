@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -696,7 +695,14 @@ def _failed(path: Path, paths: Paths, reg: Registry, digest: str | None, exc: Ba
 _worker: dict = {}
 
 
-def _worker_start(paths: Paths, reg: Registry, secret: bytes) -> None:
+def _worker_start(paths: Paths, reg: Registry, secret: bytes, cpus=None) -> None:
+    """A worker's set-up: on a CPU of its own when ``cpus`` (a queue of the CPUs to take, one each:
+    ``_cpus_to_pin``) has one left, then what every file it cleans needs."""
+    if cpus is not None and not cpus.empty():
+        cpu = cpus.get()
+        for thread in os.listdir("/proc/self/task"):  # every thread started so far; later ones inherit it
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(thread), {cpu})
     _worker.update(paths=paths, reg=reg, secret=secret, divisions=DivisionCache(paths, reg), households=HouseholdCache(paths))
 
 
@@ -734,28 +740,22 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _one_cpu_each(workers: int):
-    """While the workers start, ``start_on(n)`` keeps this thread on the n-th CPU it may use, so that
-    worker n (and every thread it starts) runs there; afterwards every thread of this process may
-    use all of them again. Only when each worker can have a CPU of its own (Linux).
+def _cpus_to_pin(workers: int) -> list[int]:
+    """The CPUs the workers take, one each (``_worker_start``), when each can have one of its own
+    (Linux); none otherwise, or with ``CIVSTAT_PIN_WORKERS=0`` (a machine shared with other heavy
+    work, where a pinned worker could not move off a busy CPU).
 
     Measured on a province month (2 workers, 2 CPUs, alternated runs): 35.4-36.5 s against
     37.8-40.6 s, 2-3 CPU s less. A worker hands each Polars operation to its Polars thread and
     waits for it (some 800,000 context switches in that run, 20,000 a second): on one CPU the
     hand-over is a switch between two threads, across two CPUs a wake-up of the other CPU, which
-    costs more (most of all in a VM)."""
+    costs more (most of all in a VM). Each worker pins itself: this process's threads are never
+    pinned (pinning the thread that starts the pool, then setting it free again, raced with the
+    threads the pool starts meanwhile)."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
-    if not 1 < workers <= len(cpus):
-        yield lambda n: None
-        return
-    try:
-        yield lambda n: os.sched_setaffinity(0, {cpus[n]})
-    finally:
-        for thread in threading.enumerate():  # the pool's threads, started from this one meanwhile
-            if thread.native_id is not None:
-                with contextlib.suppress(OSError):
-                    os.sched_setaffinity(thread.native_id, cpus)
+    if not 1 < workers <= len(cpus) or os.environ.get("CIVSTAT_PIN_WORKERS", "1") == "0":
+        return []
+    return cpus[:workers]
 
 
 @contextlib.contextmanager
@@ -770,12 +770,15 @@ def worker_pool(workers: int, paths: Paths, reg: Registry, secret: bytes):
     env = _worker_env()
     before = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
+    cpus = None
+    if pinned := _cpus_to_pin(workers):
+        cpus = context.SimpleQueue()
+        for cpu in pinned:
+            cpus.put(cpu)
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret)) as pool:
-            with _one_cpu_each(workers) as start_on:
-                for n in range(workers):
-                    start_on(n)
-                    pool.submit(int)  # starts a worker, from this thread: it takes this thread's CPUs
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(paths, reg, secret, cpus)) as pool:
+            for _ in range(workers):
+                pool.submit(int)  # starts a worker
             yield pool
     finally:
         for name, value in before.items():

@@ -135,21 +135,32 @@ def dbt_executable() -> str:
 
 def ensure_manifest() -> Path:
     """dbt's manifest.json in dbt_project/target, parsed afresh when a model, macro or YAML file is
-    newer than it (Dagster's asset graph and the publication read it)."""
+    newer than it (Dagster's asset graph and the publication read it). One process parses at a
+    time (an ``flock`` on target/.parse.lock): another that finds it stale too waits, then finds it
+    fresh, instead of writing the same files at once (a CLI run beside Dagster, parallel tests)."""
+    import fcntl
+
+    MANIFEST.parent.mkdir(exist_ok=True)
+    with open(MANIFEST.parent / ".parse.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if _manifest_stale():
+            env = {
+                **os.environ,
+                "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
+                "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
+                "DO_NOT_TRACK": "1",
+            }
+            parsed = subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, capture_output=True, text=True)
+            if parsed.returncode:  # a broken model or YAML file: dbt's own words (about the project, never about rows)
+                said = [line for line in parsed.stdout.splitlines() if line.strip()][-4:]
+                raise BuildError("dbt could not parse the project: " + " | ".join(said))
+    return MANIFEST
+
+
+def _manifest_stale() -> bool:
     inputs = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT / d).rglob("*") if p.is_file()]
     inputs.append(DBT_PROJECT / "dbt_project.yml")
-    if not MANIFEST.exists() or max(p.stat().st_mtime for p in inputs) > MANIFEST.stat().st_mtime:
-        env = {
-            **os.environ,
-            "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
-            "CIVSTAT_CLEAN_DIR": os.environ.get("CIVSTAT_CLEAN_DIR", "/tmp/civstat-parse-clean"),
-            "DO_NOT_TRACK": "1",
-        }
-        parsed = subprocess.run([dbt_executable(), *dbt_args("parse")], env=env, cwd=DBT_PROJECT, capture_output=True, text=True)
-        if parsed.returncode:  # a broken model or YAML file: dbt's own words (about the project, never about rows)
-            said = [line for line in parsed.stdout.splitlines() if line.strip()][-4:]
-            raise BuildError("dbt could not parse the project: " + " | ".join(said))
-    return MANIFEST
+    return not MANIFEST.exists() or max(p.stat().st_mtime for p in inputs) > MANIFEST.stat().st_mtime
 
 
 def dbt_resource() -> DbtCliResource:
