@@ -490,7 +490,7 @@ def _import_lists(args: argparse.Namespace, paths: Paths) -> int:
     warning; a row whose 预警编号 names no published warning is reported (file, row, reason)."""
     import polars as pl
 
-    from civstat.ingest import FAILED, REJECTED, file_id, ingest
+    from civstat.ingest import FAILED, REJECTED, ingest, period_of, quarantine_file
     from civstat.periods import PeriodError
     from civstat.reports.caseworker import place_returned_lists
 
@@ -511,7 +511,7 @@ def _import_lists(args: argparse.Namespace, paths: Paths) -> int:
             f"{outcome.source_file}: {outcome.rows_in} rows, {outcome.rows_clean} taken, {outcome.rows_quarantined} not taken",
             highlight=False,
         )
-        quarantine = paths.quarantine / f"period={outcome.source_file.split('/')[0]}" / f"{file_id(outcome.source_file)}.parquet"
+        quarantine = quarantine_file(paths, period_of(paths.raw / outcome.source_file, paths.raw), outcome.source_file)
         if outcome.rows_quarantined and quarantine.exists():
             rows = pl.read_parquet(quarantine).filter(~pl.col("reason_code").is_in(["blank_row", "footer_row"])).sort("source_row")
             for r in rows.iter_rows(named=True):

@@ -149,6 +149,16 @@ def file_id(source_file: str) -> str:
     return hashlib.sha256(source_file.encode("utf-8")).hexdigest()[:16]
 
 
+def clean_file(paths: Paths, roster: str, period: Period, source_file: str) -> Path:
+    """Where a raw file's clean rows are written: a Parquet file of its own in its roster's table."""
+    return paths.clean_table(roster) / f"period={period}" / f"{file_id(source_file)}.parquet"
+
+
+def quarantine_file(paths: Paths, period: Period, source_file: str) -> Path:
+    """Where a raw file's quarantine rows are written (the clean file's name, under data/clean/_quarantine)."""
+    return paths.quarantine / f"period={period}" / f"{file_id(source_file)}.parquet"
+
+
 def content_hash(source: Path | bytes) -> str:
     """The SHA-256 of a file (read as a stream) or of its bytes, read already."""
     if isinstance(source, bytes):
@@ -492,9 +502,7 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
     roster, programme = match.roster, prepared.programme
     if roster.name == "verification":  # a returned caseworker list: its rows must name published warnings
         result = refuse_unknown(result, match, "alert_ref", published_warning_refs(paths, period), UNKNOWN_WARNING)
-    fid = file_id(source_file)
-    clean_target = paths.clean_table(roster.name) / f"period={period}" / f"{fid}.parquet"
-    q_target = paths.quarantine / f"period={period}" / f"{fid}.parquet"
+    clean_target, q_target = clean_file(paths, roster.name, period, source_file), quarantine_file(paths, period, source_file)
     rejected = rejection(result, prepared, reg)
     unknown = "; ".join(f"{u.column}: " + ", ".join(f"{v} ({n})" for v, n in u.values.items()) for u in result.unknown_values or []) or None
     if rejected:
