@@ -99,7 +99,11 @@ def main(argv: list[str]) -> int:
             if subprocess.call([str(BIN / "ruff"), *check, "pipelines", "tests", "benchmarks", "dev.py"], cwd=ROOT):
                 print(f"ruff {' '.join(check)} failed: `python3.11 dev.py {fix}` fixes most of it", flush=True)
                 return 1
-        return subprocess.call([str(BIN / "python"), "-m", "pytest", "-m", "slow or not slow", *rest], cwd=ROOT)
+        # every test (the slow ones too), in a process per CPU (at most 4, pytest-xdist: a process that
+        # runs out of tests takes some of another's), so CI stays within its time; `-n 0`: one process
+        workers = max(1, min(4, os.cpu_count() or 1))
+        parallel = ["-n", str(workers), "--dist", "worksteal"] if workers > 1 else []
+        return subprocess.call([str(BIN / "python"), "-m", "pytest", "-m", "slow or not slow", *parallel, *rest], cwd=ROOT)
     if command == "demo":
         return subprocess.call([str(BIN / "civstat"), "demo", *rest], cwd=ROOT)
     return subprocess.call([str(BIN / command), *rest], cwd=ROOT)
