@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+
+def _no_doctest_look_under_xdist() -> None:
+    """pytest-xdist runs each worker under a bare ``__main__`` (no file, no spec), which pyspark's
+    Spark Connect module (imported by Great Expectations) takes for a doctest run: without its own
+    optional packages it then calls ``sys.exit(0)``, ending the worker. ``sys.ps1`` (an interactive
+    session) tells it otherwise; what else reads it here (python-dotenv, hypothesis' ``example``)
+    already takes a bare ``__main__`` for one."""
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        sys.ps1 = getattr(sys, "ps1", ">>> ")
+
+
+_no_doctest_look_under_xdist()
 
 
 @pytest.fixture(scope="session", autouse=True)
