@@ -107,6 +107,19 @@ def test_every_broken_file_fails_alone_with_a_reason_and_the_good_ones_are_inges
         assert "测试" not in text
 
 
+def test_the_repositorys_own_files_in_data_raw_are_neither_read_nor_reported(tmp_path):
+    """data/raw as the repository has it (its README and the placeholder that keeps the folder):
+    nothing to read and nothing to warn about; a hidden file in a month's folder is still reported."""
+    from civstat.ingest import discover
+
+    (tmp_path / "raw" / "2025-03").mkdir(parents=True)
+    for name in ("README.md", ".gitkeep", "2025-03/.gitkeep"):
+        (tmp_path / "raw" / name).write_text("")
+    ignored: list[tuple[str, str]] = []
+    assert discover(Paths.from_env(tmp_path), ignored=ignored) == []
+    assert [name for name, _ in ignored] == ["2025-03/.gitkeep"]
+
+
 def test_dates_beyond_the_period_or_before_1890_are_quarantined_with_their_reason(hostile):
     root, _ = hostile
     ingest(Paths.from_env(root), workers=1)

@@ -57,8 +57,9 @@ from civstat.settings import Paths, config_path, pseudonym_secret
 log = logging.getLogger("civstat.ingest")
 
 RAW_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".csv", ".tsv", ".txt", ".htm", ".html"}
-#: Files in data/raw that are not rosters and are not reported (documentation, the generator's oracle).
-NOT_ROSTERS = ("README.md", "README.txt", "_manifest")
+#: Files in data/raw that are not rosters and are not reported (documentation, the generator's oracle,
+#: the placeholder that keeps the empty folder in the repository).
+NOT_ROSTERS = ("README.md", "README.txt", "_manifest", ".gitkeep")
 
 
 class IngestError(Exception):
