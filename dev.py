@@ -101,7 +101,8 @@ def main(argv: list[str]) -> int:
                 return 1
         # every test (the slow ones too), in a process per CPU (at most 4, pytest-xdist: a process that
         # runs out of tests takes some of another's), so CI stays within its time; `-n 0`: one process
-        workers = max(1, min(4, os.cpu_count() or 1))
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # a container's share
+        workers = max(1, min(4, cpus))
         parallel = ["-n", str(workers), "--dist", "worksteal"] if workers > 1 else []
         return subprocess.call([str(BIN / "python"), "-m", "pytest", "-m", "slow or not slow", *parallel, *rest], cwd=ROOT)
     if command == "demo":
