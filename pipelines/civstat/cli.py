@@ -706,8 +706,6 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")  # Dagster's notice about backfill_policy
-    # pyspark (the optional Spark target), imported by Great Expectations, about pandas 3: not the user's concern
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own loggers' levels (Dagster, GX) stay quiet too

@@ -140,10 +140,12 @@ def ensure_manifest() -> Path:
     fresh, instead of writing the same files at once (a CLI run beside Dagster, parallel tests)."""
     import fcntl
 
+    if not _manifest_stale():
+        return MANIFEST  # the usual case: no lock to take
     MANIFEST.parent.mkdir(exist_ok=True)
     with open(MANIFEST.parent / ".parse.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        if _manifest_stale():
+        if _manifest_stale():  # still: no other process parsed it while this one waited
             env = {
                 **os.environ,
                 "CIVSTAT_DUCKDB_PATH": os.environ.get("CIVSTAT_DUCKDB_PATH", "/tmp/civstat-parse.duckdb"),
