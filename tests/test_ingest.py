@@ -573,6 +573,11 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
         assert len({p.pid for p in multiprocessing.active_children()} - children) == 2
         seen = {name: pool.submit(os.getenv, name).result() for name in worker_env}
         on = worker_cpus(pool, pinned=True)
+        pool.submit(pl.DataFrame, {"a": list(range(100_000))}).result()  # Polars' allocator at work in each
+        pool.submit(pl.DataFrame, {"a": list(range(100_000))}).result()
+        threads = {
+            Path(f"/proc/{pid}/task/{t}/comm").read_text().strip() for pid in pool._processes for t in os.listdir(f"/proc/{pid}/task")
+        }
         parent = {tuple(sorted(os.sched_getaffinity(t.native_id))) for t in threading.enumerate()}
     # each worker (every thread of it) on a CPU of its own when there are enough; this process's threads on all of them
     cpus = sorted(os.sched_getaffinity(0))
@@ -581,6 +586,7 @@ def test_workers_start_with_one_polars_thread_and_allocators_that_keep_their_mem
     assert seen["POLARS_MAX_THREADS"] == "3"
     assert [seen[name] for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")] == [str(32 << 20), str(4 << 30)]
     assert seen["_RJEM_MALLOC_CONF"].endswith("," + worker_env["_RJEM_MALLOC_CONF"])  # after Polars' decay: it wins
+    assert "jemalloc_bg_thd" not in threads  # nothing to purge: no background thread (it is there by default)
     assert {name: os.getenv(name) for name in worker_env} == before
 
     monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module.POLARS_JEMALLOC + ",dirty_decay_ms:100")  # someone's own

@@ -44,11 +44,20 @@ def is_row_number_header(label: str | None) -> bool:
     return normalise_header(label) in {normalise_header(h) for h in ROW_NUMBER_HEADERS}
 
 
+_ALIAS_INDEXES: dict[int, tuple[Roster, dict[str, Field]]] = {}
+
+
 def alias_index(roster: Roster) -> dict[str, Field]:
+    """Every header a field of ``roster`` may have (normalised) -> the field; built once per roster
+    object (every file is matched against it: 0.15 ms a file otherwise). Do not change the result."""
+    cached = _ALIAS_INDEXES.get(id(roster))
+    if cached is not None and cached[0] is roster:
+        return cached[1]
     index: dict[str, Field] = {}
     for f in roster.fields:
         for alias in (*f.aliases, f.zh, *f.weak_aliases):
             index.setdefault(normalise_header(alias), f)
+    _ALIAS_INDEXES[id(roster)] = (roster, index)  # the roster is kept, so its id is not reused
     return index
 
 

@@ -229,14 +229,19 @@ def _numbers_as_excel_shows_them(cells: pl.DataFrame, numbers: dict[int, pl.Seri
     typed as text is kept as it is, even when its digits could be a number's: which cells are
     numbers, the reader says (``numbers``: per column index, a Series non-null where the cell is a number).
     """
-    return cells.with_columns(
-        pl.when(number.is_not_null() & pl.col(cells.columns[i]).str.contains(LONG_NUMBER))
-        .then(_excel_display(pl.col(cells.columns[i])))
-        .otherwise(pl.col(cells.columns[i]))
-        .alias(cells.columns[i])
-        for i, number in numbers.items()
-        if number.is_not_null().any()  # most ID columns hold text only: nothing to change
-    )
+    changed = []
+    for i, number in numbers.items():
+        rows = number.is_not_null().arg_true()
+        if not len(rows):
+            continue  # most ID columns hold text only: nothing to change
+        column = cells.get_column(cells.columns[i])
+        shown = (
+            column.gather(rows)
+            .to_frame("c")
+            .select(pl.when(pl.col("c").str.contains(LONG_NUMBER)).then(_excel_display(pl.col("c"))).otherwise(pl.col("c")))
+        )
+        changed.append(column.clone().scatter(rows, shown.to_series()))  # not in place; only the number cells (a few) are looked at
+    return cells.with_columns(changed) if changed else cells
 
 
 # The value of a cell in an .xlsx sheet's XML that may be a number of 15 digits or more: digits
