@@ -117,3 +117,36 @@ def test_a_weak_header_yields_to_the_column_that_surely_means_the_field():
     alone = find_header(grid([["姓名", "身份证号", "补贴标准（元/月）"], ["甲", "1", "100"]]), [registry()["longevity"]])
     check_mapping(alone, "f.xlsx", "config/civstat.yaml")
     assert [f.name for c, f in alone.columns.items() if alone.labels[c] == "补贴标准（元/月）"] == ["amount"]
+
+
+def test_a_two_row_header_is_joined_as_before_where_a_parent_cannot_begin_a_header():
+    """``_combine`` looks parent+child up only where the parent can begin a known header. Checked
+    against looking every pair up, on every known header cut at every place (the parent written
+    with blanks, full-width letters, a unit or an asterisk as staff write them), under data cells,
+    and with a combining mark that NFKC composes with the parent's last character."""
+    from civstat.cleaning import headers
+
+    def combine_every_pair(parent, child, index):  # the lookups before the guard
+        filled = headers._forward_fill(parent)
+        out = []
+        for own_parent, spread_parent, sub in zip(parent, filled, child, strict=True):
+            candidates = [sub, (spread_parent or "") + (sub or ""), own_parent if not sub else None]
+            out.append(next((c for c in candidates if c and headers.normalise_header(c) in index), sub or own_parent))
+        return out
+
+    checked = 0
+    for roster in registry().rosters.values():
+        index = headers.alias_index(roster)
+        for key in index:
+            for cut in range(len(key) + 1):
+                for parent in (key[:cut], f" {key[:cut]} ", key[:cut] + "（人）", key[:cut] + "*", key[:cut].upper()):
+                    parent_row = [parent, "430621198001011234", None, "低保"]
+                    child_row = [key[cut:] or None, "张三", key[cut:], None]
+                    assert headers._combine(parent_row, child_row, index) == combine_every_pair(parent_row, child_row, index)
+                    checked += 1
+    assert checked > 5000
+    index = headers.alias_index(registry().rosters["family"])
+    # "e" + U+0301 is one character under NFKC: a parent ending in "e" may begin a header whose next character is "é"
+    composed = {"户主é姓名": next(iter(index.values()))}
+    for parent, child in (("户主e", "\u0301姓名"), ("户主", "é姓名"), ("户", "主é姓名")):
+        assert headers._combine([parent], [child], composed) == combine_every_pair([parent], [child], composed) == [parent + child]

@@ -228,36 +228,50 @@ class RosterPart:
         return (m.roster.name, tuple(sorted(mapped)), from_name)
 
 
-def _part_frame(part: RosterPart, i: int) -> pl.DataFrame:
+def _part_frame(part: RosterPart, i: int) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """A part's data rows with its columns named by field (``raw:<field>``; ``raw:#<k>`` for the row
-    numbers, ``raw:?<k>`` for the unmapped), its row numbers (``_row``), its number (``_file``), and
-    read in the file's column order: whether the row is blank (``_blank``) and its first non-empty
-    cell, trimmed (``_first``, where a footer says 合计): a cell of blanks is empty; a row-number cell
-    alone (序号 pre-filled down an empty template) does not make a row; a footer written in the 序号
-    column (合计, 数据来源：…) does."""
+    numbers, ``raw:?<k>`` for the unmapped), its row numbers (``_row``) and its number (``_file``);
+    and its columns' new names in the file's order (``_with_first``)."""
     m = part.match
     table = part.grid.cells.slice(m.data_start)
     start = part.grid.first_row + m.data_start
     names = {c: f"raw:{f.name}" for c, f in m.columns.items()} | {c: f"raw:#{k}" for k, c in enumerate(m.row_number_columns)}
     names |= {c: f"raw:?{k}" for k, c in enumerate(c for c in table.columns if c not in names)}
-
-    def content(c: str, trim: bool) -> pl.Expr:  # c: the column's new name
-        cell = pl.col(c).str.strip_chars().replace("", None) if trim else pl.col(c)
-        return pl.when(~cell.str.contains(r"^\s*\d+(\.0+)?\s*$")).then(cell) if c.startswith("raw:#") else cell
-
-    in_order = [names[c] for c in table.columns]
     frame = table.select(
         *[pl.col(c).alias(names[c]) for c in table.columns],
         _row=pl.int_range(start, start + pl.len(), dtype=pl.Int64),
         _file=pl.lit(i, dtype=pl.Int32),
     )
+    return frame, tuple(names[c] for c in table.columns)
+
+
+def _with_first(cells: pl.DataFrame, orders: list[tuple[str, ...]]) -> pl.DataFrame:
+    """The parts' rows (``cells``, part ``i``'s columns in the order ``orders[i]``), with, read in
+    each file's column order: whether the row is blank (``_blank``) and its first non-empty cell,
+    trimmed (``_first``, where a footer says 合计): a cell of blanks is empty; a row-number cell alone
+    (序号 pre-filled down an empty template) does not make a row; a footer written in the 序号 column
+    (合计, 数据来源：…) does. Computed for all the parts at once (per column order: most batches have one)."""
+    by_order: dict[tuple[str, ...], list[int]] = {}
+    for i, order in enumerate(orders):
+        by_order.setdefault(order, []).append(i)
+
+    def content(c: str, trim: bool) -> pl.Expr:  # c: the column's new name
+        cell = pl.col(c).str.strip_chars().replace("", None) if trim else pl.col(c)
+        return pl.when(~cell.str.contains(r"^\s*\d+(\.0+)?\s*$")).then(cell) if c.startswith("raw:#") else cell
+
+    def first(trim: bool) -> pl.Expr:
+        """The first cell with content in each part's own column order."""
+        (order, *others) = by_order
+        found = pl.coalesce(content(c, trim) for c in order)
+        for other in others:  # parts whose columns stand in another order
+            found = pl.when(pl.col("_file").is_in(by_order[other])).then(pl.coalesce(content(c, trim) for c in other)).otherwise(found)
+        return found
+
     # the first cell that is not empty (no cell is trimmed for it: most are not blank) ...
-    frame = frame.with_columns(_first=pl.coalesce(content(c, False) for c in in_order).str.strip_chars())
-    if (frame["_first"] == "").any():  # ... and where that cell is only blanks, the first with content
-        frame = frame.with_columns(
-            _first=pl.when(pl.col("_first") == "").then(pl.coalesce(content(c, True) for c in in_order)).otherwise("_first")
-        )
-    return frame.with_columns(_blank=pl.col("_first").is_null())  # no cell with content
+    cells = cells.with_columns(_first=first(False).str.strip_chars())
+    if (cells["_first"] == "").any():  # ... and where that cell is only blanks, the first with content
+        cells = cells.with_columns(_first=pl.when(pl.col("_first") == "").then(first(True)).otherwise("_first"))
+    return cells.with_columns(_blank=pl.col("_first").is_null())  # no cell with content
 
 
 def _first_equal_row(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
@@ -290,8 +304,8 @@ def clean_tables(
     roster = parts[0].match.roster
     # each part's columns named by their field (raw:<field>), so that parts whose columns stand in
     # another order, or who have other unmapped columns, are one table
-    frames = [_part_frame(part, i) for i, part in enumerate(parts)]
-    cells = pl.concat(frames, how="diagonal", rechunk=True) if len(frames) > 1 else frames[0]
+    frames, orders = zip(*(_part_frame(part, i) for i, part in enumerate(parts)), strict=True)
+    cells = _with_first(pl.concat(frames, how="diagonal", rechunk=True) if len(frames) > 1 else frames[0], list(orders))
     rows_in = [f.height for f in frames]
     mapped = {f"raw:{f.name}": f for f in parts[0].match.columns.values()}
     by_field = {f.name: col for col, f in mapped.items()}

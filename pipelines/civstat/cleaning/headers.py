@@ -80,10 +80,6 @@ class HeaderMatch:
         return self.header_rows[-1] + 1
 
 
-def _row_labels(grid: pl.DataFrame, row: int) -> list[str | None]:
-    return list(grid.row(row)) if row < grid.height else [None] * grid.width
-
-
 def _forward_fill(labels: list[str | None]) -> list[str | None]:
     out, last = [], None
     for label in labels:
@@ -92,13 +88,38 @@ def _forward_fill(labels: list[str | None]) -> list[str | None]:
     return out
 
 
+_PREFIXES: dict[int, tuple[dict[str, Field], frozenset[str]]] = {}
+
+
+def _starts(index: dict[str, Field]) -> frozenset[str]:
+    """Every beginning of a header in ``index`` (the empty one too); kept per index (``alias_index``'s)."""
+    cached = _PREFIXES.get(id(index))
+    if cached is None or cached[0] is not index:
+        cached = _PREFIXES[id(index)] = (index, frozenset(key[:n] for key in index for n in range(len(key) + 1)))
+    return cached[1]
+
+
+def _may_begin_header(parent: str, starts: frozenset[str]) -> bool:
+    """Whether a header made of ``parent`` and more text can be in the index: ``parent`` normalised
+    begins one, but for its last character and the marks after it (NFKC may compose those with what
+    follows; nothing before them changes)."""
+    text = normalise_header(parent)
+    end = len(text)
+    while end and unicodedata.combining(text[end - 1]):
+        end -= 1
+    return text[: max(end - 1, 0)] in starts
+
+
 def _combine(parent: list[str | None], child: list[str | None], index: dict[str, Field]) -> list[str | None]:
     """One label per column from a two-row header: the sub-field when it is known, else
-    parent+child, else the parent over an empty child."""
+    parent+child, else the parent over an empty child. parent+child is looked up only where the
+    parent can begin a header (a data row's cells cannot: most rows looked at are data)."""
     filled = _forward_fill(parent)
+    starts = _starts(index)
     out: list[str | None] = []
     for own_parent, spread_parent, sub in zip(parent, filled, child, strict=True):
-        candidates = [sub, (spread_parent or "") + (sub or ""), own_parent if not sub else None]
+        joined = (spread_parent or "") + (sub or "") if not spread_parent or _may_begin_header(spread_parent, starts) else None
+        candidates = [sub, joined, own_parent if not sub else None]
         out.append(next((c for c in candidates if c and normalise_header(c) in index), sub or own_parent))
     return out
 
@@ -123,6 +144,7 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
     best: tuple[tuple[int, int, int], HeaderMatch] | None = None
     columns = grid.columns
     scan = min(SCAN_ROWS, grid.height)
+    head = [list(row) for row in grid.head(scan + 1).rows()]  # the rows looked at, and the one below the last
     for roster in candidates:
         index = alias_index(roster)
         quiet, complete_here = 0, False  # rows since the last that mapped two fields or more; a complete header of this roster
@@ -130,10 +152,10 @@ def find_header(grid: pl.DataFrame, candidates: list[Roster]) -> HeaderMatch:
             if quiet >= QUIET_ROWS and complete_here:
                 break  # the rows below the header are data
             quiet += 1
-            own = _row_labels(grid, row)
+            own = head[row]
             options = [([row], own)]
             if row + 1 < grid.height:
-                options.append(([row, row + 1], _combine(own, _row_labels(grid, row + 1), index)))
+                options.append(([row, row + 1], _combine(own, head[row + 1], index)))
             for rows, labels in options:
                 mapped = _map(labels, index, columns)
                 if len({f.name for f in mapped.values()}) < 2:
