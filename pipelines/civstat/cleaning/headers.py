@@ -22,9 +22,10 @@ SCAN_ROWS = 30
 QUIET_ROWS = 5
 
 
-# A unit written after a header: 床位数（张）== 床位数, 保障人口（人）== 保障人口. Money units are kept:
-# （元） is part of many aliases and （万元） would change the value.
-UNIT_SUFFIX = r"\((人|张|户|个|所|家|人次|岁|周岁)\)$"
+# A unit written after a header: 床位数（张）== 床位数, 保障人口（人）== 保障人口, 月发放金额（元）==
+# 月发放金额 (whether an alias has its （元） or not). Other money units are kept: （万元） would change
+# the value, and （元/年） says a year's amount.
+UNIT_SUFFIX = r"\((人|张|户|个|所|家|人次|岁|周岁|元)\)$"
 # Columns that only number the rows: recognised, never mapped, never offered as a mapping.
 ROW_NUMBER_HEADERS = {"序号", "编号", "行号", "序", "顺序号", "No", "No.", "NO", "NO.", "no", "#", "排序"}
 
