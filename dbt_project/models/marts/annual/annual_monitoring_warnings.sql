@@ -5,7 +5,7 @@
 with years as ({{ annual_years() }}),
 
 lifecycle as (
-    select l.*, y.year, y.year_end, d.province_code, d.prefecture_code, d.county_code, d.township_code,
+    select l.*, y.year, y.year_end,
         cast({{ dbt.dateadd('day', var('verify_within_days'), 'last_day(l.first_raised)') }} as date) as deadline
     from {{ ref('monitoring_alert_lifecycle') }} as l
     inner join years as y on y.year = extract(year from l.period)
@@ -13,7 +13,8 @@ lifecycle as (
 ),
 
 per_warning as (
-    select alert_key, year, province_code, prefecture_code, county_code, township_code,
+    select alert_key, year,
+        max_by(division_code, period) as division_code,  -- where it stood last in the year: counted once (DuckDB and Spark)
         bool_or(status <> 'resolved') as raised,
         bool_or(status in ('verified', 'escalated', 'dismissed')) as checked,
         bool_or(status in ('verified', 'escalated')) as confirmed,
@@ -25,11 +26,10 @@ per_warning as (
     group by all
 ),
 
-rolled as (  -- each warning counted in its township, county, prefecture and province
-    {%- for level in ['province', 'prefecture', 'county', 'township'] %}
-    {% if not loop.first %}union all {% endif -%}
-    select {{ level }}_code as division_code, year, raised, checked, confirmed, dismissed, escalated, overdue, on_time from per_warning
-    {%- endfor %}
+rolled as (  -- each warning counted in its own division (a village's too) and every division above it
+    select a.ancestor_code as division_code, w.year, w.raised, w.checked, w.confirmed, w.dismissed, w.escalated, w.overdue, w.on_time
+    from per_warning as w
+    inner join {{ ref('int_division_ancestors') }} as a on a.division_code = w.division_code
 ),
 
 figures as (
@@ -38,7 +38,6 @@ figures as (
         count_if(dismissed) as dismissed, count_if(escalated) as escalated, count_if(overdue) as overdue,
         count_if(on_time) as on_time
     from rolled
-    where division_code is not null
     group by all
 ),
 
