@@ -15,11 +15,23 @@ _NUMERALS = str.maketrans(
 )
 
 
+#: Characters that negate what follows: a guess never crosses them (无此情况 is not 情况属实, 无劳动能力
+#: is not 有劳动能力, however many characters they share).
+_NEGATIONS = frozenset("不无否非没未")
+
+
+def _negated(text: str) -> bool:
+    return not _NEGATIONS.isdisjoint(text)
+
+
 def guess_code(f: Field, value: str) -> str | None:
-    """The code whose known spellings look most like ``value`` (None when nothing is close)."""
+    """The code whose known spellings look most like ``value`` (None when nothing is close); a
+    spelling that negates where ``value`` does not, or the other way round, is never the guess."""
     key = value_key(value).translate(_NUMERALS)
     best, best_code = 0.0, None
     for spelling, code in f.value_lookup().items():
+        if _negated(spelling) != _negated(key):
+            continue
         score = SequenceMatcher(None, key, spelling.translate(_NUMERALS)).ratio()
         if score > best:
             best, best_code = score, code
