@@ -94,6 +94,38 @@ def test_a_workbook_with_two_filled_sheets_is_refused_not_half_read(tmp_path):
         read_grid(path)
 
 
+def test_a_hidden_sheet_is_not_a_roster(tmp_path):
+    """A template's drop-down lists or a system's code table on a hidden sheet: the visible sheet is read."""
+    import xlsxwriter
+
+    path = tmp_path / "f.xlsx"
+    book = xlsxwriter.Workbook(path)
+    book.add_worksheet("花名册").write_row(0, 0, FAMILY_HEADER)
+    codes = book.add_worksheet("字典")
+    codes.write_column(0, 0, ["在保", "停保"])
+    codes.hide()
+    book.close()
+    assert read_grid(path).cells.row(0)[: len(FAMILY_HEADER)] == tuple(FAMILY_HEADER)
+
+
+def test_a_sheet_of_notes_beside_the_roster_is_not_read_but_two_tables_are_refused(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "f.xlsx"
+    book = xlsxwriter.Workbook(path)
+    book.add_worksheet("填表说明").write_column(0, 0, ["填表说明", "1. 身份证号填18位", "2. 金额单位为元"])
+    book.add_worksheet("花名册").write_row(0, 0, FAMILY_HEADER)
+    book.close()
+    assert read_grid(path).cells.row(0)[: len(FAMILY_HEADER)] == tuple(FAMILY_HEADER)
+    book = xlsxwriter.Workbook(path)
+    book.add_worksheet("填表说明").write_column(0, 0, ["填表说明", "1. 身份证号填18位"])
+    book.add_worksheet("城关镇").write_row(0, 0, FAMILY_HEADER)
+    book.add_worksheet("石门镇").write_row(0, 0, FAMILY_HEADER)
+    book.close()
+    with pytest.raises(UnreadableFile, match="3 sheets with data"):
+        read_grid(path)
+
+
 def test_cells_are_never_typed(tmp_path):
     path = write_csv(tmp_path / "f.csv", [FAMILY_HEADER, ["a", "012345", "1", "1", "1", "x", "y", "z", "20250305", "在保"]])
     grid = read_grid(path)

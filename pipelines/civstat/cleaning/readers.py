@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from isal import isal_zlib
+
+log = logging.getLogger(__name__)
 
 XLSX, XLS, HTML, CSV = "xlsx", "xls", "html", "csv"
 
@@ -331,10 +334,18 @@ def xlsx_number_cells(path: Path | bytes, index: int) -> set[tuple[int, int]] | 
     return found
 
 
+def _filled_columns(sheet) -> int:
+    """How many columns of a loaded sheet hold a value."""
+    frame = sheet.to_polars()
+    return sum(1 for c in frame.columns if frame[c].drop_nulls().str.strip_chars().ne("").any())
+
+
 def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
     """A workbook's one sheet with data (.xlsx, .xlsm or legacy .xls), read once as text (from
     ``content``, the file's bytes, when given). The grid starts at the sheet's first non-empty row,
-    and ``first_row`` says which row of the sheet that is."""
+    and ``first_row`` says which row of the sheet that is. A hidden sheet (the lists behind a
+    template's drop-downs, a system's code table) is not a roster: it is read only when no visible
+    sheet holds data; nor is a sheet of notes (填表说明: text in one column) beside one table."""
     import fastexcel
 
     source = path if content is None else content
@@ -348,6 +359,21 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
                 with_data.append((name, sheet, index))
     except Exception as exc:  # fastexcel's own error types; their text may quote cells: not passed on
         raise UnreadableFile(f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it") from None
+    shown = [s for s in with_data if s[1].visible == "visible"]
+    if shown and len(shown) < len(with_data):
+        hidden = ", ".join(n for n, sheet, _ in with_data if sheet.visible != "visible")
+        log.warning(
+            "%s: hidden sheets not read (taken for drop-down lists or code tables; if one holds roster rows, save it as a file of its own): %s",
+            path.name,
+            hidden,
+        )
+        with_data = shown
+    if len(with_data) > 1:  # a 填表说明 sheet beside the roster: text in one column is notes, not a table
+        tables = [s for s in with_data if _filled_columns(s[1]) > 1]
+        if len(tables) == 1:
+            notes = ", ".join(n for n, _, _ in with_data if n != tables[0][0])
+            log.info("%s: sheets of notes in one column not read (not a roster): %s", path.name, notes)
+            with_data = tables
     if not with_data:
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
     if len(with_data) > 1:
