@@ -36,6 +36,18 @@ def test_adding_a_registry_field_without_regenerating_is_drift():
     assert sources.SOURCES_FILE in sources.drift(changed)
 
 
+def test_the_dbt_version_civstat_reads_is_the_one_its_dbt_executable_reports():
+    """civstat reads dbt's version from the package metadata instead of a `dbt --version` process
+    on every run: it must be what that process says."""
+    from dagster_dbt import DbtCliResource
+
+    from civstat.warehouse.build import dbt_resource
+
+    ours = dbt_resource()
+    asked = DbtCliResource(project_dir=ours.project_dir, profiles_dir=ours.profiles_dir, dbt_executable=ours.dbt_executable)
+    assert ours._cli_version == asked._cli_version
+
+
 # ---------------------------------------------------------------- the marts equal the truth
 
 

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from civstat.ingest import REFS_UNCHECKED, ingest, read_ledger
+from civstat.ingest import ingest, read_ledger
 from civstat.reports.caseworker import COLUMNS, HEADER_ROW, caseworker_lists
 from civstat.settings import Paths
 from civstat.warehouse.build import build_and_publish
@@ -160,7 +160,7 @@ def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
     ingest_and_build(again)
     source = f"{MONTHS[1]}/核查反馈/{returned.name}"
     row = read_ledger(Paths.from_env(again)).filter(pl.col("source_file") == source).row(0, named=True)
-    assert (row["rows_clean"], row["rows_quarantined"]) == (len(rows), 0) and row["config_sha256"].endswith(REFS_UNCHECKED)
+    assert (row["rows_clean"], row["rows_quarantined"]) == (len(rows), 0) and row["refs_checked"] is False
     with duckdb.connect(str(Paths.from_env(again).published_warehouse), read_only=True) as con:
         rebuilt = dict(
             con.execute(
@@ -171,7 +171,9 @@ def test_a_returned_list_feeds_the_next_month(tmp_path: Path) -> None:
     assert rebuilt == states
     assert not ingest(Paths.from_env(again)).failed
     row = read_ledger(Paths.from_env(again)).filter(pl.col("source_file") == source).row(0, named=True)
-    assert (row["rows_clean"], row["rows_quarantined"]) == (len(rows) - 1, 1) and not row["config_sha256"].endswith(REFS_UNCHECKED)
+    assert (row["rows_clean"], row["rows_quarantined"]) == (len(rows) - 1, 1) and row["refs_checked"] is True
+    # checked once: the run after does not clean it again
+    assert [o.status for o in ingest(Paths.from_env(again)).outcomes if o.source_file == source] == ["skipped"]
 
 
 def test_a_returned_workbook_with_the_escalated_sheet_is_placed_as_one_file_per_sheet(tmp_path: Path) -> None:

@@ -325,12 +325,6 @@ def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None 
     return Prepared(source_file, period, grid, match, programme, urban_rural, ur_source, title)
 
 
-#: The ledger's configuration mark of a returned list cleaned before any publication held its month:
-#: its warning references could not be checked, so its rows were kept, and it is cleaned again on
-#: each run (its configuration differs) until a publication holds the month and they can be.
-REFS_UNCHECKED = "+warnings-unpublished"
-
-
 def published_warning_refs(paths: Paths, period: Period) -> pl.Series | None:
     """The references of the warnings published for the period and before (what a returned list
     may name); None when no publication holds the period yet (a first run from data/raw, where the
@@ -512,11 +506,11 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
     prepared = ready.prepared
     source_file, period, grid, match = prepared.source_file, prepared.period, prepared.grid, prepared.match
     roster, programme = match.roster, prepared.programme
-    config_sha256 = reg.config_sha256
+    refs_checked = None
     if roster.name == "verification":  # a returned caseworker list: its rows must name published warnings
         known = published_warning_refs(paths, period)
+        refs_checked = known is not None
         if known is None:
-            config_sha256 += REFS_UNCHECKED
             log.warning("%s: no publication holds %s yet: its warning references are checked on the next run", source_file, period)
         else:
             result = refuse_unknown(result, match, "alert_ref", known, UNKNOWN_WARNING)
@@ -566,7 +560,8 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
         error=rejected,
         seconds=round(seconds, 3),
         ingested_at=dt.datetime.now(),
-        config_sha256=config_sha256,
+        config_sha256=reg.config_sha256,
+        refs_checked=refs_checked,
     )
     return FileOutcome(
         source_file,
@@ -855,11 +850,10 @@ def plan_ingest(
         log.warning("%s: not ingested: %s", name, why)
     files = [p.relative_to(paths.raw).as_posix() for p in found]
     ledger = read_ledger(paths)
-    # a file is done when its content was cleaned under the same registry and configuration
-    done = {
-        (r["source_file"], r["content_sha256"])
-        for r in ledger.filter((pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256)).iter_rows(named=True)
-    }
+    # a file is done when its content was cleaned under the same registry and configuration (and,
+    # for a returned list, its warning references were checked)
+    cleaned = (pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256) & pl.col("refs_checked").fill_null(True)
+    done = {(r["source_file"], r["content_sha256"]) for r in ledger.filter(cleaned).iter_rows(named=True)}
     # only a file cleaned before under its name is hashed here, to know whether it changed; the
     # others are cleaned whatever they hold, and the worker that reads one hashes it (a new month's
     # files are all new: the workers start on them at once instead of waiting for a gigabyte's hash)

@@ -46,6 +46,10 @@ LEDGER_SCHEMA = {
     "seconds": pl.Float64,
     "ingested_at": pl.Datetime("us"),
     "config_sha256": pl.String,
+    # a returned caseworker list: whether its 预警编号 were checked against a publication (false when
+    # none held its month yet: its rows were kept, and it is cleaned again on each run until one
+    # does); null for every other roster
+    "refs_checked": pl.Boolean,
 }
 #: Ledger statuses: ok (cleaned), rejected (read, but one column rejected most rows: nothing
 #: published from it), failed (could not be read or mapped; its earlier rows are withdrawn),
