@@ -848,8 +848,10 @@ def plan_ingest(
         found = discover(paths, periods, report.ignored)
     for name, why in report.ignored:
         log.warning("%s: not ingested: %s", name, why)
-    files = [p.relative_to(paths.raw).as_posix() for p in found]
     ledger = read_ledger(paths)
+    if periods is not None:
+        found = [*found, *_unchecked_lists(paths, ledger, found)]
+    files = [p.relative_to(paths.raw).as_posix() for p in found]
     # a file is done when its content was cleaned under the same registry and configuration (and,
     # for a returned list, its warning references were checked)
     cleaned = (pl.col("status") == OK) & (pl.col("config_sha256") == reg.config_sha256) & pl.col("refs_checked").fill_null(True)
@@ -914,6 +916,15 @@ def plan_ingest(
         others=[n for n in todo if n not in first],
         withdrawn=withdrawn,
     )
+
+
+def _unchecked_lists(paths: Paths, ledger: pl.DataFrame, found: list[Path]) -> list[Path]:
+    """Returned lists of other periods whose 预警编号 are not checked yet (no publication held their
+    month when they were cleaned): a run scoped to another month (the next month's run after a
+    rebuild) cleans them again, so that a month published since has its lists checked."""
+    unchecked = ledger.filter((pl.col("status") == OK) & ~pl.col("refs_checked"))  # null (not a list) is not unchecked
+    wanted = [paths.raw / name for name in unchecked["source_file"]]
+    return [path for path in wanted if path not in found and path.is_file()]
 
 
 def _hash_into(digests: dict[str, str | None], found: list[Path], files: list[str], wanted: set[str]) -> None:
