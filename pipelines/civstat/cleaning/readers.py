@@ -334,9 +334,8 @@ def xlsx_number_cells(path: Path | bytes, index: int) -> set[tuple[int, int]] | 
     return found
 
 
-def _filled_columns(sheet) -> int:
-    """How many columns of a loaded sheet hold a value."""
-    frame = sheet.to_polars()
+def _filled_columns(frame: pl.DataFrame) -> int:
+    """How many columns of a sheet hold a value."""
     return sum(1 for c in frame.columns if frame[c].drop_nulls().str.strip_chars().ne("").any())
 
 
@@ -368,8 +367,10 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
             hidden,
         )
         with_data = shown
+    frames: dict[int, pl.DataFrame] = {}  # the sheets converted to read them, by index: converted once
     if len(with_data) > 1:  # a 填表说明 sheet beside the roster: text in one column is notes, not a table
-        tables = [s for s in with_data if _filled_columns(s[1]) > 1]
+        frames = {index: sheet.to_polars() for _, sheet, index in with_data}
+        tables = [s for s in with_data if _filled_columns(frames[s[2]]) > 1]
         if len(tables) == 1:
             notes = ", ".join(n for n, _, _ in with_data if n != tables[0][0])
             log.info("%s: sheets of notes in one column not read (not a roster): %s", path.name, notes)
@@ -382,7 +383,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
             f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
         )
     _, sheet, index = with_data[0]
-    cells = _named(sheet.to_polars())
+    cells = _named(frames[index] if index in frames else sheet.to_polars())
     empty_above = cells.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item() or 0
     cells = cells.slice(empty_above)
     if cells.width > limits.max_columns or cells.height > limits.max_rows:
