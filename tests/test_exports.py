@@ -9,8 +9,11 @@ figures they must produce, worked out independently of civstat's code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,7 +22,7 @@ import pytest
 import yaml
 
 from civstat.cli import main
-from civstat.ingest import read_ledger
+from civstat.ingest import ingest, read_ledger
 from civstat.registry import registry
 from civstat.settings import Paths
 
@@ -31,6 +34,20 @@ def expected(bureau: str) -> dict:
     return yaml.safe_load((EXPORTS / bureau / "expected.yaml").read_text(encoding="utf-8"))
 
 
+@contextlib.contextmanager
+def local_options(bureau: str) -> Iterator[None]:
+    """The bureau's own civstat.yaml (beside its expected.yaml) in force, when it has one."""
+    config = EXPORTS / bureau / "civstat.yaml"  # a bureau whose local options differ from the defaults
+    with pytest.MonkeyPatch.context() as mp:
+        if config.exists():
+            mp.setenv("CIVSTAT_CONFIG", str(config))
+        registry.cache_clear()
+        try:
+            yield
+        finally:
+            registry.cache_clear()
+
+
 @pytest.fixture(scope="module", params=BUREAUS)
 def bureau_run(request, tmp_path_factory) -> tuple[str, Path, int]:
     """A fresh data directory with the bureau's raw files, after one `civstat run`."""
@@ -39,15 +56,8 @@ def bureau_run(request, tmp_path_factory) -> tuple[str, Path, int]:
     shutil.copytree(EXPORTS / bureau / "raw", root / "raw")
     run = expected(bureau)["run"]
     args = ["--year", str(run["year"])] if "year" in run else ["--period", run["period"]]
-    config = EXPORTS / bureau / "civstat.yaml"  # a bureau whose local options differ from the defaults
-    with pytest.MonkeyPatch.context() as mp:
-        if config.exists():
-            mp.setenv("CIVSTAT_CONFIG", str(config))
-        registry.cache_clear()
-        try:
-            status = main(["--data-dir", str(root), "run", *args])
-        finally:
-            registry.cache_clear()
+    with local_options(bureau):
+        status = main(["--data-dir", str(root), "run", *args])
     return bureau, root, status
 
 
@@ -69,6 +79,27 @@ def test_every_fixture_file_reconciles_with_the_counts_written_beside_it(bureau_
         got = (row["rows_in"], row["rows_clean"], row["rows_quarantined"])
         assert got == (want["rows_in"], want["rows_clean"], want["rows_quarantined"]), (source_file, want.get("why"))
         assert row["rows_in"] == row["rows_clean"] + row["rows_quarantined"]
+
+
+def test_the_next_run_checks_every_returned_list_and_changes_no_file_figure(bureau_run, tmp_path):
+    """After the bureau's run (which published its months), the next month's ingest, scoped to the
+    last month, checks the 预警编号 of every returned list (lists of earlier months included) and
+    leaves every file's figures as written beside them; a bureau without lists re-cleans nothing."""
+    bureau, published, _ = bureau_run
+    root = tmp_path / bureau
+    shutil.copytree(published, root, symlinks=True)  # the module's run stays as the other tests read it
+    paths = Paths.from_env(root)
+    last = max(p.name for p in paths.raw.iterdir() if re.fullmatch(r"\d{4}-\d{2}", p.name))
+    before = read_ledger(paths)
+    with local_options(bureau):
+        report = ingest(paths, [last])
+    after = read_ledger(paths)
+    lists = after.filter(pl.col("roster") == "verification")
+    assert lists["refs_checked"].to_list() == [True] * lists.height, lists.select("source_file", "refs_checked").rows()
+    again = {o.source_file for o in report.outcomes if o.status != "skipped"}
+    assert again == set(before.filter(pl.col("refs_checked").not_())["source_file"])  # the unchecked lists, and nothing else
+    figures = ["source_file", "status", "rows_in", "rows_clean", "rows_quarantined"]
+    assert after.select(figures).equals(before.select(figures))
 
 
 def _matches(value, want) -> bool:
