@@ -924,7 +924,8 @@ def _unchecked_lists(paths: Paths, ledger: pl.DataFrame, found: list[Path]) -> l
     rebuild) cleans them again, so that a month published since has its lists checked."""
     unchecked = ledger.filter((pl.col("status") == OK) & ~pl.col("refs_checked"))  # null (not a list) is not unchecked
     wanted = [paths.raw / name for name in unchecked["source_file"]]
-    return [path for path in wanted if path not in found and path.is_file()]
+    taken = set(found)
+    return [path for path in wanted if path not in taken and path.is_file()]
 
 
 def _hash_into(digests: dict[str, str | None], found: list[Path], files: list[str], wanted: set[str]) -> None:
