@@ -362,6 +362,57 @@ def test_members_take_region_and_urban_rural_from_their_household_and_follow_it_
     assert households["household_key"].to_list() == [key(head_a)]
 
 
+def test_cells_merged_down_over_data_rows_count_in_every_row_they_cover(tmp_path):
+    """A county's Excel merges the township and village cells over the households of one village, and
+    the 户主 cells over a household's members (an HTML export says it with rowspan): a merged cell
+    holds its value in its first row only, and means it for every row it covers. The title's and
+    the two-row header's merged cells stay the header search's."""
+    import openpyxl
+
+    root = data_dir_with_divisions(tmp_path)
+    heads = [_id("990101", "19600101", s) for s in ("011", "021", "031")]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["城乡低保家庭花名册"])
+    sheet.merge_cells("A1:H1")
+    sheet.append(["户主", None, "保障人口数", "户月保障金额（元）", "所在地区", None, None, "状态"])
+    sheet.append(["姓名", "身份证号", None, None, "所属区县", "所属街道/乡镇", "所属社区/村", None])
+    for merged in ("A2:B2", "E2:G2", "C2:C3", "D2:D3", "H2:H3"):
+        sheet.merge_cells(merged)
+    sheet.append(["测试甲", heads[0], "2", "1200", "示范县", "城关镇", "东风社区", "在保"])
+    sheet.append(["测试乙", heads[1], "1", "640", None, None, None, "在保"])
+    sheet.append(["测试丙", heads[2], "1", "600", None, "河口乡", "红旗村", "在保"])
+    sheet.merge_cells("E4:E6")  # 示范县 over the three households
+    sheet.merge_cells("F4:F5")  # 城关镇 and 东风社区 over the first two
+    sheet.merge_cells("G4:G5")
+    sheet.append(["合计", None, "4", "2440"])
+    (root / "raw" / "2025-03").mkdir(parents=True)
+    book.save(root / "raw" / "2025-03" / "城市低保家庭花名册.xlsx")
+    members = [_id("990101", "19900101", s) for s in ("051", "061")]
+    rows = [
+        ("测试甲", heads[0], "户主", f'<td rowspan="3">{heads[0]}</td>'),
+        ("测试丁", members[0], "配偶", ""),
+        ("测试戊", members[1], "子女", ""),
+        ("测试乙", heads[1], "户主", f"<td>{heads[1]}</td>"),
+    ]
+    body = "".join(f"<tr><td>{name}</td><td>{pid}</td>{head}<td>{relation}</td></tr>" for name, pid, relation, head in rows)
+    (root / "raw" / "2025-03" / "城市低保人员花名册.xls").write_text(
+        f"<html><body><table><tr><th>姓名</th><th>身份证号</th><th>户主身份证号</th><th>与户主关系</th></tr>{body}</table></body></html>",
+        encoding="utf-8",
+    )
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    ledger = read_ledger(Paths.from_env(root)).filter(pl.col("roster") != "division").sort("roster")
+    assert ledger.select("roster", "rows_in", "rows_clean", "rows_quarantined").rows() == [("family", 4, 3, 1), ("person", 4, 4, 0)]
+    families = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet").sort("source_row")
+    assert families["division_code"].to_list() == ["990101001001", "990101001001", "990101002201"]
+    persons = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet").sort("source_row")
+    secret = pseudonym_secret()
+    key = lambda i: hmac.new(secret, i.encode(), hashlib.sha256).hexdigest()[:32]
+    assert persons["household_key"].to_list() == [key(heads[0])] * 3 + [key(heads[1])]
+    assert persons["division_code"].to_list() == ["990101001001"] * 4
+
+
 def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):
     root = data_dir_with_divisions(tmp_path)
     head_a, head_b = (_id("990101", "19600101", s) for s in ("011", "021"))

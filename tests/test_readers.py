@@ -31,6 +31,23 @@ def test_csv_in_every_encoding_reads_the_same(tmp_path, encoding):
     assert grid.encoding == encoding if encoding != "gbk" else grid.encoding == "gb18030"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excels_unicode_text_save_reads_the_same(tmp_path, encoding):
+    """Excel's "Unicode 文本 (*.txt)": UTF-16 with a byte-order mark, tab-separated, CRLF line ends."""
+    text = "\r\n".join("\t".join(row) for row in ROWS) + "\r\n"
+    path = tmp_path / "f.txt"
+    path.write_bytes((b"\xfe\xff" if encoding == "utf-16-be" else b"") + text.encode(encoding))
+    assert cells(path) == EXPECTED
+    assert read_grid(path).encoding == "utf-16"
+
+
+def test_utf16_that_does_not_decode_is_refused_saying_where(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes("姓名\t身份证号\r\n".encode("utf-16") + b"\x00\xdc")  # a lone low surrogate
+    with pytest.raises(UnreadableFile, match="UTF-16 text, but bytes"):
+        read_grid(path)
+
+
 def test_xlsx_with_a_merged_title_row(tmp_path):
     path = write_xlsx(tmp_path / "f.xlsx", ROWS, merge_title=True)
     assert cells(path) == EXPECTED

@@ -41,7 +41,7 @@ from civstat.cleaning.clean import (
     value_from_name,
 )
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
-from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, read_grid
+from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, fill_merged_down, read_grid
 from civstat.cleaning.regions import RegionResolver
 from civstat.cleaning.suggest import describe_unknown
 from civstat.counties import CountyIndex
@@ -288,6 +288,9 @@ def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None 
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
         raise IngestError(f"{source_file}: {exc}") from exc
+    grid, filled = fill_merged_down(grid, match.data_start)
+    if filled:
+        log.info("%s: %d empty cells under merged cells read with the merged cell's value", source_file, filled)
     roster = match.roster
     programme = programme_from_name(path.name, roster, reg)
     title = " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)

@@ -9,6 +9,7 @@ message is the row a person sees when they open the file.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import logging
@@ -61,6 +62,9 @@ class RawGrid:
     first_row: int  # spreadsheet row number of cells' first row (1-based)
     format: str
     encoding: str | None = None
+    #: merged cells (row, column of the first cell, row, column of the last: inclusive, 0-based, in
+    #: ``cells``); a merged cell's value stands in its first cell, the others are empty
+    merged: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def sniff_format(head: bytes) -> str:
@@ -74,9 +78,18 @@ def sniff_format(head: bytes) -> str:
     return CSV
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK); a UTF-8 BOM
-    in front of GBK bytes (a re-saved export) is read as GBK."""
+    """UTF-16 when the text starts with its byte-order mark (Excel's "Unicode 文本" save: tab-separated
+    .txt); else UTF-8 (with or without BOM) when it decodes, else GB18030 (a superset of GBK); a UTF-8
+    BOM in front of GBK bytes (a re-saved export) is read as GBK."""
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"starts as UTF-16 text, but bytes {exc.start}-{exc.end - 1} cannot be decoded") from None
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
     try:
@@ -100,8 +113,10 @@ def _csv_width(text: str, lines: int | None, separator: str = ",") -> int:
 
 
 def _separator(text: str, tab_hint: bool) -> str:
-    first = next((line for line in text.split("\n", 50)[:50] if line.strip()), "")
-    return "\t" if tab_hint or first.count("\t") > first.count(",") else ","
+    """A tab when the first 50 lines hold more tabs than commas (not the first line alone: a title
+    line above the header has neither), else a comma; a tab for a .tsv whatever they hold."""
+    head = "\n".join(text.split("\n", 50)[:50])
+    return "\t" if tab_hint or head.count("\t") > head.count(",") else ","
 
 
 def _where_parsing_fails(text: str, separator: str) -> str:
@@ -294,7 +309,32 @@ def _sheet_xml(book, index: int) -> bytes | None:
     return None
 
 
-def xlsx_number_cells(path: Path | bytes, index: int) -> set[tuple[int, int]] | None:
+def _xlsx_sheet_xml(path: Path | bytes, index: int) -> bytes | None:
+    """The XML of a workbook's ``index``-th sheet; None when it cannot be found (the reader is then asked)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(path) if isinstance(path, bytes) else path) as book:
+            return _sheet_xml(book, index)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, isal_zlib.error):
+        return None
+
+
+_MERGE_CELL = re.compile(rb"""<(?:\w+:)?mergeCell\b[^>]*?\bref\s*=\s*["']\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)["']""")
+
+
+def xlsx_merged_cells(xml: bytes) -> list[tuple[int, int, int, int]]:
+    """A sheet's merged cells, as (row, column, last row, last column) of the sheet, 0-based: the
+    ``<mergeCells>`` list after the sheet's data (the end of the data looked for from the end of the
+    XML, where it is: a sheet without merged cells is not searched through)."""
+    start = xml.find(b"mergeCells", max(xml.rfind(b"sheetData>"), 0))
+    if start < 0:
+        return []
+    return [
+        (int(r0) - 1, _column_index(c0.decode()), int(r1) - 1, _column_index(c1.decode()))
+        for c0, r0, c1, r1 in _MERGE_CELL.findall(xml, start)
+    ]
+
+
+def xlsx_number_cells(path: Path | bytes, index: int, xml: bytes | None = None) -> set[tuple[int, int]] | None:
     """The cells of a sheet holding a number of 15 digits or more, as (row, column) of the sheet,
     0-based; None when the sheet's XML does not say it plainly (the reader is then asked). ``path``:
     the workbook's path or its bytes.
@@ -303,11 +343,7 @@ def xlsx_number_cells(path: Path | bytes, index: int) -> set[tuple[int, int]] | 
     One pass of a compiled pattern over the sheet's XML finds the candidate values; only those are
     looked at one by one: the cell a value sits in (its ``r`` reference and ``t`` type: no type or
     ``n`` is a number; ``s``, ``str`` and ``inlineStr`` are text), and the number's size."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(path) if isinstance(path, bytes) else path) as book:
-            xml = _sheet_xml(book, index)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError, isal_zlib.error):
-        return None
+    xml = xml if xml is not None else _xlsx_sheet_xml(path, index)
     if xml is None:
         return None
     found: set[tuple[int, int]] = set()
@@ -391,10 +427,12 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
             f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})"
         )
     columns = [c.absolute_index for c in sheet.selected_columns]
+    xml = _xlsx_sheet_xml(source, index) if fmt == XLSX else None
+    merged = _merged_in_grid(xlsx_merged_cells(xml), empty_above, cells.height, columns) if xml is not None else ()
 
     # which long cells are numbers: an .xlsx sheet's XML says so in one pass (no second load); else the
     # reader, loading the long columns again as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
-    found = xlsx_number_cells(source, index) if fmt == XLSX else None
+    found = xlsx_number_cells(source, index, xml) if xml is not None else None
     if found is not None and all(0 <= row - empty_above < cells.height for row, _ in found):
         rows: dict[int, list[int]] = {}
         for row, col in found:
@@ -407,7 +445,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
     else:
         long = _long_columns(cells)
         if not long:
-            return RawGrid(cells, 1 + empty_above, fmt)
+            return RawGrid(cells, 1 + empty_above, fmt, merged=merged)
         try:
             typed = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="boolean", use_columns=[columns[i] for i in long])
             numbers = dict(zip(long, typed.to_polars().slice(empty_above), strict=True))
@@ -415,7 +453,46 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
             raise UnreadableFile(
                 f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it"
             ) from None
-    return RawGrid(_numbers_as_excel_shows_them(cells, numbers), 1 + empty_above, fmt)
+    return RawGrid(_numbers_as_excel_shows_them(cells, numbers), 1 + empty_above, fmt, merged=merged)
+
+
+def _merged_in_grid(
+    merged: list[tuple[int, int, int, int]], empty_above: int, height: int, columns: list[int]
+) -> tuple[tuple[int, int, int, int], ...]:
+    """Merged cells of a sheet in the grid's rows and columns (``columns``: the sheet's column of each
+    grid column); a merged cell whose first cell lies outside the grid is left out."""
+    at = {col: i for i, col in enumerate(columns)}
+    out = []
+    for r0, c0, r1, c1 in merged:
+        if c0 in at and 0 <= r0 - empty_above < height:
+            last = max((at[c] for c in range(c0, c1 + 1) if c in at), default=at[c0])
+            out.append((r0 - empty_above, at[c0], min(r1 - empty_above, height - 1), last))
+    return tuple(out)
+
+
+def fill_merged_down(grid: RawGrid, from_row: int) -> tuple[RawGrid, int]:
+    """The grid with each cell merged down over data rows (a merged cell that starts at or below
+    ``from_row``: a village over its households, a head's ID over the members) holding its value in
+    every row it covers, which is what the file means; a spreadsheet shows it once, in its first
+    row. Its other columns stay empty (a cell merged across columns belongs to the first). Merged
+    cells of the title and header rows are the header search's (``headers``). And how many cells
+    were filled."""
+    down = [(r0, c, r1) for r0, c, r1, _ in grid.merged if r0 >= from_row and r1 > r0]
+    if not down:
+        return grid, 0
+    by_column: dict[int, list[tuple[int, int]]] = {}
+    for r0, c, r1 in down:
+        by_column.setdefault(c, []).append((r0, r1))
+    filled, changed = 0, []
+    for c, spans in by_column.items():
+        source = np.arange(grid.cells.height)
+        for r0, r1 in spans:  # a loop over merged cells, not rows
+            source[r0 + 1 : r1 + 1] = r0
+        column = grid.cells.get_column(f"c{c}")
+        both = pl.DataFrame({"cell": column, "merged": column.gather(source)})
+        filled += both.select((pl.col("cell").is_null() & pl.col("merged").is_not_null()).sum()).item()
+        changed.append(both.select(pl.coalesce("cell", "merged")).to_series().alias(column.name))
+    return dataclasses.replace(grid, cells=grid.cells.with_columns(changed)), filled
 
 
 MAX_SPAN = 1000  # a colspan/rowspan beyond this is a broken or hostile file, not a roster
@@ -538,10 +615,14 @@ def _plain_cells(rows: pl.Series, max_columns: int) -> pl.DataFrame:
     return cells.to_frame("cells").select(pl.col("cells").list.get(i, null_on_oob=True).alias(f"c{i}") for i in range(width))
 
 
-def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tuple[list[list[str | None]], bool]:
+def _span_grid(
+    rows: list[list[tuple[str, int, int]]], max_columns: int
+) -> tuple[list[list[str | None]], bool, list[tuple[int, int, int, int]]]:
     """Rows of (text, rowspan, colspan) as a spreadsheet shows them: a merged cell's text in its first
-    cell, the others empty; and whether a rowspan reaches below the last row."""
+    cell, the others empty; whether a rowspan reaches below the last row; and the merged cells
+    (``RawGrid.merged``: inclusive, cut at the last row)."""
     grid: list[list[str | None]] = []
+    merged: list[tuple[int, int, int, int]] = []
     taken: dict[tuple[int, int], bool] = {}  # (row, col) covered by a span from above or the left
     for r, cells in enumerate(rows):
         row: list[str | None] = []
@@ -554,6 +635,8 @@ def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tupl
             row.append(value or None)
             if colspan > 1:
                 row.extend([None] * (colspan - 1))
+            if rowspan > 1 or colspan > 1:
+                merged.append((r, col, min(r + rowspan, len(rows)) - 1, col + colspan - 1))
             if rowspan > 1:
                 for dr in range(1, rowspan):
                     for dc in range(colspan):
@@ -561,7 +644,7 @@ def _span_grid(rows: list[list[tuple[str, int, int]]], max_columns: int) -> tupl
         while taken and taken.pop((r, len(row)), False):
             row.append(None)
         grid.append(row)
-    return grid, bool(taken)
+    return grid, bool(taken), merged
 
 
 def _grid_frame(grid: list[list[str | None]]) -> pl.DataFrame:
@@ -609,18 +692,21 @@ def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     max_columns = min(MAX_COLUMNS, limits.max_columns)
     segments = _segments(text)
     if segments is not None:
-        frames = []
+        frames, merged, above = [], [], 0
         for n, (plain, segment) in enumerate(segments):
             if plain:
                 frames.append(_plain_cells(segment, max_columns))
-                continue
-            grid, spans_on = _span_grid(_table_rows(segment), max_columns)
-            if spans_on and n < len(segments) - 1:
-                break  # a rowspan reaches into the next run
-            frames.append(_grid_frame(grid))
+            else:
+                grid, spans_on, spans = _span_grid(_table_rows(segment), max_columns)
+                if spans_on and n < len(segments) - 1:
+                    break  # a rowspan reaches into the next run
+                frames.append(_grid_frame(grid))
+                merged += [(r0 + above, c0, r1 + above, c1) for r0, c0, r1, c1 in spans]
+            above += frames[-1].height
         else:
-            return RawGrid(pl.concat(frames, how="diagonal"), 1, HTML, encoding)
-    return RawGrid(_grid_frame(_span_grid(_table_rows(text), max_columns)[0]), 1, HTML, encoding)
+            return RawGrid(pl.concat(frames, how="diagonal"), 1, HTML, encoding, tuple(merged))
+    grid, _, merged = _span_grid(_table_rows(text), max_columns)
+    return RawGrid(_grid_frame(grid), 1, HTML, encoding, tuple(merged))
 
 
 def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
