@@ -413,6 +413,23 @@ def test_cells_merged_down_over_data_rows_count_in_every_row_they_cover(tmp_path
     assert persons["division_code"].to_list() == ["990101001001"] * 4
 
 
+def test_ids_written_as_excel_text_formulas_in_a_csv_are_read_as_ids(tmp_path):
+    """A web system's CSV writes ="<ID>" so that Excel keeps the 18 digits as text: the ID is read."""
+    root = data_dir_with_divisions(tmp_path)
+    head = _id("990101", "19600101", "011")
+    (root / "raw" / "2025-03").mkdir(parents=True)
+    (root / "raw" / "2025-03" / "城市低保家庭花名册.csv").write_text(
+        "户主姓名,户主身份证号,保障人口数,户月保障金额（元）,所属区县,所属街道/乡镇,所属社区/村,状态\n"
+        f'测试甲,="{head}",2,="1200",示范县,城关镇,东风社区,在保\n',
+        encoding="utf-8",
+    )
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    family = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet")
+    secret = pseudonym_secret()
+    assert family.select("household_key", "monthly_amount").rows() == [(hmac.new(secret, head.encode(), hashlib.sha256).hexdigest()[:32], 1200.0)]
+
+
 def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):
     root = data_dir_with_divisions(tmp_path)
     head_a, head_b = (_id("990101", "19600101", s) for s in ("011", "021"))

@@ -87,6 +87,14 @@ def test_empty_and_blank_cells_are_null_not_errors():
     assert values.is_unparsed is not None and text.to_list() == [None, None]
 
 
+def test_a_cell_written_as_an_excel_text_formula_is_its_text():
+    """="110105…" is how many systems write a CSV cell Excel must not read as a number."""
+    frame = pl.DataFrame({"raw": ['="11010519491231002X"', '＝"0012"', ' ="2025-03-05" ', '=""', "=SUM(A1)", 'a="b"']})
+    text = frame.select(values.normalise_text(pl.col("raw")))["raw"].to_list()
+    assert text == ["11010519491231002X", "0012", "2025-03-05", None, "=SUM(A1)", 'a="b"']
+    assert values.normalise_column(frame["raw"]).to_list() == text
+
+
 DATE_WRITERS = [
     lambda d: d.isoformat(),
     lambda d: f"{d.year}/{d.month}/{d.day}",
@@ -141,7 +149,7 @@ def test_credit_code_check_character():
             st.none(),
             st.text(
                 alphabet=st.sampled_from(
-                    list("0123456789Xx-./ '`‘年月日张三、。") + ["\u3000", "\t", "\n", "Ａ", "１", "\u00a0", "﹒", "Ⅻ"]
+                    list("0123456789Xx-./ '`‘年月日张三、。=\"") + ["\u3000", "\t", "\n", "Ａ", "１", "\u00a0", "﹒", "Ⅻ", "＝"]
                 ),
                 max_size=8,
             ),

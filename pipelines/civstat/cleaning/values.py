@@ -25,14 +25,16 @@ def nfkc(raw: pl.Expr) -> pl.Expr:
 
 
 def normalise_text(raw: pl.Expr) -> pl.Expr:
-    """NFKC (full-width to half-width), trimmed, leading apostrophe removed, empty -> null."""
-    return nfkc(raw).str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end().replace("", None)
+    """NFKC (full-width to half-width), trimmed, leading apostrophe removed, ="…" unwrapped (a CSV's
+    way to keep Excel from reading 110105… as a number), empty -> null."""
+    text = nfkc(raw).str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end()
+    return text.str.replace(r'(?s)^="(.*)"$', "${1}").str.strip_chars().replace("", None)
 
 
 # A cell that ``normalise_text`` may change: a character NFKC may change or that is a blank (a
-# space or a control character anywhere: trimmed at the ends), a leading apostrophe, or nothing.
-# Cells of printable ASCII and CJK ideographs only (most cells) are already normal.
-MAY_CHANGE = r"[^\x21-\x7E\u4E00-\u9FFF\u3001\u3002]|^['`]|^$"
+# space or a control character anywhere: trimmed at the ends), a leading apostrophe or equals sign,
+# or nothing. Cells of printable ASCII and CJK ideographs only (most cells) are already normal.
+MAY_CHANGE = r"[^\x21-\x7E\u4E00-\u9FFF\u3001\u3002]|^['`=]|^$"
 
 
 def normalise_column(cells: pl.Series) -> pl.Series:
