@@ -427,7 +427,9 @@ def test_ids_written_as_excel_text_formulas_in_a_csv_are_read_as_ids(tmp_path):
     assert not report.failed, [o.error for o in report.failed]
     family = pl.read_parquet(root / "clean" / "family" / "**" / "*.parquet")
     secret = pseudonym_secret()
-    assert family.select("household_key", "monthly_amount").rows() == [(hmac.new(secret, head.encode(), hashlib.sha256).hexdigest()[:32], 1200.0)]
+    assert family.select("household_key", "monthly_amount").rows() == [
+        (hmac.new(secret, head.encode(), hashlib.sha256).hexdigest()[:32], 1200.0)
+    ]
 
 
 def test_where_no_column_or_name_says_urban_or_rural_the_division_code_does(tmp_path):
