@@ -48,6 +48,46 @@ def test_utf16_that_does_not_decode_is_refused_saying_where(tmp_path):
         read_grid(path)
 
 
+def test_an_xls_that_is_really_an_excel_2003_xml_spreadsheet(tmp_path):
+    """SpreadsheetML, what some systems export as .xls: rows and columns skipped by ss:Index, merged
+    cells, a hidden code sheet, a number of 18 digits as Excel shows it, a date cell."""
+    head = "".join(
+        f'<Cell><Data ss:Type="String">{h}</Data></Cell>' for h in ["户主姓名", "户主身份证号", "保障人口数", "所属社区/村", "审批日期"]
+    )
+    text = f"""<?xml version="1.0" encoding="UTF-8"?>
+<?mso-application progid="Excel.Sheet"?>
+<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:o="urn:schemas-microsoft-com:office:office"
+ xmlns:x="urn:schemas-microsoft-com:office:excel" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"
+ xmlns:html="http://www.w3.org/TR/REC-html40">
+ <Worksheet ss:Name="花名册"><Table>
+  <Row><Cell ss:MergeAcross="4"><Data ss:Type="String">{TITLE}</Data></Cell></Row>
+  <Row ss:Index="3">{head}</Row>
+  <Row><Cell><Data ss:Type="String">测试甲</Data></Cell><Cell><Data ss:Type="String">11010519491231002X</Data></Cell>
+   <Cell><Data ss:Type="Number">2</Data></Cell><Cell ss:MergeDown="1"><Data ss:Type="String">东风<html:B>社区</html:B></Data></Cell>
+   <Cell><Data ss:Type="DateTime">2025-03-05T00:00:00.000</Data></Cell></Row>
+  <Row><Cell><Data ss:Type="String">测试乙</Data></Cell><Cell><Data ss:Type="Number">430621198001010000</Data></Cell>
+   <Cell ss:Index="5"><Data ss:Type="String">2025/3/6</Data></Cell></Row>
+ </Table></Worksheet>
+ <Worksheet ss:Name="代码表"><Table><Row><Cell><Data ss:Type="String">城市</Data></Cell></Row></Table>
+  <WorksheetOptions xmlns="urn:schemas-microsoft-com:office:excel"><Visible>SheetHidden</Visible></WorksheetOptions></Worksheet>
+</Workbook>"""
+    path = tmp_path / "f.xls"
+    path.write_text(text, encoding="utf-8")
+    grid = read_grid(path)
+    assert grid.format == "xml2003"
+    assert grid.cells.rows() == [
+        (TITLE, None, None, None, None),
+        (None, None, None, None, None),
+        ("户主姓名", "户主身份证号", "保障人口数", "所属社区/村", "审批日期"),
+        ("测试甲", "11010519491231002X", "2", "东风社区", "2025-03-05 00:00:00"),
+        ("测试乙", "4.30621E+17", None, None, "2025/3/6"),
+    ]
+    assert grid.merged == ((0, 0, 0, 4), (3, 3, 4, 3))
+    path.write_text(text.replace("</Table></Worksheet>", "</Table", 1), encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=r"not a well-formed Excel 2003 XML spreadsheet \(line \d+\)"):
+        read_grid(path)
+
+
 def test_xlsx_with_a_merged_title_row(tmp_path):
     path = write_xlsx(tmp_path / "f.xlsx", ROWS, merge_title=True)
     assert cells(path) == EXPECTED

@@ -24,7 +24,7 @@ from isal import isal_zlib
 
 log = logging.getLogger(__name__)
 
-XLSX, XLS, HTML, CSV = "xlsx", "xls", "html", "csv"
+XLSX, XLS, HTML, CSV, XML2003 = "xlsx", "xls", "html", "csv", "xml2003"
 
 
 class UnreadableFile(Exception):
@@ -67,12 +67,18 @@ class RawGrid:
     merged: tuple[tuple[int, int, int, int], ...] = ()
 
 
+#: The namespace of Excel 2003's XML spreadsheet (SpreadsheetML), which some systems export as .xls.
+SPREADSHEET_NS = "urn:schemas-microsoft-com:office:spreadsheet"
+
+
 def sniff_format(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return XLSX
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return XLS
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if stripped.startswith(b"<?xml") and (SPREADSHEET_NS.encode() in stripped or b'progid="excel.sheet"' in stripped):
+        return XML2003
     if stripped.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<?xml", b"<head")):
         return HTML
     return CSV
@@ -709,6 +715,69 @@ def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     return RawGrid(_grid_frame(grid), 1, HTML, encoding, tuple(merged))
 
 
+def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
+    """An Excel 2003 XML spreadsheet (SpreadsheetML: ``<Workbook><Worksheet><Table><Row><Cell><Data>``),
+    which some systems export as .xls: its one sheet with data, every row where the sheet puts it
+    (``ss:Index`` skips rows and columns), merged cells (``ss:MergeAcross``, ``ss:MergeDown``) in
+    ``RawGrid.merged``, a number of 15 digits or more as Excel shows it, a date cell as a date and time.
+    Such exports are small: the cells are read one by one (ElementTree, which fetches no entity)."""
+    import xml.etree.ElementTree as ET
+
+    ns = f"{{{SPREADSHEET_NS}}}"
+    try:
+        book = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise UnreadableFile(
+            f"not a well-formed Excel 2003 XML spreadsheet (line {exc.position[0]}); open it and save it as .xlsx"
+        ) from None
+    sheets = []
+    for sheet in book.iter(f"{ns}Worksheet"):
+        hidden = any((v.text or "").strip() == "SheetHidden" for v in sheet.iter("{urn:schemas-microsoft-com:office:excel}Visible"))
+        table = sheet.find(f"{ns}Table")
+        if table is not None and table.find(f".//{ns}Data") is not None:
+            sheets.append((sheet.get(f"{ns}Name", ""), table, hidden))
+    if any(not hidden for _, _, hidden in sheets):
+        sheets = [s for s in sheets if not s[2]]
+    if len(sheets) > 1:
+        names = ", ".join(name for name, _, _ in sheets)
+        raise UnreadableFile(
+            f"the workbook has {len(sheets)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
+        )
+    if not sheets:
+        return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, XML2003)
+    grid: list[list[str | None]] = []
+    merged: list[tuple[int, int, int, int]] = []
+    numbers: dict[int, list[int]] = {}  # column -> rows of its number cells
+    for row in sheets[0][1].iter(f"{ns}Row"):
+        r = int(row.get(f"{ns}Index", len(grid) + 1)) - 1
+        if r < len(grid) or r >= limits.max_rows:
+            raise UnreadableFile(f"row {r + 1} of the sheet is out of order or beyond {limits.max_rows} rows: not a roster export")
+        grid.extend([] for _ in range(r + 1 - len(grid)))
+        cells: list[str | None] = grid[r]
+        for cell in row.iter(f"{ns}Cell"):
+            c = int(cell.get(f"{ns}Index", len(cells) + 1)) - 1
+            across, down = int(cell.get(f"{ns}MergeAcross", 0)), int(cell.get(f"{ns}MergeDown", 0))
+            if c < len(cells) or c + across >= min(MAX_COLUMNS, limits.max_columns):
+                raise UnreadableFile(f"row {r + 1}: a cell is out of order or beyond {limits.max_columns} columns: not a roster export")
+            cells.extend([None] * (c - len(cells)))
+            value = cell.find(f"{ns}Data")
+            text = "".join(value.itertext()) if value is not None else ""
+            kind = value.get(f"{ns}Type") if value is not None else None
+            if kind == "DateTime":
+                text = text[:19].replace("T", " ")
+            elif kind == "Number":
+                numbers.setdefault(c, []).append(r)
+            cells.append(text or None)
+            cells.extend([None] * across)
+            if across or down:
+                merged.append((r, c, r + down, c + across))
+    frame = _grid_frame(grid)
+    last = frame.height - 1
+    number_cells = {c: pl.repeat(None, frame.height, dtype=pl.Boolean, eager=True).scatter(rows, True) for c, rows in numbers.items()}
+    merged = [(r0, c0, min(r1, last), c1) for r0, c0, r1, c1 in merged]
+    return RawGrid(_numbers_as_excel_shows_them(frame, number_cells), 1, XML2003, merged=tuple(merged))
+
+
 def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
     """Refuse a grid with a cell longer than any roster cell can be (the row and column named)."""
     if grid.cells.height > limits.max_rows:
@@ -743,4 +812,6 @@ def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None
     data = content if content is not None else path.read_bytes()
     if fmt == HTML:
         return check_cells(read_html_grid(data, limits), limits)
+    if fmt == XML2003:
+        return check_cells(read_spreadsheetml_grid(data, limits), limits)
     return check_cells(read_csv_grid(data, limits, tab=path.suffix.lower() == ".tsv"), limits)
