@@ -48,6 +48,51 @@ def test_utf16_that_does_not_decode_is_refused_saying_where(tmp_path):
         read_grid(path)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_cells_merged_over_data_rows_are_filled_down_and_the_header_merges_left_alone(tmp_path, fmt):
+    from civstat.cleaning.readers import fill_merged_down
+
+    rows = [["示范县低保家庭花名册", None, None], ["户主姓名", "所属社区/村", "状态"], ["测试甲", "东风社区", "在保"]]
+    rows += [["测试乙", None, "在保"], ["测试丙", "红旗村", None], ["测试丁", None, None]]
+    # (first row, first column, last row, last column): the title, 东风社区 over 2 rows, 红旗村 over 2 rows and 2 columns
+    merges = [(0, 0, 0, 2), (2, 1, 3, 1), (4, 1, 5, 2)]
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        for r0, c0, r1, c1 in merges:
+            book.active.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
+        path = tmp_path / "f.xlsx"
+        book.save(path)
+    else:
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        sheet = book.add_sheet("Sheet1")
+        for r0, c0, r1, c1 in merges:
+            sheet.write_merge(r0, r1, c0, c1, rows[r0][c0])
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if v is not None and not any(r0 <= r <= r1 and c0 <= c <= c1 for r0, c0, r1, c1 in merges):
+                    sheet.write(r, c, v)
+        path = tmp_path / "f.xls"
+        book.save(str(path))
+    grid = read_grid(path)
+    assert sorted(grid.merged) == sorted(merges)
+    filled, n = fill_merged_down(grid, 2)
+    assert n == 2
+    assert filled.cells.rows() == [
+        ("示范县低保家庭花名册", None, None),
+        ("户主姓名", "所属社区/村", "状态"),
+        ("测试甲", "东风社区", "在保"),
+        ("测试乙", "东风社区", "在保"),
+        ("测试丙", "红旗村", None),  # the cell the merge covers in its first row is empty, as Excel shows it
+        ("测试丁", "红旗村", None),  # a cell merged across columns too belongs to its first column
+    ]
+
+
 def test_an_xls_that_is_really_an_excel_2003_xml_spreadsheet(tmp_path):
     """SpreadsheetML, what some systems export as .xls: rows and columns skipped by ss:Index, merged
     cells, a hidden code sheet, a number of 18 digits as Excel shows it, a date cell."""

@@ -434,7 +434,8 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
         )
     columns = [c.absolute_index for c in sheet.selected_columns]
     xml = _xlsx_sheet_xml(source, index) if fmt == XLSX else None
-    merged = _merged_in_grid(xlsx_merged_cells(xml), empty_above, cells.height, columns) if xml is not None else ()
+    merged = xlsx_merged_cells(xml) if xml is not None else xls_merged_cells(source, index) if fmt == XLS else []
+    merged = _merged_in_grid(merged, empty_above, cells.height, columns)
 
     # which long cells are numbers: an .xlsx sheet's XML says so in one pass (no second load); else the
     # reader, loading the long columns again as booleans: a number (or a TRUE/FALSE cell) reads as a value, text as null
@@ -460,6 +461,21 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
                 f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it"
             ) from None
     return RawGrid(_numbers_as_excel_shows_them(cells, numbers), 1 + empty_above, fmt, merged=merged)
+
+
+def xls_merged_cells(source: Path | bytes, index: int) -> list[tuple[int, int, int, int]]:
+    """A legacy .xls sheet's merged cells, as ``xlsx_merged_cells`` gives them (python-calamine says
+    them; fastexcel does not); none when it cannot (the cells were read: only their merging is lost)."""
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source)) if isinstance(source, bytes) else None
+        book = book or python_calamine.CalamineWorkbook.from_path(str(source))
+        ranges = book.get_sheet_by_index(index).merged_cell_ranges or []
+    except Exception:  # python-calamine's own errors; their text is not passed on
+        log.warning("the merged cells of a legacy .xls sheet could not be read: each is read in its first cell only")
+        return []
+    return [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in ranges]
 
 
 def _merged_in_grid(
