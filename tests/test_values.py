@@ -87,6 +87,12 @@ def test_empty_and_blank_cells_are_null_not_errors():
     assert values.is_unparsed is not None and text.to_list() == [None, None]
 
 
+def test_a_monthly_amount_may_say_it_is_monthly_and_no_other_amount_may():
+    cells = ["980元/月", "980元每月", "￥1,140.00元/月", "980/人·月", "8400元/年", "980元/月/年", "980"]
+    assert parse(lambda t: values.parse_amount(t, "month"), cells) == [980.0, 980.0, 1140.0, 980.0, None, None, 980.0]
+    assert parse(values.parse_amount, cells) == [None, None, None, None, None, None, 980.0]  # an annual income, a one-off case
+
+
 def test_a_cell_written_as_an_excel_text_formula_is_its_text():
     """="110105…" is how many systems write a CSV cell Excel must not read as a number."""
     frame = pl.DataFrame({"raw": ['="11010519491231002X"', '＝"0012"', ' ="2025-03-05" ', '=""', "=SUM(A1)", 'a="b"']})

@@ -161,7 +161,7 @@ def _parse_value(
     if f.type == "int":
         return values.parse_coded_int(text, f.value_lookup()) if f.values else values.parse_int(text)
     if f.type == "amount":
-        return values.parse_amount(text)
+        return values.parse_amount(text, f.per)
     if f.type in ("date", "month"):
         value = dates.parse(text, month=f.type == "month")
         return value.fill_null(pl.when(text.is_null()).then(pl.lit(period))) if f.default_from == "period" else value

@@ -144,16 +144,22 @@ WHOLE = r"^-?\d+(\.0+)?$"  # an integer as a number alone (3, or 3.0 from Excel)
 CLEAN_UP = {AMOUNT: r"[,，\s元¥￥]|RMB|人民币", WHOLE: r"[,，\s人张户个]"}  # what else an amount's or a count's cell may say
 
 
-def parse_amount(text: pl.Expr) -> pl.Expr:
-    """1234.5, 1,234.50, 1234元, ￥1234, 1234.50 元 -> Float64 rounded to fen (2 decimals)."""
-    return text.map_batches(lambda cells: _numbers(cells, AMOUNT, _amount_of), return_dtype=pl.Float64)
+#: What a monthly amount's cell may say after its number (980元/月, 980元每月, 980/人·月).
+PER_MONTH = r"(?:/|每)(?:人|户)?·?月$"
+
+
+def parse_amount(text: pl.Expr, per: str | None = None) -> pl.Expr:
+    """1234.5, 1,234.50, 1234元, ￥1234, 1234.50 元 -> Float64 rounded to fen (2 decimals); a monthly
+    amount (``per="month"``) may also say so (980元/月); an amount per another span (980元/年) is not read."""
+    clean_up = CLEAN_UP[AMOUNT] + (f"|{PER_MONTH}" if per == "month" else "")
+    return text.map_batches(lambda cells: _numbers(cells, AMOUNT, _amount_of, clean_up), return_dtype=pl.Float64)
 
 
 def _amount_of(number: pl.Expr) -> pl.Expr:
     return number.cast(pl.Float64, strict=False).round(2)
 
 
-def _numbers(cells: pl.Series, plain: str, value_of: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+def _numbers(cells: pl.Series, plain: str, value_of: Callable[[pl.Expr], pl.Expr], clean_up: str | None = None) -> pl.Series:
     """The number of each cell (``value_of`` the text of a number alone, matching ``plain``). Most
     cells are a number alone: they are converted as they are; only the others are cleaned first
     (separators, currency and unit words taken out: ``CLEAN_UP``), which costs several times the
@@ -163,7 +169,7 @@ def _numbers(cells: pl.Series, plain: str, value_of: Callable[[pl.Expr], pl.Expr
     numbers = cells.to_frame("c").select(value_of(pl.when(alone).then(pl.col("c")))).to_series()
     if not len(rest):
         return numbers
-    cleaned = cells.gather(rest).str.replace_all(CLEAN_UP[plain], "")
+    cleaned = cells.gather(rest).str.replace_all(clean_up or CLEAN_UP[plain], "")
     return numbers.scatter(
         rest, cleaned.to_frame("c").select(pl.when(pl.col("c").str.contains(plain)).then(value_of(pl.col("c")))).to_series()
     )

@@ -45,6 +45,7 @@ FIELD_KEYS = {
     "en",
     "aliases",
     "weak_aliases",
+    "per",
     "required",
     "personal",
     "values",
@@ -88,6 +89,7 @@ class Field:
     default: str | None = None
     default_from: str | None = None  # "period": filled from the file's period when absent
     future: bool = False  # a date that may lie after the period's end (a standard announced ahead)
+    per: str | None = None  # amount: "month" when it is a monthly amount (a cell may say 980元/月)
 
     def required_in(self, programme: str | None) -> bool:
         return self.required or (programme is not None and programme in self.required_for)
@@ -229,6 +231,7 @@ def _build_field(spec: dict[str, Any], extra_aliases: list[str], extra_values: d
         default=spec.get("default"),
         default_from=spec.get("default_from"),
         future=bool(spec.get("future", False)),
+        per=spec.get("per"),
     )
 
 
