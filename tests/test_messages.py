@@ -76,6 +76,16 @@ def test_wrong_input_gets_one_plain_message_and_no_traceback(published, capsys, 
     assert not (published / "reports" / "alerts" / "2024-03").exists()
 
 
+def test_a_month_that_has_not_ended_is_refused_saying_so(tmp_path, capsys):
+    """A roster for the month in progress (a payment list is made at its start) waits for the month to end."""
+    import datetime as dt
+
+    month = dt.date.today().strftime("%Y-%m")
+    shutil.copytree(EXPORTS / "county_2021" / "raw" / "2021-12", tmp_path / "raw" / month)
+    assert main(["--data-dir", str(tmp_path), "run", "--period", month]) == 2
+    assert f"{month} has not ended yet (a month is run once it has ended)" in said(capsys)
+
+
 @pytest.mark.parametrize("written", ["2021-12", "2021-12", "202112", "2021年12月"])
 def test_a_month_written_any_accepted_way_writes_the_same_caseworker_lists(published, capsys, written):
     capsys.readouterr()

@@ -53,7 +53,9 @@ def run(
     keys = monthly.get_partition_keys()
     missing = [p for p in partitions if p not in keys]
     if missing:
-        raise ValueError(f"no partition {', '.join(missing)}: months run from {keys[0]} to {keys[-1]}")
+        later = [p for p in missing if p > keys[-1]]
+        why = f"; {', '.join(later)} has not ended yet (a month is run once it has ended)" if later else ""
+        raise ValueError(f"no partition {', '.join(missing)}: months run from {keys[0]} to {keys[-1]}{why}")
     ordered = sorted(partitions)
     run_tags = {RANGE_START: ordered[0], RANGE_END: ordered[-1], PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **(tags or {})}
     os.environ["CIVSTAT_DATA_DIR"] = str(paths.data)
