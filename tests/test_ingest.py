@@ -413,6 +413,40 @@ def test_cells_merged_down_over_data_rows_count_in_every_row_they_cover(tmp_path
     assert persons["division_code"].to_list() == ["990101001001"] * 4
 
 
+def test_a_paginated_export_repeats_its_header_on_every_page_and_those_rows_are_not_data(tmp_path):
+    """A web system prints its list page by page: the header again on every page (spaced otherwise
+    than the first), page lines, and a record count at the end."""
+    root = data_dir_with_divisions(tmp_path)
+    heads = [_id("990101", "19600101", s) for s in ("011", "021", "031")]
+    header = ["序号", "户主姓名", "户主身份证号", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村", "状态"]
+    row = lambda n, name, head, amount: [str(n), name, head, "1", amount, "示范县", "城关镇", "东风社区", "在保"]
+    write_csv(
+        root / "raw" / "2025-03" / "城市低保家庭花名册.csv",
+        [
+            header,
+            row(1, "测试甲", heads[0], "600"),
+            row(2, "测试乙", heads[1], "620"),
+            ["第 1 页 共 2 页"],
+            ["序 号", "户主姓名", "户主身份证号", "保障人口数", "户月保障金额（元）", "所属区县", "所属街道/乡镇", "所属社区/村", "状态"],
+            row(3, "测试丙", heads[2], "640"),
+            ["第 2 页 共 2 页"],
+            ["共 3 条记录"],
+        ],
+    )
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    quarantine = read_quarantine(Paths.from_env(root)).filter(pl.col("roster") == "family").sort("source_row")
+    assert quarantine.select("source_row", "reason_code").rows() == [
+        (4, "footer_row"),
+        (5, "header_row"),
+        (7, "footer_row"),
+        (8, "footer_row"),
+    ]
+    assert "重复的表头行" in quarantine["reason"][1]
+    ledger = read_ledger(Paths.from_env(root)).filter(pl.col("roster") == "family").row(0, named=True)
+    assert (ledger["rows_in"], ledger["rows_clean"], ledger["rows_quarantined"], ledger["rows_footer"]) == (7, 3, 4, 4)
+
+
 def test_ids_written_as_excel_text_formulas_in_a_csv_are_read_as_ids(tmp_path):
     """A web system's CSV writes ="<ID>" so that Excel keeps the 18 digits as text: the ID is read."""
     root = data_dir_with_divisions(tmp_path)

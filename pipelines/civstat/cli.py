@@ -513,7 +513,11 @@ def _import_lists(args: argparse.Namespace, paths: Paths) -> int:
         )
         quarantine = quarantine_file(paths, period_of(paths.raw / outcome.source_file, paths.raw), outcome.source_file)
         if outcome.rows_quarantined and quarantine.exists():
-            rows = pl.read_parquet(quarantine).filter(~pl.col("reason_code").is_in(["blank_row", "footer_row"])).sort("source_row")
+            rows = (
+                pl.read_parquet(quarantine)
+                .filter(~pl.col("reason_code").is_in(["blank_row", "footer_row", "header_row"]))
+                .sort("source_row")
+            )
             for r in rows.iter_rows(named=True):
                 console.print(f"  row {r['source_row']}, column {r['column']}: {r['reason']}", highlight=False)
     months = ", ".join(sorted(placed))

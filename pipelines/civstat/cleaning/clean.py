@@ -22,6 +22,7 @@ from civstat.registry import FIELD_DTYPES, Field
 
 BLANK_ROW = "blank_row"
 FOOTER_ROW = "footer_row"
+HEADER_ROW = "header_row"
 DUPLICATE_ROW = "duplicate_row"
 MISSING_REQUIRED = "missing_required"
 BAD_VALUE = "bad_value"
@@ -38,6 +39,7 @@ REASONS_ZH = {
     **identity.ID_REASONS_ZH,
     BLANK_ROW: "空行",
     FOOTER_ROW: "表尾行（合计、制表人、说明等），不是数据",
+    HEADER_ROW: "重复的表头行（分页导出时每页重复的表头），不是数据",
     DUPLICATE_ROW: "与前面某行完全相同的重复行",
     MISSING_REQUIRED: "必填项为空",
     BAD_VALUE: "无法识别的值",
@@ -58,7 +60,7 @@ REASONS_ZH = {
 FOOTER_PATTERN = (
     r"^(合计|小计|总计|共计|累计|制表人|制表时间|制表日期|制表单位|填表人|填报人|审核人|复核人|负责人|单位负责人|统计负责人|部门负责人|"
     r"分管领导|主管领导|填报单位|填报日期|填表日期|填表时间|报出日期|报送日期|报出时间|数据来源|资料来源|说明|备注|注[:：\d、.．]|注$|"
-    r"第\s*\d+\s*页|共\s*\d+\s*页|以下空白|以下无数据|打印时间|导出时间)"
+    r"第\s*\d+\s*页|共\s*\d+\s*页|共\s*\d+\s*条|本页合计|本页小计|以下空白|以下无数据|打印时间|导出时间)"
 )
 ID_LIKE = r"(\d{6})\d{5,8}(\d{3}[\dXx])"
 
@@ -274,6 +276,40 @@ def _with_first(cells: pl.DataFrame, orders: list[tuple[str, ...]]) -> pl.DataFr
     return cells.with_columns(_blank=pl.col("_first").is_null())  # no cell with content
 
 
+def _squashed(text: str | None) -> str:
+    return re.sub(r"\s", "", text or "")
+
+
+def _headers_again(cells: pl.DataFrame, parts: list[RosterPart], orders: tuple[tuple[str, ...], ...]) -> pl.Series:
+    """Whether each row repeats its file's header (``_header``): a paginated export prints the header
+    on every page. Looked for only in the rows whose first cell is the header's first label (blanks
+    aside); such a row is the header again when half of the file's labelled columns, two at least,
+    hold their own label."""
+    labels: list[dict[str, str]] = []  # per part: column (its new name) -> label without blanks
+    for part, order in zip(parts, orders, strict=True):
+        written = {new: _squashed(part.match.labels.get(grid)) for grid, new in zip(part.grid.cells.columns, order, strict=True)}
+        labels.append({c: label for c, label in written.items() if label})
+    firsts = {i: next(iter(named.values())) for i, named in enumerate(labels) if named}
+    flag = pl.Series("_header", [False] * cells.height)
+    if not firsts:
+        return flag
+    first = cells.select(
+        pl.col("_first").str.replace_all(r"\s", "") == pl.col("_file").replace_strict(firsts, default=None, return_dtype=pl.String)
+    ).to_series()
+    rows = first.fill_null(False).arg_true()
+    if not len(rows):
+        return flag  # most files: no row starts as the header does
+    candidates = cells.gather(rows).with_columns(_at=rows)
+    found = []
+    for i in candidates["_file"].unique().to_list():  # a loop over files with such a row, not over rows
+        named = labels[i]
+        same = [pl.col(c).str.replace_all(r"\s", "").eq(label).fill_null(False).cast(pl.Int32) for c, label in named.items()]
+        enough = max(2, (len(named) + 1) // 2)
+        found.append(candidates.filter(pl.col("_file") == i).filter(pl.sum_horizontal(same) >= enough)["_at"])
+    at = pl.concat(found) if found else pl.Series([], dtype=pl.UInt32)
+    return flag.scatter(at, True) if len(at) else flag
+
+
 def _first_equal_row(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     """The ``_row`` of the first row whose ``columns`` hold the same cells (a row's own when no row
     before it does). Rows are hashed first: only the rows whose hash another row shares (equal rows
@@ -315,12 +351,12 @@ def clean_tables(
     period_start = period.first_day
     name_and_title = parts[0].name_and_title  # what it gives the fields without a column is the same in every part
     marks = cells.select(_footer_word=values.nfkc(pl.col("_first")).str.extract(FOOTER_PATTERN, 1))
-    df = pl.concat([cells.drop("_first"), marks], how="horizontal").with_columns(
+    df = pl.concat([cells.drop("_first"), marks, _headers_again(cells, parts, orders).to_frame()], how="horizontal").with_columns(
         *[values.normalise_column(cells[col]).alias(f"t_{f.name}") for col, f in mapped.items()],
         _footer=pl.col("_footer_word").is_not_null(),
     )
     df = df.with_columns(
-        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer"))
+        _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer") & ~pl.col("_header"))
         .then(_first_equal_row(df, [*content_cols, "_file"]))
         .otherwise(pl.col("_row"))
     )
@@ -471,6 +507,8 @@ def clean_tables(
     df = df.with_columns(
         _structural=pl.when(pl.col("_blank"))
         .then(pl.lit(BLANK_ROW))
+        .when(pl.col("_header"))
+        .then(pl.lit(HEADER_ROW))
         .when(pl.col("_footer"))
         .then(pl.lit(FOOTER_ROW))
         .when(pl.col("_dup_of") != pl.col("_row"))
@@ -493,7 +531,7 @@ def clean_tables(
     ]
     counts = df.group_by("_file").agg(
         (pl.col("_structural") == BLANK_ROW).sum().alias("_blank"),
-        (pl.col("_structural") == FOOTER_ROW).sum().alias("_footer"),
+        pl.col("_structural").is_in([FOOTER_ROW, HEADER_ROW]).sum().alias("_footer"),  # the ledger's rows_footer: not data
         (pl.col("_structural") == DUPLICATE_ROW).sum().alias("_dup"),
         pl.col("_structural").is_null().sum().alias("_live"),
         *rejected,
