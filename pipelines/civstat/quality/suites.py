@@ -40,6 +40,8 @@ CLEAN_KEYS = {
     "temporary": ["person_key", "case_date", "amount", "source_row"],
     # a returned list may come back twice (re-saved): the latest answer counts (monitoring_alert_lifecycle)
     "verification": ["source_file", "source_row"],
+    # a death is on the police's list and the funeral home's both: once a list (W01 takes the earliest date)
+    "death": ["person_key", "source_file"],
 }
 
 
