@@ -91,6 +91,33 @@ def test_rows_that_differ_only_by_empty_key_columns_are_duplicates(tmp_path):
     assert failure.unexpected == 4
 
 
+def test_a_person_on_a_list_twice_passes_where_that_is_the_world_and_fails_where_it_is_not(tmp_path):
+    """Two vehicles or two businesses of one person, one death on the police's and the funeral home's
+    lists: rows of the world, not broken keys. The same person twice on one death list, or one row
+    written twice, is."""
+    from civstat.registry import registry
+
+    reg = registry()
+    key = "0123456789abcdef0123456789abcdef"
+    for roster, files, rows, fine in [
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 4], True),
+        ("business", ["b.csv", "b.csv"], [3, 4], True),
+        ("death", ["police.xlsx", "funeral.csv"], [3, 3], True),
+        ("death", ["police.xlsx", "police.xlsx"], [3, 4], False),
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], False),
+    ]:
+        schema = reg[roster].clean_schema()
+        frame = pl.DataFrame(
+            {"period": [dt.date(2025, 12, 1)] * 2, "person_key": [key] * 2, "source_file": files, "source_row": rows}
+        ).select(
+            pl.col(c).cast(t) if c in ("period", "person_key", "source_file", "source_row") else pl.lit(None, dtype=t).alias(c)
+            for c, t in schema.items()
+        )
+        result = validate_frame(suites.clean_suite(roster, reg), frame, tmp_path)
+        unique = [f for f in result.failures if f.expectation == "expect_compound_columns_to_be_unique"]
+        assert (not unique) == fine, (roster, files, rows, [(f.expectation, f.column) for f in result.failures])
+
+
 def test_a_clean_column_of_the_wrong_type_fails_the_generated_suite(tmp_path):
     from civstat.registry import registry
 
