@@ -290,16 +290,16 @@ def _headers_again(cells: pl.DataFrame, parts: list[RosterPart], orders: tuple[t
         written = {new: _squashed(part.match.labels.get(grid)) for grid, new in zip(part.grid.cells.columns, order, strict=True)}
         labels.append({c: label for c, label in written.items() if label})
     firsts = {i: next(iter(named.values())) for i, named in enumerate(labels) if named}
-    flag = pl.Series("_header", [False] * cells.height)
+    flag = pl.repeat(False, cells.height, eager=True).alias("_header")
     if not firsts:
         return flag
-    first = cells.select(
-        pl.col("_first").str.replace_all(r"\s", "") == pl.col("_file").replace_strict(firsts, default=None, return_dtype=pl.String)
-    ).to_series()
-    rows = first.fill_null(False).arg_true()
+    label_of = lambda labels_by_file: pl.col("_file").replace_strict(labels_by_file, default=None, return_dtype=pl.String)
+    # the first character first (no pattern over every row: _first is trimmed), then the label without blanks
+    rows = cells.select(pl.col("_first").str.slice(0, 1) == label_of({i: f[0] for i, f in firsts.items()})).to_series()
+    rows = rows.fill_null(False).arg_true()
     if not len(rows):
         return flag  # most files: no row starts as the header does
-    candidates = cells.gather(rows).with_columns(_at=rows)
+    candidates = cells.gather(rows).with_columns(_at=rows).filter(pl.col("_first").str.replace_all(r"\s", "") == label_of(firsts))
     found = []
     for i in candidates["_file"].unique().to_list():  # a loop over files with such a row, not over rows
         named = labels[i]

@@ -112,8 +112,18 @@ def _named(df: pl.DataFrame) -> pl.DataFrame:
     return df.rename({old: f"c{i}" for i, old in enumerate(df.columns)})
 
 
+def _first_lines(text: str, lines: int) -> str:
+    """The text's first ``lines`` lines (not a copy of the rest, as ``split("\\n", lines)`` would make)."""
+    end = -1
+    for _ in range(lines):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[:end]
+
+
 def _csv_width(text: str, lines: int | None, separator: str = ",") -> int:
-    sample = text if lines is None else "\n".join(text.split("\n", lines)[:lines])
+    sample = text if lines is None else _first_lines(text, lines)
     csv.field_size_limit(1 << 31)
     return max((len(row) for row in csv.reader(io.StringIO(sample), delimiter=separator)), default=1)
 
@@ -121,7 +131,7 @@ def _csv_width(text: str, lines: int | None, separator: str = ",") -> int:
 def _separator(text: str, tab_hint: bool) -> str:
     """A tab when the first 50 lines hold more tabs than commas (not the first line alone: a title
     line above the header has neither), else a comma; a tab for a .tsv whatever they hold."""
-    head = "\n".join(text.split("\n", 50)[:50])
+    head = _first_lines(text, 50)
     return "\t" if tab_hint or head.count("\t") > head.count(",") else ","
 
 
@@ -376,6 +386,18 @@ def xlsx_number_cells(path: Path | bytes, index: int, xml: bytes | None = None) 
     return found
 
 
+def _several_sheets(names: list[str]) -> UnreadableFile:
+    return UnreadableFile(
+        f"the workbook has {len(names)} sheets with data ({', '.join(names)}); civstat reads one roster per file: save each sheet as its own file"
+    )
+
+
+def _number_marks(height: int, rows: dict[int, list[int]]) -> dict[int, pl.Series]:
+    """Per grid column, a Series non-null where the reader says the cell is a number (``rows``: the
+    number cells' rows of each column), as ``_numbers_as_excel_shows_them`` takes it."""
+    return {c: pl.repeat(None, height, dtype=pl.Boolean, eager=True).scatter(sorted(r), True) for c, r in rows.items()}
+
+
 def _filled_columns(frame: pl.DataFrame) -> int:
     """How many columns of a sheet hold a value."""
     return sum(1 for c in frame.columns if frame[c].drop_nulls().str.strip_chars().ne("").any())
@@ -420,10 +442,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
     if not with_data:
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
     if len(with_data) > 1:
-        names = ", ".join(n for n, _, _ in with_data)
-        raise UnreadableFile(
-            f"the workbook has {len(with_data)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
-        )
+        raise _several_sheets([n for n, _, _ in with_data])
     _, sheet, index = with_data[0]
     cells = _named(frames[index] if index in frames else sheet.to_polars())
     empty_above = cells.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item() or 0
@@ -444,11 +463,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
         rows: dict[int, list[int]] = {}
         for row, col in found:
             rows.setdefault(col, []).append(row - empty_above)
-        numbers = {
-            i: pl.repeat(None, cells.height, dtype=pl.Boolean, eager=True).scatter(sorted(rows[col]), True)
-            for i, col in enumerate(columns)
-            if col in rows
-        }
+        numbers = _number_marks(cells.height, {i: rows[col] for i, col in enumerate(columns) if col in rows})
     else:
         long = _long_columns(cells)
         if not long:
@@ -469,8 +484,8 @@ def xls_merged_cells(source: Path | bytes, index: int) -> list[tuple[int, int, i
     import python_calamine
 
     try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source)) if isinstance(source, bytes) else None
-        book = book or python_calamine.CalamineWorkbook.from_path(str(source))
+        workbook = python_calamine.CalamineWorkbook
+        book = workbook.from_filelike(io.BytesIO(source)) if isinstance(source, bytes) else workbook.from_path(str(source))
         ranges = book.get_sheet_by_index(index).merged_cell_ranges or []
     except Exception:  # python-calamine's own errors; their text is not passed on
         log.warning("the merged cells of a legacy .xls sheet could not be read: each is read in its first cell only")
@@ -755,10 +770,7 @@ def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Raw
     if any(not hidden for _, _, hidden in sheets):
         sheets = [s for s in sheets if not s[2]]
     if len(sheets) > 1:
-        names = ", ".join(name for name, _, _ in sheets)
-        raise UnreadableFile(
-            f"the workbook has {len(sheets)} sheets with data ({names}); civstat reads one roster per file: save each sheet as its own file"
-        )
+        raise _several_sheets([name for name, _, _ in sheets])
     if not sheets:
         return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, XML2003)
     grid: list[list[str | None]] = []
@@ -789,9 +801,8 @@ def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Raw
                 merged.append((r, c, r + down, c + across))
     frame = _grid_frame(grid)
     last = frame.height - 1
-    number_cells = {c: pl.repeat(None, frame.height, dtype=pl.Boolean, eager=True).scatter(rows, True) for c, rows in numbers.items()}
     merged = [(r0, c0, min(r1, last), c1) for r0, c0, r1, c1 in merged]
-    return RawGrid(_numbers_as_excel_shows_them(frame, number_cells), 1, XML2003, merged=tuple(merged))
+    return RawGrid(_numbers_as_excel_shows_them(frame, _number_marks(frame.height, numbers)), 1, XML2003, merged=tuple(merged))
 
 
 def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
