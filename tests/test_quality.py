@@ -92,9 +92,9 @@ def test_rows_that_differ_only_by_empty_key_columns_are_duplicates(tmp_path):
 
 
 def test_a_person_on_a_list_twice_passes_where_that_is_the_world_and_fails_where_it_is_not(tmp_path):
-    """Two vehicles or two businesses of one person, one death on the police's and the funeral home's
-    lists: rows of the world, not broken keys. The same person twice on one death list, or one row
-    written twice, is."""
+    """Two vehicles or two businesses of one person, one person paid by two employers, one death on
+    the police's and the funeral home's lists: rows of the world, not broken keys. The same person
+    twice on one death list, or one row written twice, is."""
     from civstat.registry import registry
 
     reg = registry()
@@ -102,6 +102,8 @@ def test_a_person_on_a_list_twice_passes_where_that_is_the_world_and_fails_where
     for roster, files, rows, fine in [
         ("vehicle", ["a.xlsx", "a.xlsx"], [3, 4], True),
         ("business", ["b.csv", "b.csv"], [3, 4], True),
+        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 4], True),
+        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 3], False),
         ("death", ["police.xlsx", "funeral.csv"], [3, 3], True),
         ("death", ["police.xlsx", "police.xlsx"], [3, 4], False),
         ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], False),

@@ -42,9 +42,11 @@ CLEAN_KEYS = {
     "verification": ["source_file", "source_row"],
     # a death is on the police's list and the funeral home's both: once a list (W01 takes the earliest date)
     "death": ["person_key", "source_file"],
-    # a row per registration: one person owns two vehicles or two businesses (W13 warns once)
+    # a row per registration: one person owns two vehicles or two businesses, or is paid by two
+    # employers (W13 warns once)
     "vehicle": ["source_file", "source_row"],
     "business": ["source_file", "source_row"],
+    "public_employee": ["source_file", "source_row"],
 }
 
 
