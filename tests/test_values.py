@@ -247,3 +247,15 @@ def test_dates_read_by_their_one_format_are_the_dates_the_general_parse_gives(ce
     column = pl.Series("t_day", cells, dtype=pl.String)
     looked_up = column.to_frame().select(values.DateLookup([column]).parse(pl.col("t_day"))).to_series()
     assert looked_up.cast(pl.String).to_list() == values.parse_date_series(column).cast(pl.String).to_list()
+
+
+def test_invisible_characters_copied_from_a_web_page_are_taken_out_of_every_cell():
+    """Zero-width spaces, joiners, a BOM or a soft hyphen inside an ID, an amount or a name show
+    nothing and mean nothing: the cell is read as if they were not there (a no-break space is a space)."""
+    from civstat.cleaning.identity import normalise_id_text
+    from civstat.cleaning.values import normalise_column
+
+    cells = pl.Series(["1\u200b500.00", "2500.00\u00a0", "杜\u200c春生", "\ufeff在保", "99\u00ad0912", "\u2060"])
+    assert normalise_column(cells).to_list() == ["1500.00", "2500.00", "杜春生", "在保", "990912", None]
+    ids = pl.Series(["990912\u200b19851019482x", "990912196803140113\u00a0"]).to_frame("i")
+    assert ids.select(normalise_id_text(pl.col("i"))).to_series().to_list() == ["99091219851019482X", "990912196803140113"]

@@ -6,7 +6,18 @@ with standards as (
         division_code,
         programme,
         urban_rural,
-        coalesce(subcategory, '') as subcategory,
+        -- the subcategory as the payments name it (int_subsidy_payments), however the table wrote it:
+        -- a 高龄 tier by its lower bound (100周岁及以上, 100岁以上 -> the tier from 100), a 孤儿 care mode
+        -- (社会散居 -> 散居, 机构养育 -> 集中养育), a 临时救助 type (急难型救助 -> 急难型)
+        case
+            when programme = 'longevity' and regexp_matches(subcategory, '^\s*\d+')
+                then {{ longevity_tier("cast(regexp_extract(subcategory, '^\\s*(\\d+)', 1) as integer)") }}
+            when programme = 'orphan' and subcategory like '%散%' then '散居'
+            when programme = 'orphan' and (subcategory like '%集中%' or subcategory like '%机构%') then '集中养育'
+            when programme = 'temporary' and subcategory like '%急难%' then '急难型'
+            when programme = 'temporary' and subcategory like '%支出%' then '支出型'
+            else coalesce(subcategory, '')
+        end as subcategory,
         effective_month,
         case when unit = 'per_year' then amount / 12.0 else amount end as monthly_amount
     from {{ ref('stg_registers__standards') }}

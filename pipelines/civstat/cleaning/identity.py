@@ -90,12 +90,13 @@ def check_char_of_value(s_value: pl.Expr) -> pl.Expr:
 
 
 def normalise_id_text(raw: pl.Expr, *, nfkc: bool = True) -> pl.Expr:
-    """Full-width to half-width, no spaces, apostrophes, quotes or equals signs (="…", a CSV's text
-    cell), upper-case X (``nfkc=False`` for text that is NFKC already: the cleaning's normalised cells)."""
+    """Full-width to half-width, no spaces, invisible characters, apostrophes, quotes or equals signs
+    (="…", a CSV's text cell), upper-case X (``nfkc=False`` for text that is NFKC already: the cleaning's normalised cells)."""
+    from civstat.cleaning.values import INVISIBLE
     from civstat.cleaning.values import nfkc as nfkc_of
 
     text = nfkc_of(raw) if nfkc else raw
-    return text.str.replace_all(r"[\s'‘’`\"=]", "").str.to_uppercase()
+    return text.str.replace_all(rf"[\s'‘’`\"=]|{INVISIBLE}", "").str.to_uppercase()
 
 
 def validate_ids(frame: pl.DataFrame, raw: str, out: str, *, normalised: bool = False) -> pl.DataFrame:

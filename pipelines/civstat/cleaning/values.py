@@ -24,10 +24,16 @@ def nfkc(raw: pl.Expr) -> pl.Expr:
     return pl.when(raw.str.contains(NFKC_UNSTABLE)).then(raw.str.normalize("NFKC")).otherwise(raw)
 
 
+#: Characters that show nothing and mean nothing in a cell: zero-width spaces and joiners, the word
+#: joiner, a byte-order mark and the soft hyphen (text copied from a web page carries them, inside
+#: IDs and amounts too). NFKC keeps them; they are taken out.
+INVISIBLE = r"[\u00AD\u200B-\u200D\u2060\uFEFF]"
+
+
 def normalise_text(raw: pl.Expr) -> pl.Expr:
-    """NFKC (full-width to half-width), trimmed, leading apostrophe removed, ="…" unwrapped (a CSV's
-    way to keep Excel from reading 110105… as a number), empty -> null."""
-    text = nfkc(raw).str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end()
+    """NFKC (full-width to half-width), invisible characters out, trimmed, leading apostrophe
+    removed, ="…" unwrapped (a CSV's way to keep Excel from reading 110105… as a number), empty -> null."""
+    text = nfkc(raw).str.replace_all(INVISIBLE, "").str.strip_chars_start(" \t\r\n'‘`").str.strip_chars_end()
     return text.str.replace(r'(?s)^="(.*)"$', "${1}").str.strip_chars().replace("", None)
 
 
