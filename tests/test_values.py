@@ -255,7 +255,7 @@ def test_invisible_characters_copied_from_a_web_page_are_taken_out_of_every_cell
     from civstat.cleaning.identity import normalise_id_text
     from civstat.cleaning.values import normalise_column
 
-    cells = pl.Series(["1\u200b500.00", "2500.00\u00a0", "杜\u200c春生", "\ufeff在保", "99\u00ad0912", "\u2060"])
-    assert normalise_column(cells).to_list() == ["1500.00", "2500.00", "杜春生", "在保", "990912", None]
+    cells = pl.Series(["1\u200b500.00", "2500.00\u00a0", "杜\u200c春生", "\ufeff在保", "99\u00ad0912", "\u2060", "\u200e720\u202c"])
+    assert normalise_column(cells).to_list() == ["1500.00", "2500.00", "杜春生", "在保", "990912", None, "720"]
     ids = pl.Series(["990912\u200b19851019482x", "990912196803140113\u00a0"]).to_frame("i")
     assert ids.select(normalise_id_text(pl.col("i"))).to_series().to_list() == ["99091219851019482X", "990912196803140113"]

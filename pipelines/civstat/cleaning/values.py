@@ -24,10 +24,11 @@ def nfkc(raw: pl.Expr) -> pl.Expr:
     return pl.when(raw.str.contains(NFKC_UNSTABLE)).then(raw.str.normalize("NFKC")).otherwise(raw)
 
 
-#: Characters that show nothing and mean nothing in a cell: zero-width spaces and joiners, the word
-#: joiner, a byte-order mark and the soft hyphen (text copied from a web page carries them, inside
-#: IDs and amounts too). NFKC keeps them; they are taken out.
-INVISIBLE = r"[\u00AD\u200B-\u200D\u2060\uFEFF]"
+#: Characters that show nothing and mean nothing in a cell: zero-width spaces and joiners, direction
+#: marks and embeddings, the word joiner and invisible operators, a byte-order mark and the soft
+#: hyphen (text copied from a web page carries them, inside IDs and amounts too). NFKC keeps them;
+#: they are taken out.
+INVISIBLE = r"[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]"
 
 
 def normalise_text(raw: pl.Expr) -> pl.Expr:
