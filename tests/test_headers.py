@@ -58,6 +58,7 @@ def test_a_two_row_header_with_sub_fields_under_a_merged_cell():
         ("户主身份证号码", "户主身份证号", "head_id"),
         ("户月保障金额 （元）", "户月保障金额（元）", "monthly_amount"),
         ("户主身份证号 *", "户主身份证号", "head_id"),
+        ("户主\u200b身份证号\u00a0", "户主身份证号", "head_id"),  # a header copied from a web page
     ],
 )
 def test_header_variants_map_to_one_field(written_as, instead_of, field):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from civstat.cleaning.values import INVISIBLE
 from civstat.registry import Field, Roster
 
 SCAN_ROWS = 30
@@ -32,12 +33,12 @@ ROW_NUMBER_HEADERS = {"序号", "编号", "行号", "序", "顺序号", "No", "N
 
 @functools.lru_cache(maxsize=65536)  # the same few hundred labels, looked at for every candidate header row
 def normalise_header(label: str | None) -> str:
-    """NFKC, no whitespace, no required-marker asterisks, no trailing count unit:
-    '户主身份证号 *' == '户主身份证号', '床位数（张）' == '床位数'."""
+    """NFKC, no whitespace or invisible characters, no required-marker asterisks, no trailing count
+    unit: '户主身份证号 *' == '户主身份证号', '床位数（张）' == '床位数'."""
     if label is None:
         return ""
     text = unicodedata.normalize("NFKC", str(label))
-    text = re.sub(r"[\s*＊:：]", "", text)
+    text = re.sub(rf"[\s*＊:：]|{INVISIBLE}", "", text)
     return re.sub(UNIT_SUFFIX, "", text)
 
 
