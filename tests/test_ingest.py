@@ -785,3 +785,29 @@ def test_a_new_file_is_hashed_by_the_worker_that_reads_it_and_only_a_file_cleane
     again = ingest(paths, workers=2)
     assert sorted(planned) == sorted(raw)  # each file cleaned before: hashed to know whether it changed
     assert [o.source_file for o in again.outcomes if o.status != "skipped"] == ["2025-03/示范县0城市低保家庭花名册.csv"]
+
+
+def test_a_disability_list_without_an_id_column_takes_the_id_from_the_certificate(tmp_path):
+    """残疾证号 is the 身份证号 and two digits: a list that has only the certificate gives each person
+    their ID (and pseudonym) from it; a certificate whose ID part is wrong is quarantined under the
+    certificate's column, masked."""
+    root = data_dir_with_divisions(tmp_path)
+    good, other = _id("990101", "19600101", "011"), _id("990101", "19550505", "023")
+    bad = other[:17] + ("0" if other[17] != "0" else "1")  # a wrong check character
+    (root / "raw" / "2025-03").mkdir(parents=True)
+    (root / "raw" / "2025-03" / "困难残疾人生活补贴发放名单.csv").write_text(
+        "姓名,残疾人证号,补贴金额,所属区县,所属街道/乡镇,所属社区/村\n"
+        f"测试甲,{good}41,100,示范县,城关镇,东风社区\n"
+        f"测试乙,{bad.lower()}62,100,示范县,城关镇,东风社区\n",
+        encoding="utf-8",
+    )
+    report = ingest(Paths.from_env(root))
+    assert not report.failed, [o.error for o in report.failed]
+    clean = pl.read_parquet(root / "clean" / "disab_living" / "**" / "*.parquet")
+    secret = pseudonym_secret()
+    assert clean.select("person_key", "disability_category", "disability_grade").rows() == [
+        (hmac.new(secret, good.encode(), hashlib.sha256).hexdigest()[:32], "physical", 1)
+    ]
+    q = read_quarantine(Paths.from_env(root)).filter(pl.col("field") == "person_id")
+    assert q.select("source_row", "column").rows() == [(3, "残疾人证号")]
+    assert bad[6:14] not in (q["raw_value"][0] or "")  # the birth date never leaves the raw file

@@ -355,6 +355,17 @@ def clean_tables(
         *[values.normalise_column(cells[col]).alias(f"t_{f.name}") for col, f in mapped.items()],
         _footer=pl.col("_footer_word").is_not_null(),
     )
+    # an ID field without a column of its own, given by another (a 残疾证号 is the ID and two digits):
+    # read from that column's first 18 characters, its problems reported under that column
+    derived = {
+        f.name: f.default_from for f in roster.fields if f.type == "id_card" and f.name not in by_field and f.default_from in by_field
+    }
+    if derived:
+        df = df.with_columns(
+            identity.normalise_id_text(pl.col(f"t_{source}"), nfkc=False).str.slice(0, 18).alias(f"t_{name}")
+            for name, source in derived.items()
+        )
+        by_field.update({name: by_field[source] for name, source in derived.items()})
     df = df.with_columns(
         _dup_of=pl.when(~pl.col("_blank") & ~pl.col("_footer") & ~pl.col("_header"))
         .then(_first_equal_row(df, [*content_cols, "_file"]))
@@ -521,7 +532,7 @@ def clean_tables(
     if roster.name == "family" and "v_head_id" in df.columns:
         failing = failing.with_columns(_household_key=pl.col("k_head_id"))
     names = {i: part.source_file for i, part in enumerate(parts)}
-    quarantine = _quarantine(df, failing.collect(), error_cols, parts, by_field, region_fields, names)
+    quarantine = _quarantine(df, failing.collect(), error_cols, parts, by_field, region_fields, names, derived)
     clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, names)
     # per file: the structural rows, the data rows and what a column rejects of its own (a member
     # following a quarantined household is the family file's problem)
@@ -613,9 +624,11 @@ def _quarantine(
     by_field: dict[str, str],
     region_fields: list[Field],
     names: dict[int, str],
+    derived: dict[str, str],
 ) -> pl.DataFrame:
     """One row per problem: structural rows (blank, footer, duplicate), then every failing cell;
-    with the part's number (``_file``), sorted by part, row and field."""
+    with the part's number (``_file``), sorted by part, row and field. A field read from another
+    field's column (``derived``: field -> that field) is reported under that column."""
     match = parts[0].match
     structural = df.filter(pl.col("_structural").is_not_null()).select(
         "_file",
@@ -664,7 +677,12 @@ def _quarantine(
         )
         # the column as each file writes its header
         labels = pl.DataFrame(
-            [(i, f.name, part.match.labels.get(col, f.zh)) for i, part in enumerate(parts) for col, f in part.match.columns.items()],
+            [
+                (i, name, part.match.labels.get(col, f.zh))
+                for i, part in enumerate(parts)
+                for col, f in part.match.columns.items()
+                for name in [f.name, *(d for d, source in derived.items() if source == f.name)]
+            ],
             schema={"_file": pl.Int32, "field": pl.String, "column": pl.String},
             orient="row",
         )

@@ -215,7 +215,10 @@ def check_mapping(match: HeaderMatch, source: str, config_file: str, programme: 
     missing = [
         f
         for f in roster.fields
-        if f.required_in(programme) and f.name not in seen and not (f.default_from == "name" and f.name in match.from_name)
+        if f.required_in(programme)
+        and f.name not in seen
+        and not (f.default_from == "name" and f.name in match.from_name)
+        and f.default_from not in seen  # an ID given by a 残疾证号 column
     ]
     if not missing:
         return
