@@ -10,8 +10,9 @@ with standards as (
         -- a 高龄 tier by its lower bound (100周岁及以上, 100岁以上 -> the tier from 100), a 孤儿 care mode
         -- (社会散居 -> 散居, 机构养育 -> 集中养育), a 临时救助 type (急难型救助 -> 急难型)
         case
-            when programme = 'longevity' and regexp_matches(subcategory, '^\s*\d+')
-                then {{ longevity_tier("cast(regexp_extract(subcategory, '^\\s*(\\d+)', 1) as integer)") }}
+            -- (regexp_extract and [0-9]: the same in DuckDB and Spark SQL, whose string literals take backslashes)
+            when programme = 'longevity' and regexp_extract(subcategory, '^ *([0-9]+)', 1) <> ''
+                then {{ longevity_tier("cast(regexp_extract(subcategory, '^ *([0-9]+)', 1) as integer)") }}
             when programme = 'orphan' and subcategory like '%散%' then '散居'
             when programme = 'orphan' and (subcategory like '%集中%' or subcategory like '%机构%') then '集中养育'
             when programme = 'temporary' and subcategory like '%急难%' then '急难型'
