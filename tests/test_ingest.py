@@ -787,7 +787,7 @@ def test_a_new_file_is_hashed_by_the_worker_that_reads_it_and_only_a_file_cleane
     assert [o.source_file for o in again.outcomes if o.status != "skipped"] == ["2025-03/示范县0城市低保家庭花名册.csv"]
 
 
-def test_a_disability_list_without_an_id_column_takes_the_id_from_the_certificate(tmp_path):
+def test_a_disability_list_without_an_id_column_takes_the_id_from_the_certificate(tmp_path, capsys):
     """残疾证号 is the 身份证号 and two digits: a list that has only the certificate gives each person
     their ID (and pseudonym) from it; a certificate whose ID part is wrong is quarantined under the
     certificate's column, masked."""
@@ -811,3 +811,9 @@ def test_a_disability_list_without_an_id_column_takes_the_id_from_the_certificat
     q = read_quarantine(Paths.from_env(root)).filter(pl.col("field") == "person_id")
     assert q.select("source_row", "column").rows() == [(3, "残疾人证号")]
     assert bad[6:14] not in (q["raw_value"][0] or "")  # the birth date never leaves the raw file
+    from civstat.cli import main
+
+    capsys.readouterr()
+    main(["--data-dir", str(root), "inspect", str(root / "raw" / "2025-03")])
+    shown = "".join(capsys.readouterr().out.split())  # the console wraps lines, CJK anywhere
+    assert "残疾人证号→person_id(身份证号:itsfirst18characters)" in shown, shown
