@@ -129,11 +129,10 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                 report.facts["from the file name or title"] = ", ".join(sorted(match.from_name))
             report.mapping = [(match.labels[c], f"{f.name} ({f.zh})") for c, f in match.columns.items()]
             # an ID read from another column (a 残疾证号's first 18 characters: clean.clean_tables)
-            mapped = {f.name: c for c, f in match.columns.items()}
+            column = {f.name: c for c, f in match.columns.items()}
             report.mapping += [
-                (match.labels[mapped[f.default_from]], f"{f.name} ({f.zh}: its first 18 characters)")
-                for f in match.roster.fields
-                if f.type == "id_card" and f.name not in mapped and f.default_from in mapped
+                (match.labels[column[source]], f"{name} ({match.roster.field(name).zh}: its first 18 characters)")
+                for name, source in match.ids_from_other_columns().items()
             ]
             report.row_numbers = [match.labels[c] for c in match.row_number_columns]
             report.unmapped = list(match.unmapped)

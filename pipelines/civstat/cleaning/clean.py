@@ -357,9 +357,7 @@ def clean_tables(
     )
     # an ID field without a column of its own, given by another (a 残疾证号 is the ID and two digits):
     # read from that column's first 18 characters, its problems reported under that column
-    derived = {
-        f.name: f.default_from for f in roster.fields if f.type == "id_card" and f.name not in by_field and f.default_from in by_field
-    }
+    derived = parts[0].match.ids_from_other_columns()  # one layout: the same in every part
     if derived:
         df = df.with_columns(
             identity.normalise_id_text(pl.col(f"t_{source}"), nfkc=False).str.slice(0, 18).alias(f"t_{name}")

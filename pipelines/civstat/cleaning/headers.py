@@ -81,6 +81,14 @@ class HeaderMatch:
     def data_start(self) -> int:
         return self.header_rows[-1] + 1
 
+    def ids_from_other_columns(self) -> dict[str, str]:
+        """The ID fields without a column of their own that another mapped field's column gives
+        (``default_from``: a 残疾证号 is the ID and two digits), as ID field -> that field."""
+        mapped = {f.name for f in self.columns.values()}
+        return {
+            f.name: f.default_from for f in self.roster.fields if f.type == "id_card" and f.name not in mapped and f.default_from in mapped
+        }
+
 
 def _forward_fill(labels: list[str | None]) -> list[str | None]:
     out, last = [], None
