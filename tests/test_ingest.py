@@ -292,12 +292,12 @@ def test_a_members_roster_named_after_its_households_is_cleaned_after_them_and_r
     assert [n.split("/")[-1] for n in plan.families] == ["特困人员家庭查询_20250331.csv", "示范县低保边缘家庭花名册_2025年3月.csv"]
 
     read = []
-    real = ingest_module.read_grid
-    ingest_module.read_grid = lambda path, *a: read.append(path.name) or real(path, *a)
+    real = ingest_module.read_grids
+    ingest_module.read_grids = lambda path, *a: read.append(path.name) or real(path, *a)
     try:
         report = ingest(Paths.from_env(root), workers=1)
     finally:
-        ingest_module.read_grid = real
+        ingest_module.read_grids = real
     assert not report.failed, [o.error for o in report.failed]
     assert read.count("示范县低保边缘家庭成员花名册_2025年3月.csv") == 1
     persons = pl.read_parquet(root / "clean" / "person" / "**" / "*.parquet")

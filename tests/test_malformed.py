@@ -134,7 +134,7 @@ def test_dates_beyond_the_period_or_before_1890_are_quarantined_with_their_reaso
 def test_a_file_changing_while_it_is_read_is_refused_for_this_run(tmp_path, monkeypatch, known):
     """A file still being copied changes while it is read: it fails for this run, and is cleaned on
     the next. A new file is read once, for its hash and its cells (``read_content``); a file the
-    ledger knows is hashed when the run is planned, then read (``read_grid``)."""
+    ledger knows is hashed when the run is planned, then read (``read_grids``)."""
     import civstat.ingest as ingest_module
 
     root = data_dir_with_divisions(tmp_path)
@@ -153,8 +153,8 @@ def test_a_file_changing_while_it_is_read_is_refused_for_this_run(tmp_path, monk
         ingest(Paths.from_env(root), workers=1)
         assert status()["status"] == "ok"
         write_csv(target, [FAMILY_HEADER, *FAMILY_ROWS[:-1]])  # a new version arrives under the same name
-        real = ingest_module.read_grid
-        monkeypatch.setattr(ingest_module, "read_grid", lambda path, *args: (real(path, *args), copying_on(path))[0])
+        real = ingest_module.read_grids
+        monkeypatch.setattr(ingest_module, "read_grids", lambda path, *args: (real(path, *args), copying_on(path))[0])
     else:
         real = Path.read_bytes
         monkeypatch.setattr(Path, "read_bytes", lambda path: (real(path), copying_on(path))[0])

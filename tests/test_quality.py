@@ -99,25 +99,28 @@ def test_a_person_on_a_list_twice_passes_where_that_is_the_world_and_fails_where
 
     reg = registry()
     key = "0123456789abcdef0123456789abcdef"
-    for roster, files, rows, fine in [
-        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 4], True),
-        ("business", ["b.csv", "b.csv"], [3, 4], True),
-        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 4], True),
-        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 3], False),
-        ("death", ["police.xlsx", "funeral.csv"], [3, 3], True),
-        ("death", ["police.xlsx", "police.xlsx"], [3, 4], False),
-        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], False),
+    for roster, files, rows, fine, sheets in [
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 4], True, None),
+        ("business", ["b.csv", "b.csv"], [3, 4], True, None),
+        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 4], True, None),
+        ("public_employee", ["c.xlsx", "c.xlsx"], [3, 3], False, None),
+        ("death", ["police.xlsx", "funeral.csv"], [3, 3], True, None),
+        ("death", ["police.xlsx", "police.xlsx"], [3, 4], False, None),
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], False, None),
+        # a workbook of several sheets numbers each sheet's rows: row 3 of two sheets is two rows
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], True, ["城关镇", "河口乡"]),
+        ("vehicle", ["a.xlsx", "a.xlsx"], [3, 3], False, ["城关镇", "城关镇"]),
     ]:
         schema = reg[roster].clean_schema()
-        frame = pl.DataFrame(
-            {"period": [dt.date(2025, 12, 1)] * 2, "person_key": [key] * 2, "source_file": files, "source_row": rows}
-        ).select(
-            pl.col(c).cast(t) if c in ("period", "person_key", "source_file", "source_row") else pl.lit(None, dtype=t).alias(c)
-            for c, t in schema.items()
+        given = {"period": [dt.date(2025, 12, 1)] * 2, "person_key": [key] * 2, "source_file": files, "source_row": rows}
+        given["source_sheet"] = sheets or [None, None]
+        frame = pl.DataFrame(given, schema_overrides={"source_sheet": pl.String}).select(
+            pl.col(c).cast(t) if c in given else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()
         )
         result = validate_frame(suites.clean_suite(roster, reg), frame, tmp_path)
         unique = [f for f in result.failures if f.expectation == "expect_compound_columns_to_be_unique"]
         assert (not unique) == fine, (roster, files, rows, [(f.expectation, f.column) for f in result.failures])
+        assert not [f for f in result.failures if f.column == "source_sheet"]  # null in a file of one table
 
 
 def test_a_clean_column_of_the_wrong_type_fails_the_generated_suite(tmp_path):

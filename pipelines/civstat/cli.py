@@ -516,10 +516,11 @@ def _import_lists(args: argparse.Namespace, paths: Paths) -> int:
             rows = (
                 pl.read_parquet(quarantine)
                 .filter(~pl.col("reason_code").is_in(["blank_row", "footer_row", "header_row"]))
-                .sort("source_row")
+                .sort("source_sheet", "source_row", nulls_last=False)
             )
             for r in rows.iter_rows(named=True):
-                console.print(f"  row {r['source_row']}, column {r['column']}: {r['reason']}", highlight=False)
+                sheet = f"sheet {r['source_sheet']}, " if r.get("source_sheet") else ""
+                console.print(f"  {sheet}row {r['source_row']}, column {r['column']}: {r['reason']}", highlight=False)
     months = ", ".join(sorted(placed))
     console.print(f"the answers count from the next run of {months} on (civstat run --period …; the sensor starts it when Dagster runs)")
     return status

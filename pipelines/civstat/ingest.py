@@ -37,11 +37,12 @@ from civstat.cleaning.clean import (
     HouseholdLookup,
     RosterPart,
     clean_tables,
+    merge_results,
     refuse_unknown,
     value_from_name,
 )
 from civstat.cleaning.headers import HeaderError, HeaderMatch, check_mapping, find_header
-from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, fill_merged_down, read_grid
+from civstat.cleaning.readers import Limits, RawGrid, UnreadableFile, fill_merged_down, read_grids
 from civstat.cleaning.regions import RegionResolver
 from civstat.cleaning.suggest import describe_unknown
 from civstat.counties import CountyIndex
@@ -267,9 +268,15 @@ def read_content(path: Path, paths: Paths, reg: Registry) -> tuple[bytes | None,
     return content, content_hash(content)
 
 
-def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None = None) -> Prepared:
+#: What a workbook's sheet that is not a roster is called (a summary of the roster sheets, an index,
+#: notes): beside roster sheets, such a sheet whose header is not a roster's is left out, saying so.
+NOT_A_ROSTER_SHEET = ("汇总", "合计", "统计", "目录", "说明", "总表")
+
+
+def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None = None) -> list[Prepared]:
     """Read ``path`` (or take its bytes, ``content``, from ``read_content``, which checked the file as
-    it read it), find its header and roster, its programme and period; raise IngestError."""
+    it read it), find each table's header and roster (a workbook may hold one table per sheet, all
+    of one roster and programme), its programme and period; raise IngestError."""
     source_file = path.relative_to(paths.raw).as_posix()
     period = period_of(path, paths.raw)
     before = None
@@ -277,23 +284,55 @@ def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None 
         _linked_outside(path, paths, source_file)
         before = path.stat()
     try:
-        grid = read_grid(path, limits(reg), content)
+        grids = read_grids(path, limits(reg), content)
     except UnreadableFile as exc:
         raise IngestError(f"{source_file}: {exc}") from None
     except OSError as exc:
         raise _cannot_read(source_file, exc) from None
     if before is not None:
         _unchanged(source_file, before, path.stat())
+    prepared, summaries = [], []
+    for grid in grids:
+        try:
+            prepared.append(_prepare_table(path, source_file, period, grid, reg))
+        except IngestError:
+            if len(grids) > 1 and any(word in grid.sheet for word in NOT_A_ROSTER_SHEET):
+                summaries.append(grid.sheet)  # a summary of the other sheets: not left out unless they are rosters
+                continue
+            raise
+    if not prepared:  # every sheet is a summary: the first one's error says why none is a roster
+        _prepare_table(path, source_file, period, grids[0], reg)
+    if summaries:
+        log.warning("%s: sheets that are not rosters (their header is none) left out: %s", source_file, ", ".join(summaries))
+    first = prepared[0]
+    for other in prepared[1:]:
+        if other.match.roster is not first.match.roster or other.programme != first.programme:
+            raise IngestError(
+                f"{source_file}: its sheets hold different rosters ({_sheet_says(first)}; {_sheet_says(other)}): "
+                "a workbook's sheets are read as one roster; save each kind as its own file"
+            )
+    return prepared
+
+
+def _sheet_says(prepared: Prepared) -> str:
+    return f"sheet {prepared.grid.sheet}: {prepared.match.roster.zh}" + (f" {prepared.programme}" if prepared.programme else "")
+
+
+def _prepare_table(path: Path, source_file: str, period: Period, grid: RawGrid, reg: Registry) -> Prepared:
+    """One table of ``path`` (its only one, or one sheet of a workbook) recognised (``prepare_file``)."""
+    where = f"{source_file}, sheet {grid.sheet}" if grid.sheet else source_file
     try:
         match = find_header(grid.cells, candidate_rosters(path.name, reg))
     except HeaderError as exc:
-        raise IngestError(f"{source_file}: {exc}") from exc
+        raise IngestError(f"{where}: {exc}") from exc
     grid, filled = fill_merged_down(grid, match.data_start)
     if filled:
-        log.info("%s: %d empty cells under merged cells read with the merged cell's value", source_file, filled)
+        log.info("%s: %d empty cells under merged cells read with the merged cell's value", where, filled)
     roster = match.roster
     programme = programme_from_name(path.name, roster, reg)
     title = " ".join(str(v) for r in range(match.header_rows[0]) for v in grid.cells.row(r) if v is not None)
+    if grid.sheet:
+        title = f"{grid.sheet} {title}".strip()  # a sheet named 城市低保 says what a title would
     if roster.multi_programme and programme is None:
         programme = programme_from_name(title, roster, reg)
     mapped = {m.name for m in match.columns.values()}
@@ -301,13 +340,13 @@ def prepare_file(path: Path, paths: Paths, reg: Registry, content: bytes | None 
         if f.default_from == "name" and f.name not in mapped and value_from_name(f, f"{source_file} {title}") is not None:
             match.from_name.add(f.name)
     try:
-        check_mapping(match, source_file, str(reg.config_file or config_path()), programme)
+        check_mapping(match, where, str(reg.config_file or config_path()), programme)
     except HeaderError as exc:
         raise IngestError(str(exc)) from exc
     if roster.multi_programme and programme is None:
         words = "、".join(w for p in roster.programmes for w in reg.programme_file_words.get(p, ()))
         raise IngestError(
-            f"{source_file}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name"
+            f"{where}: cannot tell the programme of this {roster.zh} from its file name or title; put one of {words} in the name"
         )
     if roster.period == "month" and not period.is_month:
         raise IngestError(f"{source_file}: {roster.zh} is a monthly roster; put it in data/raw/<YYYY-MM>/, not data/raw/{period}/")
@@ -358,7 +397,12 @@ def household_lookups(paths: Paths, period: Period) -> dict[str, HouseholdLookup
     clean_dir = paths.clean_table("family") / f"period={period}"
     families = sorted(clean_dir.glob("*.parquet")) if clean_dir.exists() else []
     if families:
-        clean = pl.scan_parquet(families).select("programme", *columns).filter(pl.col("programme").is_not_null()).collect()
+        clean = (
+            pl.scan_parquet(families, missing_columns="insert", extra_columns="ignore")
+            .select("programme", *columns)
+            .filter(pl.col("programme").is_not_null())
+            .collect()
+        )
     quarantined = pl.DataFrame(schema={"programme": pl.String, "household_key": pl.String})
     # the quarantine files of the family files alone (a file's quarantine has its clean file's name):
     # a province month has some 2,500 quarantine files, a few hundred of them for family rosters
@@ -471,24 +515,26 @@ def _ready(
     households_cache: HouseholdCache,
     only_roster: str | None = None,
     content: bytes | None = None,
-) -> _Ready | None:
+) -> list[_Ready] | None:
     """A file read (``content``: its bytes, read already) and its header found, with what its
-    cleaning needs; None when it is not of ``only_roster`` (left for a later phase: nothing else is
-    looked up for it)."""
+    cleaning needs: one per table (a workbook may hold one per sheet); None when it is not of
+    ``only_roster`` (left for a later phase: nothing else is looked up for it)."""
     started = time.perf_counter()
-    prepared = prepare_file(path, paths, reg, content)
-    roster, source_file = prepared.match.roster, prepared.source_file
+    tables = prepare_file(path, paths, reg, content)
+    roster, source_file, period = tables[0].match.roster, tables[0].source_file, tables[0].period
     if only_roster is not None and roster.name != only_roster:
         return None
-    region_names = [f for f in prepared.match.columns.values() if f.type == "region_name"]
-    has_code = any(f.type == "division_code" for f in prepared.match.columns.values())
-    resolver = divisions.resolver(prepared.period) if roster.has_region else None
-    if region_names and not has_code and resolver is None:
-        raise IngestError(
-            f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first"
-        )
-    households = households_cache.lookup(prepared.period, prepared.programme) if roster.name == "person" else None
-    return _Ready(prepared, digest, resolver, households, time.perf_counter() - started)
+    resolver = divisions.resolver(period) if roster.has_region else None
+    for prepared in tables:
+        region_names = [f for f in prepared.match.columns.values() if f.type == "region_name"]
+        has_code = any(f.type == "division_code" for f in prepared.match.columns.values())
+        if region_names and not has_code and resolver is None:
+            raise IngestError(
+                f"{source_file}: region names need the 区划代码 register; put the division file in data/raw/<YYYY>/ and ingest it first"
+            )
+    households = households_cache.lookup(period, tables[0].programme) if roster.name == "person" else None
+    seconds = (time.perf_counter() - started) / len(tables)
+    return [_Ready(prepared, digest, resolver, households, seconds) for prepared in tables]
 
 
 def _clean_together(group: list[_Ready], secret: bytes) -> list[CleanResult]:
@@ -504,8 +550,12 @@ def _clean_together(group: list[_Ready], secret: bytes) -> list[CleanResult]:
     )
 
 
-def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, divisions: DivisionCache, seconds: float) -> FileOutcome:
-    """Write one file's clean and quarantine rows (or remove them when it is rejected) and make its ledger row."""
+def _finish(
+    readies: list[_Ready], results: list[CleanResult], paths: Paths, reg: Registry, divisions: DivisionCache, seconds: float
+) -> FileOutcome:
+    """Write one file's clean and quarantine rows (of each of its tables: ``readies`` and their
+    ``results``), or remove them when it is rejected, and make its ledger row."""
+    ready = readies[0]
     prepared = ready.prepared
     source_file, period, grid, match = prepared.source_file, prepared.period, prepared.grid, prepared.match
     roster, programme = match.roster, prepared.programme
@@ -516,7 +566,11 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
         if known is None:
             log.warning("%s: no publication holds %s yet: its warning references are checked on the next run", source_file, period)
         else:
-            result = refuse_unknown(result, match, "alert_ref", known, UNKNOWN_WARNING)
+            results = [
+                refuse_unknown(r, t.prepared.match, "alert_ref", known, UNKNOWN_WARNING) for r, t in zip(results, readies, strict=True)
+            ]
+    result = merge_results(results)
+    unmapped = list(dict.fromkeys(h for t in readies for h in t.prepared.match.unmapped))
     clean_target, q_target = clean_file(paths, roster.name, period, source_file), quarantine_file(paths, period, source_file)
     rejected = rejection(result, prepared, reg)
     unknown = "; ".join(f"{u.column}: " + ", ".join(f"{v} ({n})" for v, n in u.values.items()) for u in result.unknown_values or []) or None
@@ -534,8 +588,8 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
             q_target.unlink()
         if roster.name == "division":
             divisions.forget()
-        if match.unmapped:
-            log.warning("%s: columns not in the registry were left out: %s", source_file, ", ".join(match.unmapped))
+        if unmapped:
+            log.warning("%s: columns not in the registry were left out: %s", source_file, ", ".join(unmapped))
         for u in result.unknown_values or []:
             log.warning(
                 "%s: %s",
@@ -557,7 +611,7 @@ def _finish(ready: _Ready, result: CleanResult, paths: Paths, reg: Registry, div
         rows_blank=result.rows_blank,
         rows_footer=result.rows_footer,
         rows_duplicate=result.rows_duplicate,
-        unmapped_headers="、".join(match.unmapped) or None,
+        unmapped_headers="、".join(unmapped) or None,
         unknown_values=unknown,
         status=status,
         error=rejected,
@@ -590,19 +644,25 @@ def ingest_files(
     households_cache: HouseholdCache | None = None,
 ) -> list[FileOutcome]:
     """Clean ``files``, in order; with ``only_roster``, a file of another roster is left for a later
-    phase (DEFERRED). Files of one layout are cleaned as one table (a table costs milliseconds
-    whatever its size); when that fails, each is cleaned alone, so that one file's failure is that
-    file's ledger row and the others go on. A division register is cleaned alone, before the files
-    after it are read: they resolve their regions against it."""
+    phase (DEFERRED). Tables of one layout are cleaned as one table (a table costs milliseconds
+    whatever its size; a file has one table, or a workbook one per sheet); when that fails, each is
+    cleaned alone, so that one file's failure is that file's ledger row and the others go on. A
+    division register is cleaned alone, before the files after it are read: they resolve their
+    regions against it."""
     households_cache = households_cache or HouseholdCache(paths)
     households_cache.written()  # another process may have written family files since this one looked
     outcomes: dict[int, FileOutcome] = {}
-    pending: dict[tuple, list[tuple[int, _Ready]]] = {}
+    tables: dict[int, list[_Ready]] = {}  # the tables of each file read and not yet finished
+    pending: dict[tuple, list[tuple[int, int, _Ready]]] = {}
 
     def clean_pending() -> None:
+        cleaned: dict[tuple[int, int], tuple[CleanResult, float] | BaseException] = {}
         for group in pending.values():
-            outcomes.update(_clean_group(group, files, paths, reg, divisions, secret))
+            cleaned.update(_clean_group(group, secret))
         pending.clear()
+        for i, readies in tables.items():
+            outcomes[i] = _finish_file(i, readies, cleaned, files, paths, reg, divisions)
+        tables.clear()
         households_cache.written()
 
     for i, (path, digest) in enumerate(zip(files, digests, strict=True)):
@@ -610,47 +670,71 @@ def ingest_files(
             content = None
             if digest is None:  # not hashed when the run was planned (a new file): read once, for its hash and its cells
                 content, digest = read_content(path, paths, reg)
-            ready = _ready(path, paths, reg, divisions, digest, households_cache, only_roster, content)
-            del content  # the grid holds the cells: the bytes go before the next file is read
+            readies = _ready(path, paths, reg, divisions, digest, households_cache, only_roster, content)
+            del content  # the grids hold the cells: the bytes go before the next file is read
         except BaseException as exc:
             outcomes[i] = _failed(path, paths, reg, digest, exc)
             continue
-        if ready is None:
+        if readies is None:
             outcomes[i] = FileOutcome(path.relative_to(paths.raw).as_posix(), DEFERRED)
-        elif ready.prepared.match.roster.name == "division":
+            continue
+        if readies[0].prepared.match.roster.name == "division":
             clean_pending()
-            outcomes.update(_clean_group([(i, ready)], files, paths, reg, divisions, secret))
-        else:
-            pending.setdefault(ready.batch_key(), []).append((i, ready))
+        tables[i] = readies
+        for s, ready in enumerate(readies):
+            pending.setdefault(ready.batch_key(), []).append((i, s, ready))
+        if readies[0].prepared.match.roster.name == "division":
+            clean_pending()
     clean_pending()
     return [outcomes[i] for i in range(len(files))]
 
 
-def _clean_group(
-    group: list[tuple[int, _Ready]], files: list[Path], paths: Paths, reg: Registry, divisions: DivisionCache, secret: bytes
-) -> dict[int, FileOutcome]:
-    """The outcomes of a group of files of one layout, by their place in ``files``."""
-    outcomes = {}
+def _clean_group(group: list[tuple[int, int, _Ready]], secret: bytes) -> dict[tuple[int, int], tuple[CleanResult, float] | BaseException]:
+    """The results of a group of tables of one layout, by (file, table): each with the seconds spent
+    on it (its reading and its share of the cleaning), or the exception that cleaning it alone raised."""
+    out: dict[tuple[int, int], tuple[CleanResult, float] | BaseException] = {}
     results, took, rows = None, 0.0, 1
     if len(group) > 1:
         started = time.perf_counter()
         try:
-            results = _clean_together([r for _, r in group], secret)
-        except Exception:  # whatever it is, each file is cleaned alone below, and a failure is its file's own
-            log.info("%d files of one layout could not be cleaned together; cleaning each alone", len(group))
+            results = _clean_together([r for _, _, r in group], secret)
+        except Exception:  # whatever it is, each table is cleaned alone below, and a failure is its file's own
+            log.info("%d tables of one layout could not be cleaned together; cleaning each alone", len(group))
         else:
             rows, took = sum(r.rows_in for r in results) or 1, time.perf_counter() - started
-    for n, (i, ready) in enumerate(group):
+    for n, (i, s, ready) in enumerate(group):
+        if results is not None:
+            out[i, s] = (results[n], ready.seconds + took * results[n].rows_in / rows)
+            continue
+        started = time.perf_counter()
         try:
-            if results is not None:
-                outcomes[i] = _finish(ready, results[n], paths, reg, divisions, ready.seconds + took * results[n].rows_in / rows)
-            else:
-                started = time.perf_counter()
-                (result,) = _clean_together([ready], secret)
-                outcomes[i] = _finish(ready, result, paths, reg, divisions, ready.seconds + time.perf_counter() - started)
+            (result,) = _clean_together([ready], secret)
         except BaseException as exc:
-            outcomes[i] = _failed(files[i], paths, reg, ready.digest, exc)
-    return outcomes
+            out[i, s] = exc
+        else:
+            out[i, s] = (result, ready.seconds + time.perf_counter() - started)
+    return out
+
+
+def _finish_file(
+    i: int,
+    readies: list[_Ready],
+    cleaned: dict[tuple[int, int], tuple[CleanResult, float] | BaseException],
+    files: list[Path],
+    paths: Paths,
+    reg: Registry,
+    divisions: DivisionCache,
+) -> FileOutcome:
+    """The outcome of file ``i`` once each of its tables is cleaned (``cleaned``): failed when one failed."""
+    done = [cleaned[i, s] for s in range(len(readies))]
+    failure = next((d for d in done if isinstance(d, BaseException)), None)
+    try:
+        if failure is not None:
+            raise failure
+        results = [d[0] for d in done]
+        return _finish(readies, results, paths, reg, divisions, sum(d[1] for d in done))
+    except BaseException as exc:
+        return _failed(files[i], paths, reg, readies[0].digest, exc)
 
 
 # ---------------------------------------------------------------- many files
@@ -1150,6 +1234,8 @@ def _ingest(
 
 
 def read_quarantine(paths: Paths) -> pl.DataFrame:
+    schema = {**QUARANTINE_SCHEMA, "roster": pl.String, "period": pl.String, "programme": pl.String}
     if not paths.quarantine.exists() or not any(paths.quarantine.rglob("*.parquet")):
-        return pl.DataFrame(schema={**QUARANTINE_SCHEMA, "roster": pl.String, "period": pl.String})
-    return pl.read_parquet(paths.quarantine / "**" / "*.parquet", hive_partitioning=False)
+        return pl.DataFrame(schema=schema)
+    files = paths.quarantine / "**" / "*.parquet"
+    return pl.scan_parquet(files, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False).collect()

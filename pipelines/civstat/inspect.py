@@ -95,7 +95,7 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
             shutil.copy2(path, dest)
             # an annual register named with a month goes in its year's folder
             try:
-                prepared = prepare_file(dest, paths, reg)
+                prepared = prepare_file(dest, paths, reg)[0]
                 if prepared.match.roster.period == "year" and period.is_month:
                     (paths.raw / period.year_period.key).mkdir(parents=True, exist_ok=True)
                     dest = dest.rename(paths.raw / period.year_period.key / path.name)
@@ -111,11 +111,12 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
             report = FileReport(original, source_file, info.get("status") or "failed", error=info.get("error"))
             report.rows = (info.get("rows_in") or 0, info.get("rows_clean") or 0, info.get("rows_quarantined") or 0)
             try:
-                prepared = prepare_file(paths.raw / source_file, paths, reg)
+                tables = prepare_file(paths.raw / source_file, paths, reg)
             except IngestError as exc:
                 report.error = report.error or str(exc)
                 reports.append(report)
                 continue
+            prepared = tables[0]
             match = prepared.match
             report.facts = {
                 "format": prepared.grid.format + (f" ({prepared.grid.encoding})" if prepared.grid.encoding else ""),
@@ -125,20 +126,32 @@ def inspect_path(target: Path, reg: Registry | None = None) -> list[FileReport]:
                 "urban/rural from": prepared.urban_rural_source,
                 "period": prepared.period.key,
             }
+            if len(tables) > 1:
+                report.facts["sheets"] = "、".join(t.grid.sheet or "" for t in tables)
+                report.facts["header rows"] = "; ".join(
+                    f"{t.grid.sheet} " + ", ".join(str(t.grid.first_row + r) for r in t.match.header_rows) for t in tables
+                )
             if match.from_name:
                 report.facts["from the file name or title"] = ", ".join(sorted(match.from_name))
-            report.mapping = [(match.labels[c], f"{f.name} ({f.zh})") for c, f in match.columns.items()]
-            # an ID read from another column (a 残疾证号's first 18 characters: clean.clean_tables)
-            column = {f.name: c for c, f in match.columns.items()}
-            report.mapping += [
-                (match.labels[column[source]], f"{name} ({match.roster.field(name).zh}: its first 18 characters)")
-                for name, source in match.ids_from_other_columns().items()
-            ]
-            report.row_numbers = [match.labels[c] for c in match.row_number_columns]
-            report.unmapped = list(match.unmapped)
+            for table in tables:  # a workbook's sheets: each header as written, once
+                m = table.match
+                # an ID read from another column (a 残疾证号's first 18 characters: clean.clean_tables)
+                column = {f.name: c for c, f in m.columns.items()}
+                mapping = [(m.labels[c], f"{f.name} ({f.zh})") for c, f in m.columns.items()]
+                mapping += [
+                    (m.labels[column[source]], f"{name} ({m.roster.field(name).zh}: its first 18 characters)")
+                    for name, source in m.ids_from_other_columns().items()
+                ]
+                report.mapping += [pair for pair in mapping if pair not in report.mapping]
+                report.row_numbers += [m.labels[c] for c in m.row_number_columns if m.labels[c] not in report.row_numbers]
+                report.unmapped += [h for h in m.unmapped if h not in report.unmapped]
             q = quarantine.filter(pl.col("source_file") == source_file)
             if q.height:
-                first = q.sort("source_row", "field", nulls_last=False).group_by("source_row", maintain_order=True).first()
+                first = (
+                    q.sort("source_sheet", "source_row", "field", nulls_last=False)
+                    .group_by("source_sheet", "source_row", maintain_order=True)
+                    .first()
+                )
                 by_reason = first.group_by("column", "reason_code").len().sort("len", descending=True)
                 report.quarantine = [(c or "-", REASONS_ZH.get(r, r), n) for c, r, n in by_reason.iter_rows()]
             if source_file in outcomes and report.status != "rejected":  # a rejected file's message holds the lines already

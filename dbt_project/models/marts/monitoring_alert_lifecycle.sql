@@ -56,7 +56,7 @@ with_first as (
 ),
 
 answers as (  -- every returned answer, with the figures the warning had in the month of its list
-    select v.period as list_month, v.result, v.check_date, v.source_file, v.source_row, a.alert_key, a.detail as detail_checked
+    select v.period as list_month, v.result, v.check_date, v.source_file, v.source_sheet, v.source_row, a.alert_key, a.detail as detail_checked
     from {{ ref('stg_checks__verifications') }} as v
     inner join {{ ref('monitoring_alerts') }} as a on a.alert_ref = v.alert_ref and a.period = v.period
     where v.result is not null
@@ -68,7 +68,7 @@ latest_answer as (  -- the last answer given up to each month
     inner join answers as x on x.alert_key = w.alert_key and x.list_month <= w.period
     qualify row_number() over (
         partition by w.alert_key, w.period
-        order by x.list_month desc, x.check_date desc nulls last, x.source_file desc, x.source_row desc
+        order by x.list_month desc, x.check_date desc nulls last, x.source_file desc, x.source_sheet desc nulls last, x.source_row desc
     ) = 1
 ),
 

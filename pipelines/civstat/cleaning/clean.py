@@ -96,11 +96,43 @@ class CleanResult:
 
     @property
     def rows_quarantined(self) -> int:
-        return self.quarantine["source_row"].n_unique() if self.quarantine.height else 0
+        """Rows with at least one problem (a row is its sheet's, where a workbook has several)."""
+        return self.quarantine.select("source_sheet", "source_row").n_unique() if self.quarantine.height else 0
+
+
+def merge_results(results: list[CleanResult]) -> CleanResult:
+    """The results of a workbook's sheets (each cleaned as its own table) as the file's one result."""
+    if len(results) == 1:
+        return results[0]
+    unknown: dict[tuple[str, str], dict[str, int]] = {}
+    for r in results:
+        for u in r.unknown_values or []:
+            counts = unknown.setdefault((u.field, u.column), {})
+            for value, n in u.values.items():
+                counts[value] = counts.get(value, 0) + n
+    rejected: dict[str, int] = {}
+    for r in results:
+        for name, n in (r.rejected_by_field or {}).items():
+            rejected[name] = rejected.get(name, 0) + n
+    return CleanResult(
+        pl.concat([r.clean for r in results], how="vertical"),
+        pl.concat([r.quarantine for r in results], how="vertical"),
+        sum(r.rows_in for r in results),
+        sum(r.rows_blank for r in results),
+        sum(r.rows_footer for r in results),
+        sum(r.rows_duplicate for r in results),
+        rows_data=sum(r.rows_data for r in results),
+        rejected_by_field=rejected,
+        unknown_values=[
+            UnknownValue(field, column, dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))))
+            for (field, column), values in unknown.items()
+        ],
+    )
 
 
 QUARANTINE_SCHEMA = {
     "source_file": pl.String,
+    "source_sheet": pl.String,  # the workbook's sheet, where it has several roster sheets
     "source_row": pl.Int64,
     "column": pl.String,
     "field": pl.String,
@@ -530,8 +562,9 @@ def clean_tables(
     if roster.name == "family" and "v_head_id" in df.columns:
         failing = failing.with_columns(_household_key=pl.col("k_head_id"))
     names = {i: part.source_file for i, part in enumerate(parts)}
-    quarantine = _quarantine(df, failing.collect(), error_cols, parts, by_field, region_fields, names, derived)
-    clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, names)
+    sheets = {i: part.grid.sheet for i, part in enumerate(parts)}
+    quarantine = _quarantine(df, failing.collect(), error_cols, parts, by_field, region_fields, names, sheets, derived)
+    clean = _clean_rows(live.filter(no_error), roster, id_fields, period_start, programme, names, sheets)
     # per file: the structural rows, the data rows and what a column rejects of its own (a member
     # following a quarantined household is the family file's problem)
     rejected = [
@@ -622,6 +655,7 @@ def _quarantine(
     by_field: dict[str, str],
     region_fields: list[Field],
     names: dict[int, str],
+    sheets: dict[int, str | None],
     derived: dict[str, str],
 ) -> pl.DataFrame:
     """One row per problem: structural rows (blank, footer, duplicate), then every failing cell;
@@ -700,16 +734,23 @@ def _quarantine(
         pl.concat(parts_out, how="vertical_relaxed")
         .with_columns(
             source_file=pl.col("_file").replace_strict(names, return_dtype=pl.String),
+            source_sheet=pl.col("_file").replace_strict(sheets, return_dtype=pl.String),
             reason=pl.col("reason_code").replace_strict(REASONS_ZH, default=pl.col("reason_code"), return_dtype=pl.String)
             + pl.when(pl.col("detail").is_not_null()).then(pl.lit("：") + pl.col("detail")).otherwise(pl.lit("")),
         )
         .select("_file", *QUARANTINE_SCHEMA)
-        .sort("_file", "source_row", "field", nulls_last=False)
+        .sort("_file", "source_row", "field", nulls_last=False)  # one part: one sheet
     )
 
 
 def _clean_rows(
-    good: pl.LazyFrame, roster, id_fields: list[Field], period: dt.date, programme: str | None, names: dict[int, str]
+    good: pl.LazyFrame,
+    roster,
+    id_fields: list[Field],
+    period: dt.date,
+    programme: str | None,
+    names: dict[int, str],
+    sheets: dict[int, str | None],
 ) -> pl.DataFrame:
     """The clean table in the registry's column order: IDs become pseudonyms and masked IDs.
 
@@ -729,6 +770,8 @@ def _clean_rows(
             expr = pl.lit(programme)
         elif name == "source_file":
             expr = pl.col("_file").replace_strict(names, return_dtype=pl.String)
+        elif name == "source_sheet":
+            expr = pl.col("_file").replace_strict(sheets, return_dtype=pl.String)
         elif name == "source_row":
             expr = pl.col("_row")
         elif name in columns or name in {f.key_column for f in id_fields} | {f.masked_column for f in id_fields}:
@@ -751,6 +794,7 @@ def refuse_unknown(result: CleanResult, match: HeaderMatch, field: str, known: p
     header = next((match.labels.get(c, field) for c, f in match.columns.items() if f.name == field), field)
     rows = unknown.select(
         pl.col("source_file"),
+        pl.col("source_sheet"),
         pl.col("source_row"),
         column=pl.lit(header),
         field=pl.lit(field),

@@ -65,6 +65,9 @@ class RawGrid:
     #: merged cells (row, column of the first cell, row, column of the last: inclusive, 0-based, in
     #: ``cells``); a merged cell's value stands in its first cell, the others are empty
     merged: tuple[tuple[int, int, int, int], ...] = ()
+    #: the sheet's name, when the workbook holds several roster sheets (one per township, say): its
+    #: rows are numbered as that sheet numbers them; None for a file of one table
+    sheet: str | None = None
 
 
 #: The namespace of Excel 2003's XML spreadsheet (SpreadsheetML), which some systems export as .xls.
@@ -388,7 +391,7 @@ def xlsx_number_cells(path: Path | bytes, index: int, xml: bytes | None = None) 
 
 def _several_sheets(names: list[str]) -> UnreadableFile:
     return UnreadableFile(
-        f"the workbook has {len(names)} sheets with data ({', '.join(names)}); civstat reads one roster per file: save each sheet as its own file"
+        f"the workbook has {len(names)} sheets with data ({', '.join(names)}): read_grids reads each (a roster kept one sheet per township)"
     )
 
 
@@ -403,12 +406,13 @@ def _filled_columns(frame: pl.DataFrame) -> int:
     return sum(1 for c in frame.columns if frame[c].drop_nulls().str.strip_chars().ne("").any())
 
 
-def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
-    """A workbook's one sheet with data (.xlsx, .xlsm or legacy .xls), read once as text (from
-    ``content``, the file's bytes, when given). The grid starts at the sheet's first non-empty row,
-    and ``first_row`` says which row of the sheet that is. A hidden sheet (the lists behind a
-    template's drop-downs, a system's code table) is not a roster: it is read only when no visible
-    sheet holds data; nor is a sheet of notes (填表说明: text in one column) beside one table."""
+def read_excel_grids(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> list[RawGrid]:
+    """A workbook's sheets with data (.xlsx, .xlsm or legacy .xls), each read once as text (from
+    ``content``, the file's bytes, when given): one grid, or one per sheet (``RawGrid.sheet``) when
+    several hold tables (a roster kept one sheet per township). A grid starts at its sheet's first
+    non-empty row, and ``first_row`` says which row of the sheet that is. A hidden sheet (the lists
+    behind a template's drop-downs, a system's code table) is not a roster: it is read only when no
+    visible sheet holds data; nor is a sheet of notes (填表说明: text in one column) beside a table."""
     import fastexcel
 
     source = path if content is None else content
@@ -435,24 +439,29 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
     if len(with_data) > 1:  # a 填表说明 sheet beside the roster: text in one column is notes, not a table
         frames = {index: sheet.to_polars() for _, sheet, index in with_data}
         tables = [s for s in with_data if _filled_columns(frames[s[2]]) > 1]
-        if len(tables) == 1:
-            notes = ", ".join(n for n, _, _ in with_data if n != tables[0][0])
+        if tables and len(tables) < len(with_data):
+            notes = ", ".join(n for n, _, _ in with_data if n not in {t[0] for t in tables})
             log.info("%s: sheets of notes in one column not read (not a roster): %s", path.name, notes)
             with_data = tables
     if not with_data:
-        return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)
-    if len(with_data) > 1:
-        raise _several_sheets([n for n, _, _ in with_data])
-    _, sheet, index = with_data[0]
-    cells = _named(frames[index] if index in frames else sheet.to_polars())
+        return [RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, fmt)]
+    xml_of = (lambda index: _xlsx_sheet_xml(source, index)) if fmt == XLSX else (lambda index: None)
+    return [
+        _sheet_grid(reader, sheet, index, frames.get(index), source, fmt, limits, xml_of(index), name if len(with_data) > 1 else None)
+        for name, sheet, index in with_data
+    ]
+
+
+def _sheet_grid(reader, sheet, index: int, frame, source, fmt: str, limits: Limits, xml: bytes | None, name: str | None) -> RawGrid:
+    """One loaded sheet as a grid (``frame``: the sheet converted already, or None), with its merged
+    cells and its long numbers as Excel shows them; ``name``: the sheet's, for a workbook of several."""
+    cells = _named(frame if frame is not None else sheet.to_polars())
     empty_above = cells.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item() or 0
     cells = cells.slice(empty_above)
     if cells.width > limits.max_columns or cells.height > limits.max_rows:
-        raise UnreadableFile(
-            f"the sheet has {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})"
-        )
+        where = f"sheet {name} has" if name else "the sheet has"
+        raise UnreadableFile(f"{where} {cells.height} rows and {cells.width} columns (limits {limits.max_rows} and {limits.max_columns})")
     columns = [c.absolute_index for c in sheet.selected_columns]
-    xml = _xlsx_sheet_xml(source, index) if fmt == XLSX else None
     merged = xlsx_merged_cells(xml) if xml is not None else xls_merged_cells(source, index) if fmt == XLS else []
     merged = _merged_in_grid(merged, empty_above, cells.height, columns)
 
@@ -467,7 +476,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
     else:
         long = _long_columns(cells)
         if not long:
-            return RawGrid(cells, 1 + empty_above, fmt, merged=merged)
+            return RawGrid(cells, 1 + empty_above, fmt, merged=merged, sheet=name)
         try:
             typed = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="boolean", use_columns=[columns[i] for i in long])
             numbers = dict(zip(long, typed.to_polars().slice(empty_above), strict=True))
@@ -475,7 +484,7 @@ def read_excel_grid(path: Path, fmt: str, limits: Limits = DEFAULT_LIMITS, conte
             raise UnreadableFile(
                 f"not a readable {fmt} workbook ({type(exc).__name__}); open it and save it again, or re-export it"
             ) from None
-    return RawGrid(_numbers_as_excel_shows_them(cells, numbers), 1 + empty_above, fmt, merged=merged)
+    return RawGrid(_numbers_as_excel_shows_them(cells, numbers), 1 + empty_above, fmt, merged=merged, sheet=name)
 
 
 def xls_merged_cells(source: Path | bytes, index: int) -> list[tuple[int, int, int, int]]:
@@ -746,9 +755,10 @@ def read_html_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
     return RawGrid(_grid_frame(grid), 1, HTML, encoding, tuple(merged))
 
 
-def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> RawGrid:
+def read_spreadsheetml_grids(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[RawGrid]:
     """An Excel 2003 XML spreadsheet (SpreadsheetML: ``<Workbook><Worksheet><Table><Row><Cell><Data>``),
-    which some systems export as .xls: its one sheet with data, every row where the sheet puts it
+    which some systems export as .xls: its sheets with data (one grid each, named when there are
+    several, as ``read_excel_grids`` gives them), every row where the sheet puts it
     (``ss:Index`` skips rows and columns), merged cells (``ss:MergeAcross``, ``ss:MergeDown``) in
     ``RawGrid.merged``, a number of 15 digits or more as Excel shows it, a date cell as a date and time.
     Such exports are small: the cells are read one by one (ElementTree, which fetches no entity)."""
@@ -769,14 +779,18 @@ def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Raw
             sheets.append((sheet.get(f"{ns}Name", ""), table, hidden))
     if any(not hidden for _, _, hidden in sheets):
         sheets = [s for s in sheets if not s[2]]
-    if len(sheets) > 1:
-        raise _several_sheets([name for name, _, _ in sheets])
     if not sheets:
-        return RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, XML2003)
+        return [RawGrid(pl.DataFrame({"c0": []}, schema={"c0": pl.String}), 1, XML2003)]
+    return [_spreadsheetml_grid(table, limits, name if len(sheets) > 1 else None) for name, table, _ in sheets]
+
+
+def _spreadsheetml_grid(table, limits: Limits, name: str | None) -> RawGrid:
+    """One SpreadsheetML ``<Table>`` as a grid (``read_spreadsheetml_grids``)."""
+    ns = f"{{{SPREADSHEET_NS}}}"
     grid: list[list[str | None]] = []
     merged: list[tuple[int, int, int, int]] = []
     numbers: dict[int, list[int]] = {}  # column -> rows of its number cells
-    for row in sheets[0][1].iter(f"{ns}Row"):
+    for row in table.iter(f"{ns}Row"):
         r = int(row.get(f"{ns}Index", len(grid) + 1)) - 1
         if r < len(grid) or r >= limits.max_rows:
             raise UnreadableFile(f"row {r + 1} of the sheet is out of order or beyond {limits.max_rows} rows: not a roster export")
@@ -802,13 +816,14 @@ def read_spreadsheetml_grid(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Raw
     frame = _grid_frame(grid)
     last = frame.height - 1
     merged = [(r0, c0, min(r1, last), c1) for r0, c0, r1, c1 in merged]
-    return RawGrid(_numbers_as_excel_shows_them(frame, _number_marks(frame.height, numbers)), 1, XML2003, merged=tuple(merged))
+    return RawGrid(_numbers_as_excel_shows_them(frame, _number_marks(frame.height, numbers)), 1, XML2003, merged=tuple(merged), sheet=name)
 
 
 def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
     """Refuse a grid with a cell longer than any roster cell can be (the row and column named)."""
+    where = f"sheet {grid.sheet}, " if grid.sheet else ""
     if grid.cells.height > limits.max_rows:
-        raise UnreadableFile(f"{grid.cells.height} rows (more than {limits.max_rows})")
+        raise UnreadableFile(f"{where}{grid.cells.height} rows (more than {limits.max_rows})")
     if (grid.cells.select(pl.max_horizontal(pl.all().str.len_bytes().max())).item() or 0) <= limits.max_cell_chars:
         return grid  # no cell has more bytes, let alone characters (bytes are known without reading the text)
     lengths = grid.cells.select(pl.col(c).str.len_chars().max() for c in grid.cells.columns).row(0)
@@ -816,15 +831,16 @@ def check_cells(grid: RawGrid, limits: Limits) -> RawGrid:
         if length is not None and length > limits.max_cell_chars:
             row = grid.cells.with_row_index("_r").filter(pl.col(f"c{col}").str.len_chars() > limits.max_cell_chars)["_r"][0]
             raise UnreadableFile(
-                f"row {grid.first_row + row}, column {col + 1}: a cell of {length} characters "
+                f"{where}row {grid.first_row + row}, column {col + 1}: a cell of {length} characters "
                 f"(more than {limits.max_cell_chars}): not a roster cell"
             )
     return grid
 
 
-def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
-    """Read ``path`` whatever its real format (the extension is not trusted); ``content``: its bytes,
-    when the caller has read them already (to hash them: a file is read once)."""
+def read_grids(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> list[RawGrid]:
+    """Read ``path`` whatever its real format (the extension is not trusted): its table, or a
+    workbook's tables, one per sheet with data (``RawGrid.sheet`` names each when there are several);
+    ``content``: its bytes, when the caller has read them already (to hash them: a file is read once)."""
     size = len(content) if content is not None else path.stat().st_size
     if size > limits.max_bytes:
         raise UnreadableFile(f"{size:,} bytes (more than {limits.max_bytes:,})")
@@ -835,10 +851,21 @@ def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None
         head = content[:512]
     fmt = sniff_format(head)
     if fmt in (XLSX, XLS):
-        return check_cells(read_excel_grid(path, fmt, limits, content), limits)
-    data = content if content is not None else path.read_bytes()
-    if fmt == HTML:
-        return check_cells(read_html_grid(data, limits), limits)
-    if fmt == XML2003:
-        return check_cells(read_spreadsheetml_grid(data, limits), limits)
-    return check_cells(read_csv_grid(data, limits, tab=path.suffix.lower() == ".tsv"), limits)
+        grids = read_excel_grids(path, fmt, limits, content)
+    else:
+        data = content if content is not None else path.read_bytes()
+        if fmt == HTML:
+            grids = [read_html_grid(data, limits)]
+        elif fmt == XML2003:
+            grids = read_spreadsheetml_grids(data, limits)
+        else:
+            grids = [read_csv_grid(data, limits, tab=path.suffix.lower() == ".tsv")]
+    return [check_cells(grid, limits) for grid in grids]
+
+
+def read_grid(path: Path, limits: Limits = DEFAULT_LIMITS, content: bytes | None = None) -> RawGrid:
+    """``read_grids`` of a file of one table; a workbook of several roster sheets is refused."""
+    grids = read_grids(path, limits, content)
+    if len(grids) > 1:
+        raise _several_sheets([g.sheet or "" for g in grids])
+    return grids[0]

@@ -37,16 +37,16 @@ SQL_TYPES = {"Date": "DATE", "String": "VARCHAR", "Boolean": "BOOLEAN", "Int64":
 #: households is a warning, W03, not a broken key).
 CLEAN_KEYS = {
     "person": ["programme", "household_key", "person_key"],
-    "temporary": ["person_key", "case_date", "amount", "source_row"],
+    "temporary": ["person_key", "case_date", "amount", "source_sheet", "source_row"],
     # a returned list may come back twice (re-saved): the latest answer counts (monitoring_alert_lifecycle)
-    "verification": ["source_file", "source_row"],
+    "verification": ["source_file", "source_sheet", "source_row"],
     # a death is on the police's list and the funeral home's both: once a list (W01 takes the earliest date)
     "death": ["person_key", "source_file"],
     # a row per registration: one person owns two vehicles or two businesses, or is paid by two
     # employers (W13 warns once)
-    "vehicle": ["source_file", "source_row"],
-    "business": ["source_file", "source_row"],
-    "public_employee": ["source_file", "source_row"],
+    "vehicle": ["source_file", "source_sheet", "source_row"],
+    "business": ["source_file", "source_sheet", "source_row"],
+    "public_employee": ["source_file", "source_sheet", "source_row"],
 }
 
 
@@ -60,7 +60,7 @@ def clean_suite(roster_name: str, reg: Registry) -> dict:
     key = CLEAN_KEYS.get(roster_name, list(roster.key))
     exps = [expectation("expect_table_columns_to_match_ordered_list", column_list=list(schema))]
     exps += [expectation("expect_column_values_to_be_of_type", column=name, type_=SQL_TYPES[str(dtype)]) for name, dtype in schema.items()]
-    optional = {f.name for f in roster.fields if not f.required}
+    optional = {f.name for f in roster.fields if not f.required} | {"source_sheet"}  # null but in a workbook of several roster sheets
     for column in key:
         if column not in optional:
             exps.append(expectation("expect_column_values_to_not_be_null", column=column))

@@ -68,6 +68,12 @@ def value_key(text: str) -> str:
     return re.sub(r"[\s·•・．]", "", unicodedata.normalize("NFKC", text))
 
 
+#: The clean and quarantine files' own columns (beyond the registry's fields), as a word the ledger's
+#: ``config_sha256`` holds: when they change, every file is cleaned again (no table mixes files of
+#: two layouts). 2: ``source_sheet``, a workbook's sheet.
+CLEAN_FORMAT = "clean files 2 (source_sheet)"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -163,6 +169,7 @@ class Roster:
         if self.has_region:
             schema["division_code"] = pl.String()
         schema["source_file"] = pl.String()
+        schema["source_sheet"] = pl.String()
         schema["source_row"] = pl.Int64()
         return schema
 
@@ -174,7 +181,11 @@ class Roster:
             "division_code": ("区划代码", "12-digit division code resolved from the region columns"),
             "urban_rural": ("城乡", "urban or rural"),
             "source_file": ("来源文件", "raw file the row came from (path under data/raw)"),
-            "source_row": ("来源行号", "row number in the raw file (1-based, as a spreadsheet shows it)"),
+            "source_sheet": ("来源工作表", "the workbook's sheet the row came from, where it has several roster sheets (null otherwise)"),
+            "source_row": (
+                "来源行号",
+                "row number in the raw file (1-based, as a spreadsheet shows it; in its sheet, where source_sheet says one)",
+            ),
         }
         for f in self.fields:
             if f.type == "id_card":
@@ -345,7 +356,7 @@ def load_registry(config_file: Path | None = None) -> Registry:
         region_aliases={str(k): str(v) for k, v in settings.region_aliases.items()},
         settings=settings,
         config_file=config_file,
-        config_sha256=hashlib.sha256((registry_text + "\0" + config_text).encode("utf-8")).hexdigest(),
+        config_sha256=hashlib.sha256((registry_text + "\0" + config_text + "\0" + CLEAN_FORMAT).encode("utf-8")).hexdigest(),
     )
 
 
